@@ -1,0 +1,172 @@
+/* The AT dispatcher: command tables, central checks, result framing, data modes.
+ *
+ * A command family is a const table of struct at_cmd rows ending with an empty row. A model
+ * profile lists families; the first row whose name matches (case-insensitively) wins, so a
+ * model-specific family listed first overrides a shared one. The dispatcher checks the request
+ * type, the parameter count and each parameter's type and range against the row before the
+ * handler runs, so handlers never re-check what the row states.
+ *
+ * A handler returns AT_OK, AT_ERROR, a positive +CME ERROR code, AT_CUSTOM (it printed its own
+ * final line, e.g. "DEACT OK", or none as M95 AT+QILOCIP), or AT_PENDING: it will call
+ * at_complete() later (after a timer, a network answer, or a data phase). Nothing else reaches
+ * the host while a command is pending: URCs wait until the final result. */
+#ifndef MODEMSIM_AT_DISPATCH_H
+#define MODEMSIM_AT_DISPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "at/line.h"
+#include "at/param.h"
+
+struct modem;
+
+#define AT_OK 0
+#define AT_ERROR (-1)
+#define AT_PENDING (-2)
+#define AT_CUSTOM (-3)
+
+/* CME error codes used across families (3GPP TS 27.007 9.2 and the Quectel manuals). */
+#define CME_NOT_ALLOWED 3
+#define CME_NOT_SUPPORTED 4
+#define CME_SIM_NOT_INSERTED 10
+#define CME_SIM_PIN_REQUIRED 11
+#define CME_SIM_PUK_REQUIRED 12
+#define CME_SIM_FAILURE 13
+#define CME_SIM_BUSY 14
+#define CME_INCORRECT_PASSWORD 16
+#define CME_NO_NETWORK 30
+#define CME_INCORRECT_PARAMETERS 50
+#define CME_UNKNOWN 100
+
+enum at_atype {
+	AT_A_ANY, /* not checked centrally */
+	AT_A_NUM, /* a number within [min, max] */
+	AT_A_STR, /* a "quoted" string of at most max bytes (max 0: any length) */
+	AT_A_TEXT, /* a quoted string or a bare token, at most max bytes (0: any) */
+};
+
+struct at_argspec {
+	enum at_atype type;
+	long long min;
+	long long max;
+};
+
+#define AT_NUM(lo, hi)                                                                             \
+	{                                                                                          \
+		AT_A_NUM, (lo), (hi)                                                               \
+	}
+#define AT_STR(maxlen)                                                                             \
+	{                                                                                          \
+		AT_A_STR, 0, (maxlen)                                                              \
+	}
+#define AT_TEXT(maxlen)                                                                            \
+	{                                                                                          \
+		AT_A_TEXT, 0, (maxlen)                                                             \
+	}
+#define AT_ANY                                                                                     \
+	{                                                                                          \
+		AT_A_ANY, 0, 0                                                                     \
+	}
+#define AT_SPEC(...)                                                                               \
+	.spec = (const struct at_argspec[]){__VA_ARGS__},                                          \
+	.nspec = (int)(sizeof((const struct at_argspec[]){__VA_ARGS__}) /                          \
+	               sizeof(struct at_argspec))
+
+/* Preconditions checked centrally. */
+#define AT_F_SIM 0x1 /* needs the SIM ready: +CME ERROR: 10 (absent) / 11 (PIN) */
+#define AT_F_NOCME 0x2 /* central failures give plain ERROR even with CMEE 1/2 */
+
+struct at_call;
+typedef int (*at_handler)(struct at_call *c);
+
+struct at_cmd {
+	const char *name; /* upper case: "+QFUPL", "E", "&F" */
+	unsigned reqs; /* AT_REQ_* allowed */
+	int min_args; /* WRITE only */
+	int max_args;
+	const struct at_argspec *spec; /* optional; checks the first nspec parameters */
+	int nspec;
+	const char *test; /* TEST answer printed centrally ("\n" separates lines), or NULL */
+	unsigned flags;
+	int bad_args; /* result when the central checks fail: 0 means AT_ERROR */
+	at_handler fn;
+};
+
+struct at_call {
+	struct modem *m;
+	const struct at_cmd *cmd;
+	enum at_req req;
+	struct at_args args;
+};
+
+/* Data phase callbacks: data() gets each chunk as it arrives; end() when the phase ends, and
+ * must eventually lead to at_complete(). */
+struct at_data_ops {
+	void (*data)(struct modem *m, void *arg, const uint8_t *p, size_t n);
+	void (*end)(struct modem *m, void *arg, enum at_data_end why);
+};
+
+struct at_session {
+	bool echo;
+	bool verbose; /* V1: text results; V0: numeric */
+	bool quiet; /* Q1: no result codes */
+	int cmee;
+	bool busy; /* a command line is running */
+	bool block_open; /* an information block has started */
+	char line[AT_LINE_MAX + 1];
+	size_t line_len;
+	const char *next;
+	struct at_cmd_req cur;
+	int ncmds; /* commands run so far on this line */
+	char why[320];
+	const struct at_data_ops *data_ops;
+	void *data_arg;
+};
+
+/* Families and profiles. */
+const struct at_cmd *at_lookup(const struct at_cmd *const *families, const char *name);
+
+/* Engine entry points, used by the modem shell. */
+void at_session_reset(struct at_session *s, int cmee_default);
+void at_dispatch_line(struct modem *m, const uint8_t *line, size_t len, bool overflow);
+
+/* Output for handlers. Info lines are framed per V.250: the first line of a command's block is
+ * preceded by CR LF, every line is followed by CR LF. */
+void at_info(struct modem *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void at_info_bytes(struct modem *m, const void *p, size_t n);
+/* Start the next info line without the leading CR LF (as +QFUPL after its data). */
+void at_info_noblank(struct modem *m);
+/* "\r\nTEXT\r\n": CONNECT, SEND OK, DEACT OK, ... */
+void at_text(struct modem *m, const char *text);
+void at_send(struct modem *m, const void *p, size_t n);
+/* Reason for the trace line of the current command. */
+void at_why(struct modem *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "\r\n> " and PROMPT mode; fixed_len 0 runs to Ctrl+Z / ESC. */
+void at_prompt(struct modem *m, size_t fixed_len, const struct at_data_ops *ops, void *arg);
+/* RAW input mode (the caller printed CONNECT). */
+void at_raw(struct modem *m, size_t len, uint64_t idle_ms, uint64_t guard_ms,
+            const struct at_data_ops *ops, void *arg);
+/* Finish the pending command with rc (AT_OK, AT_ERROR, CME code, AT_CUSTOM). */
+void at_complete(struct modem *m, int rc);
+
+/* Data-mode events from the engine, forwarded by the modem shell. */
+void at_data_event(struct modem *m, const struct at_event *ev);
+
+const char *at_cme_text(int code);
+
+/* Parameter helpers for handlers. */
+static inline bool at_given(const struct at_call *c, int i)
+{
+	return i < c->args.n && c->args.p[i].type != AT_P_OMITTED;
+}
+static inline long long at_num(const struct at_call *c, int i)
+{
+	return c->args.p[i].num;
+}
+/* Copy a string parameter into dst (NUL-terminated). -1 if it does not fit or has a NUL. */
+int at_str(const struct at_call *c, int i, char *dst, size_t dst_len);
+
+#endif

@@ -1,0 +1,17 @@
+/* Every command family the model profiles can list. */
+#ifndef MODEMSIM_AT_FAMILIES_H
+#define MODEMSIM_AT_FAMILIES_H
+
+#include "at/dispatch.h"
+
+extern const struct at_cmd at_family_basic[]; /* V.250: E V Q Z &F I S, +CMEE, +IPR */
+extern const struct at_cmd at_family_identity_ec25[]; /* +CGMI +CGMM +GMR +QGMR +GSN +CIMI +QCCID */
+extern const struct at_cmd at_family_identity_m95[];
+extern const struct at_cmd at_family_network_ec25[]; /* +CPIN +CREG +COPS +CSQ +CFUN +CCLK ... */
+extern const struct at_cmd at_family_network_m95[];
+extern const struct at_cmd at_family_pdp_ec25[]; /* +QICSGP +QIACT +QIDEACT +QIDNSCFG ... */
+extern const struct at_cmd at_family_pdp_m95[]; /* +QIFGCNT +QICSGP +QIREGAPP +QIACT ... */
+extern const struct at_cmd at_family_file_ec25[]; /* +QFUPL +QFDWL +QFDEL +QFLST +QFOPEN ... */
+extern const struct at_cmd at_family_sec_m95[]; /* +QSECWRITE +QSECREAD +QSECDEL */
+
+#endif

@@ -1,0 +1,303 @@
+/* modemsim: a Quectel EC25 or M95 on a Linux pseudo-terminal. */
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "modem/identity.h"
+#include "modem/modem.h"
+#include "modem/modemsim.h"
+#include "modem/profile.h"
+#include "transport/pty.h"
+
+#define MAX_MODEMS 1024
+
+static const char usage[] =
+        "Usage: modemsim [OPTION]...\n"
+        "Make a Quectel EC25 (LTE) or M95 (GSM) modem appear on a pseudo-terminal.\n"
+        "\n"
+        "  -m, --model MODEL      ec25 (default) or m95\n"
+        "  -l, --link PATH        make PATH a symlink to the pty (removed on exit);\n"
+        "                         with --count N > 1 the links are PATH.0 ... PATH.N-1\n"
+        "  -n, --count N          serve N independent modems from one process (1-1024)\n"
+        "      --seed N           seed for the IMEI, ICCID and IMSI of each modem (default 0)\n"
+        "      --log FILE         human-readable transcript: [HH:MM:SS.mmm] #modem TX|RX bytes\n"
+        "                         (TX: sent by the host; RX: received by the host)\n"
+        "      --trace FILE       the same as JSON lines, with parsed commands and results\n"
+        "      --state DIR        persistent storage (UFS:, NVRAM:) kept across restarts;\n"
+        "                         default: a temporary directory removed on exit\n"
+        "      --timing PROFILE   realistic (default): module-like delays; fast: none\n"
+        "      --time-scale F     multiply modem-side delays and timers by F (default 1)\n"
+        "  -v, --verbose          more diagnostics on stderr (repeat for debug)\n"
+        "  -h, --help             show this help and exit\n"
+        "  -V, --version          show the version and exit\n"
+        "\n"
+        "When every modem is ready, stdout gets one line per modem,\n"
+        "  modem <index> <model> <pty-path>\n"
+        "then a line \"ready\". SIGINT or SIGTERM shut down cleanly (exit 0).\n"
+        "Exit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on bad usage.\n";
+
+static struct modemsim sim;
+static struct pty_port *ports;
+static uv_signal_t sig_int, sig_term, sig_hup;
+
+static void die_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "modemsim: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try 'modemsim --help')\n");
+	exit(2);
+}
+
+static long long parse_int(const char *opt, const char *s, long long lo, long long hi)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 0);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr,
+		        "modemsim: %s: invalid value '%s' (expected %lld-%lld)"
+		        " (try 'modemsim --help')\n",
+		        opt, s, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+static void parse_args(int argc, char **argv, struct modemsim_options *o)
+{
+	enum { OPT_SEED = 256, OPT_LOG, OPT_TRACE, OPT_STATE, OPT_TIMING, OPT_TIME_SCALE };
+	static const struct option longopts[] = {
+	        {"model", required_argument, NULL, 'm'},
+	        {"link", required_argument, NULL, 'l'},
+	        {"count", required_argument, NULL, 'n'},
+	        {"seed", required_argument, NULL, OPT_SEED},
+	        {"log", required_argument, NULL, OPT_LOG},
+	        {"trace", required_argument, NULL, OPT_TRACE},
+	        {"state", required_argument, NULL, OPT_STATE},
+	        {"timing", required_argument, NULL, OPT_TIMING},
+	        {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
+	        {"verbose", no_argument, NULL, 'v'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
+	        {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->model = "ec25";
+	o->count = 1;
+	o->timing = TIMING_REALISTIC;
+	o->time_scale = 1.0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:l:n:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (!profile_find(optarg))
+				die_usage("--model: unknown model '%s' (expected ec25 or m95)",
+				          optarg);
+			o->model = optarg;
+			break;
+		case 'l':
+			if (!*optarg)
+				die_usage("--link: empty path%s", "");
+			o->link = optarg;
+			break;
+		case 'n':
+			o->count = (int)parse_int("--count", optarg, 1, MAX_MODEMS);
+			break;
+		case OPT_SEED:
+			o->seed = (uint64_t)parse_int("--seed", optarg, 0, 0x7fffffffffffffffLL);
+			break;
+		case OPT_LOG:
+			o->log_path = optarg;
+			break;
+		case OPT_TRACE:
+			o->trace_path = optarg;
+			break;
+		case OPT_STATE:
+			o->state_dir = optarg;
+			break;
+		case OPT_TIMING:
+			if (strcmp(optarg, "realistic") == 0)
+				o->timing = TIMING_REALISTIC;
+			else if (strcmp(optarg, "fast") == 0)
+				o->timing = TIMING_FAST;
+			else
+				die_usage("--timing: unknown profile '%s' (expected realistic or "
+				          "fast)",
+				          optarg);
+			break;
+		case OPT_TIME_SCALE: {
+			char *end;
+			double f;
+
+			errno = 0;
+			f = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(f > 0) || f > 1000)
+				die_usage("--time-scale: invalid factor '%s' (expected a number "
+				          "above 0, at most 1000)",
+				          optarg);
+			o->time_scale = f;
+			break;
+		}
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		case 'V':
+			printf("modemsim %s\n", MODEMSIM_VERSION);
+			exit(0);
+		case ':':
+			die_usage("option '%s' needs a value", argv[optind - 1]);
+			break;
+		default:
+			die_usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		die_usage("unexpected argument '%s'", argv[optind]);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static int setup_state_dir(struct modemsim *s)
+{
+	if (s->opt.state_dir) {
+		if (mkdir(s->opt.state_dir, 0700) != 0 && errno != EEXIST) {
+			log_msg(LOG_ERROR, "--state %s: %s", s->opt.state_dir, strerror(errno));
+			return -ERR_SYS;
+		}
+		if (!realpath(s->opt.state_dir, s->state_dir)) {
+			log_msg(LOG_ERROR, "--state %s: %s", s->opt.state_dir, strerror(errno));
+			return -ERR_SYS;
+		}
+		return 0;
+	}
+	snprintf(s->state_dir, sizeof(s->state_dir), "%s/modemsim-XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(s->state_dir)) {
+		log_msg(LOG_ERROR, "cannot create a temporary state directory: %s",
+		        strerror(errno));
+		return -ERR_SYS;
+	}
+	s->state_tmp = true;
+	return 0;
+}
+
+static void shutdown_all(void)
+{
+	modemsim_flush(&sim);
+	for (int i = 0; i < sim.count; i++) {
+		modem_close(&sim.modems[i]);
+		pty_close(&ports[i]);
+	}
+	modemsim_flush_close(&sim);
+	uv_close((uv_handle_t *)&sig_int, NULL);
+	uv_close((uv_handle_t *)&sig_term, NULL);
+	uv_close((uv_handle_t *)&sig_hup, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	(void)h;
+	log_msg(LOG_INFO, "signal %d: shutting down", signum);
+	shutdown_all();
+}
+
+int main(int argc, char **argv)
+{
+	const struct model_profile *model;
+	uv_loop_t loop;
+	char link[PATH_MAX];
+	int rc, status = 0;
+
+	parse_args(argc, argv, &sim.opt);
+	log_set_level(sim.opt.verbose >= 2 ? LOG_DEBUG : sim.opt.verbose ? LOG_INFO : LOG_WARN);
+	signal(SIGPIPE, SIG_IGN);
+	model = profile_find(sim.opt.model);
+	if (trace_open(sim.opt.log_path, sim.opt.trace_path) != 0)
+		return 1;
+	if (setup_state_dir(&sim) != 0)
+		return 1;
+	uv_loop_init(&loop);
+	sim.loop = &loop;
+	modemsim_flush_init(&sim);
+	sim.modems = calloc((size_t)sim.opt.count, sizeof(*sim.modems));
+	ports = calloc((size_t)sim.opt.count, sizeof(*ports));
+	if (!sim.modems || !ports) {
+		log_msg(LOG_ERROR, "out of memory for %d modems", sim.opt.count);
+		return 1;
+	}
+	for (int i = 0; i < sim.opt.count; i++) {
+		struct modem *m = &sim.modems[i];
+		const char *lp = NULL;
+
+		rc = modem_init(m, &sim, i, model);
+		if (rc) {
+			log_msg(LOG_ERROR, "modem %d: %s", i, err_str(rc));
+			status = 1;
+			break;
+		}
+		identity_derive(&m->id, model->imei_tac, sim.opt.seed, i);
+		sim.count = i + 1;
+		if (sim.opt.link) {
+			if (sim.opt.count > 1)
+				snprintf(link, sizeof(link), "%s.%d", sim.opt.link, i);
+			else
+				snprintf(link, sizeof(link), "%s", sim.opt.link);
+			lp = link;
+		}
+		rc = pty_open(&ports[i], &loop, m, lp);
+		if (rc) {
+			status = 1;
+			modem_close(m);
+			sim.count = i;
+			break;
+		}
+	}
+	uv_signal_init(&loop, &sig_int);
+	uv_signal_init(&loop, &sig_term);
+	uv_signal_init(&loop, &sig_hup);
+	if (status == 0) {
+		uv_signal_start(&sig_int, on_signal, SIGINT);
+		uv_signal_start(&sig_term, on_signal, SIGTERM);
+		uv_signal_start(&sig_hup, on_signal, SIGHUP);
+		for (int i = 0; i < sim.count; i++)
+			printf("modem %d %s %s\n", i, model->name, ports[i].path);
+		printf("ready\n");
+		fflush(stdout);
+		for (int i = 0; i < sim.count; i++)
+			modem_boot(&sim.modems[i]);
+	} else {
+		shutdown_all();
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		log_msg(LOG_WARN, "event loop closed with handles still open");
+	trace_close();
+	if (sim.state_tmp)
+		nftw(sim.state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(sim.modems);
+	free(ports);
+	return status;
+}

@@ -1,0 +1,425 @@
+#include "modem/modem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "modem/modemsim.h"
+
+struct modem_timer {
+	uv_timer_t handle;
+	struct modem *m;
+	modem_timer_cb cb;
+	void *arg;
+	struct modem_timer *prev, *next;
+	bool active;
+};
+
+static void line_timer_cb(uv_timer_t *t);
+static void modem_flush_one(struct modem *m);
+
+int modem_init(struct modem *m, struct modemsim *sim, int index, const struct model_profile *model)
+{
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	m->index = index;
+	m->sim = sim;
+	m->model = model;
+	m->cfun = 1;
+	m->ipr = 115200;
+	m->sim_state = SIM_READY;
+	at_line_init(&m->line);
+	at_session_reset(&m->at, model->cmee_default);
+	buf_init(&m->inbuf, MODEM_INBUF_MAX);
+	buf_init(&m->urcs, MODEM_OUTBUF_MAX);
+	buf_init(&m->outq, MODEM_OUTBUF_MAX);
+	uv_timer_init(sim->loop, &m->line_timer);
+	m->line_timer.data = m;
+	net_init(m);
+	pdp_init(m);
+	rc = fs_init(m);
+	if (rc)
+		return rc;
+	return 0;
+}
+
+static void timer_free_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void timer_unlink(struct modem_timer *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		t->m->timers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+}
+
+void modem_timer_cancel(struct modem_timer *t)
+{
+	if (!t || !t->active)
+		return;
+	t->active = false;
+	timer_unlink(t);
+	uv_timer_stop(&t->handle);
+	uv_close((uv_handle_t *)&t->handle, timer_free_cb);
+}
+
+static void cancel_all_timers(struct modem *m)
+{
+	while (m->timers)
+		modem_timer_cancel(m->timers);
+}
+
+static void modem_timer_fire(uv_timer_t *h)
+{
+	struct modem_timer *t = h->data;
+	struct modem *m = t->m;
+	modem_timer_cb cb = t->cb;
+	void *arg = t->arg;
+
+	modem_timer_cancel(t); /* freed after this callback returns, on close */
+	cb(m, arg);
+}
+
+struct modem_timer *modem_after(struct modem *m, uint64_t ms, modem_timer_cb cb, void *arg)
+{
+	struct modem_timer *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		log_msg(LOG_ERROR, "#%d: out of memory for a timer", m->index);
+		return NULL;
+	}
+	t->m = m;
+	t->cb = cb;
+	t->arg = arg;
+	t->active = true;
+	uv_timer_init(m->sim->loop, &t->handle);
+	t->handle.data = t;
+	t->next = m->timers;
+	if (m->timers)
+		m->timers->prev = t;
+	m->timers = t;
+	uv_timer_start(&t->handle, modem_timer_fire, ms, 0);
+	return t;
+}
+
+void modem_close(struct modem *m)
+{
+	if (m->closing)
+		return;
+	modem_flush_one(m);
+	m->closing = true;
+	cancel_all_timers(m);
+	uv_timer_stop(&m->line_timer);
+	uv_close((uv_handle_t *)&m->line_timer, NULL);
+	fs_free(m);
+	pdp_free(m);
+	buf_free(&m->inbuf);
+	buf_free(&m->urcs);
+	buf_free(&m->outq);
+}
+
+uint64_t modem_now(const struct modem *m)
+{
+	return uv_now(m->sim->loop);
+}
+
+uint64_t modem_delay(const struct modem *m, uint64_t realistic_ms)
+{
+	double scaled;
+
+	if (m->sim->opt.timing == TIMING_FAST)
+		return 0;
+	scaled = (double)realistic_ms * m->sim->opt.time_scale;
+	return scaled < 0 ? 0 : (uint64_t)scaled;
+}
+
+int64_t modem_rtc_ms(const struct modem *m)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000 + m->rtc_offset_ms;
+}
+
+/* ---- output ---- */
+
+static void modem_flush_one(struct modem *m)
+{
+	if (!m->outq.len)
+		return;
+	trace_io(m->index, TRACE_RX, m->outq.data, m->outq.len);
+	if (m->port.write && m->port.write(m->port.ctx, m->outq.data, m->outq.len) != 0)
+		log_msg(LOG_WARN, "#%d: host is not reading; %zu bytes dropped", m->index,
+		        m->outq.len);
+	buf_reset(&m->outq);
+}
+
+void modem_out(struct modem *m, const void *p, size_t n)
+{
+	if (!n || m->closing)
+		return;
+	if (buf_append(&m->outq, p, n) != 0) {
+		modem_flush_one(m);
+		if (buf_append(&m->outq, p, n) != 0) {
+			log_msg(LOG_WARN, "#%d: %zu bytes for the host dropped", m->index, n);
+			return;
+		}
+	}
+	if (!m->dirty) {
+		m->dirty = true;
+		m->dirty_next = m->sim->dirty;
+		m->sim->dirty = m;
+	}
+}
+
+void modemsim_flush(struct modemsim *sim)
+{
+	while (sim->dirty) {
+		struct modem *m = sim->dirty;
+
+		sim->dirty = m->dirty_next;
+		m->dirty = false;
+		m->dirty_next = NULL;
+		modem_flush_one(m);
+	}
+}
+
+static void flush_prepare_cb(uv_prepare_t *h)
+{
+	modemsim_flush(h->data);
+}
+
+static void flush_check_cb(uv_check_t *h)
+{
+	modemsim_flush(h->data);
+}
+
+void modemsim_flush_init(struct modemsim *sim)
+{
+	uv_prepare_init(sim->loop, &sim->flush_prepare);
+	uv_check_init(sim->loop, &sim->flush_check);
+	sim->flush_prepare.data = sim;
+	sim->flush_check.data = sim;
+	uv_prepare_start(&sim->flush_prepare, flush_prepare_cb);
+	uv_check_start(&sim->flush_check, flush_check_cb);
+	uv_unref((uv_handle_t *)&sim->flush_prepare);
+	uv_unref((uv_handle_t *)&sim->flush_check);
+}
+
+void modemsim_flush_close(struct modemsim *sim)
+{
+	modemsim_flush(sim);
+	uv_close((uv_handle_t *)&sim->flush_prepare, NULL);
+	uv_close((uv_handle_t *)&sim->flush_check, NULL);
+}
+
+/* ---- URCs ---- */
+
+static bool urc_may_go(struct modem *m)
+{
+	if (m->at.busy || m->line.mode != AT_LINE_COMMAND)
+		return false;
+	if (at_line_partial(&m->line) && modem_now(m) < m->line.last_rx + MODEM_PARTIAL_HOLD_MS) {
+		modem_line_timer_update(m);
+		return false;
+	}
+	return true;
+}
+
+void modem_urc_flush(struct modem *m)
+{
+	if (!m->urcs.len || !urc_may_go(m))
+		return;
+	modem_out(m, m->urcs.data, m->urcs.len);
+	buf_reset(&m->urcs);
+}
+
+void modem_urc_bytes(struct modem *m, const void *p, size_t n)
+{
+	if (m->closing)
+		return;
+	if (buf_append(&m->urcs, p, n) != 0) {
+		log_msg(LOG_WARN, "#%d: URC queue full (%zu bytes); URC dropped", m->index,
+		        m->urcs.len);
+		trace_event(m->index, "note", "URC dropped: queue full");
+		return;
+	}
+	modem_urc_flush(m);
+}
+
+void modem_urc(struct modem *m, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+
+	buf_init(&b, 0);
+	buf_append(&b, "\r\n", 2);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	buf_append(&b, "\r\n", 2);
+	if (b.data)
+		modem_urc_bytes(m, b.data, b.len);
+	buf_free(&b);
+}
+
+/* ---- input ---- */
+
+static void handle_event(struct modem *m, const struct at_event *ev)
+{
+	switch (ev->type) {
+	case AT_EV_NONE:
+		break;
+	case AT_EV_LINE:
+		at_dispatch_line(m, ev->data, ev->len, ev->overflow);
+		break;
+	case AT_EV_REPEAT:
+		if (ev->len)
+			at_dispatch_line(m, ev->data, ev->len, false);
+		break;
+	case AT_EV_DATA:
+	case AT_EV_DATA_END:
+		at_data_event(m, ev);
+		break;
+	}
+}
+
+/* Feed buffered host bytes to the engine while no command is running (or one is taking
+ * data). Bytes stay in inbuf while a command runs; when inbuf is full, reading stops and the
+ * host's writes block, as on a UART with flow control. */
+static void pump(struct modem *m)
+{
+	size_t off = 0;
+
+	while (!m->closing) {
+		struct at_event ev;
+		size_t used;
+		bool echo_now;
+
+		if (m->at.busy && m->line.mode == AT_LINE_COMMAND)
+			break;
+		echo_now = m->at.echo &&
+		           (m->line.mode == AT_LINE_COMMAND || m->line.mode == AT_LINE_PROMPT);
+		used = at_line_feed(&m->line, m->inbuf.data + off, m->inbuf.len - off, modem_now(m),
+		                    &ev);
+		off += used;
+		if (echo_now && ev.echo_len)
+			modem_out(m, ev.echo, ev.echo_len);
+		if (ev.type == AT_EV_NONE)
+			break;
+		handle_event(m, &ev);
+	}
+	if (m->closing)
+		return;
+	buf_consume(&m->inbuf, off);
+	if (m->input_paused && m->inbuf.len < MODEM_INBUF_MAX / 2) {
+		m->input_paused = false;
+		if (m->port.pause_input)
+			m->port.pause_input(m->port.ctx, false);
+	}
+	modem_line_timer_update(m);
+	modem_urc_flush(m);
+}
+
+void modem_input(struct modem *m, const uint8_t *p, size_t n)
+{
+	if (m->closing)
+		return;
+	trace_io(m->index, TRACE_TX, p, n);
+	if (buf_append(&m->inbuf, p, n) != 0) {
+		/* cannot happen while the transport honours pause_input; keep what fits */
+		size_t room = MODEM_INBUF_MAX - m->inbuf.len;
+
+		log_msg(LOG_WARN, "#%d: input buffer full, %zu bytes dropped", m->index, n - room);
+		buf_append(&m->inbuf, p, room);
+	}
+	if (m->inbuf.len >= MODEM_INBUF_MAX - 4096 && !m->input_paused) {
+		m->input_paused = true;
+		if (m->port.pause_input)
+			m->port.pause_input(m->port.ctx, true);
+	}
+	pump(m);
+}
+
+void modem_output_drained(struct modem *m)
+{
+	(void)m;
+}
+
+void modem_line_timer_update(struct modem *m)
+{
+	uint64_t d = at_line_deadline(&m->line), now = modem_now(m);
+
+	if (m->closing)
+		return;
+	if (m->urcs.len && at_line_partial(&m->line) && !m->at.busy) {
+		uint64_t hold = m->line.last_rx + MODEM_PARTIAL_HOLD_MS;
+
+		if (hold < d)
+			d = hold;
+	}
+	if (d == AT_NO_DEADLINE) {
+		uv_timer_stop(&m->line_timer);
+		return;
+	}
+	uv_timer_start(&m->line_timer, line_timer_cb, d > now ? d - now : 0, 0);
+}
+
+static void line_timer_cb(uv_timer_t *t)
+{
+	struct modem *m = t->data;
+	struct at_event ev;
+
+	at_line_tick(&m->line, modem_now(m), &ev);
+	if (ev.type != AT_EV_NONE) {
+		handle_event(m, &ev);
+		/* more may be due at once: the declared size reached by the flushed '+' */
+	}
+	pump(m);
+}
+
+/* ---- boot ---- */
+
+static void boot_urc_cb(struct modem *m, void *arg)
+{
+	modem_urc(m, "%s", (const char *)arg);
+}
+
+void modem_boot(struct modem *m)
+{
+	for (const struct boot_urc *b = m->model->boot; b && b->text; b++) {
+		uint64_t d = modem_delay(m, b->delay_ms);
+
+		if (d == 0)
+			modem_urc(m, "%s", b->text);
+		else
+			modem_after(m, d, boot_urc_cb, (void *)b->text);
+	}
+}
+
+void modem_reboot(struct modem *m)
+{
+	trace_event(m->index, "note", "reboot");
+	cancel_all_timers(m);
+	at_line_init(&m->line);
+	at_session_reset(&m->at, m->model->cmee_default);
+	buf_reset(&m->inbuf);
+	buf_reset(&m->urcs);
+	m->cfun = 1;
+	net_reboot(m);
+	pdp_reboot(m);
+	fs_reboot(m);
+	modem_line_timer_update(m);
+	modem_boot(m);
+}

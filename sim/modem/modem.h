@@ -1,0 +1,118 @@
+/* One simulated modem: its AT session, line engine, URC queue, timers and the state of each
+ * command area. The shell (transport/pty.c) feeds modem_input() and gives modem_out() a place
+ * to write; everything else happens on the one libuv loop shared by all modems. */
+#ifndef MODEMSIM_MODEM_MODEM_H
+#define MODEMSIM_MODEM_MODEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "at/dispatch.h"
+#include "at/line.h"
+#include "core/buf.h"
+#include "modem/net.h"
+#include "modem/pdp.h"
+#include "modem/profile.h"
+#include "store/fs.h"
+
+struct modemsim;
+struct modem_timer;
+
+#define MODEM_INBUF_MAX (64 * 1024) /* host bytes waiting while a command runs */
+#define MODEM_OUTBUF_MAX (256 * 1024) /* bytes the host has not read yet; URCs beyond are dropped  \
+	                               */
+#define MODEM_PARTIAL_HOLD_MS 1000 /* URCs wait this long for a half-typed command line */
+
+struct identity {
+	char imei[16];
+	char iccid[21];
+	char imsi[16];
+};
+
+enum sim_state { SIM_READY, SIM_PIN, SIM_PUK, SIM_ABSENT };
+
+struct modem_port {
+	/* Write bytes to the host; returns 0, or -ERR_BUSY when the backlog is full. */
+	int (*write)(void *ctx, const uint8_t *p, size_t n);
+	size_t (*backlog)(void *ctx);
+	void (*pause_input)(void *ctx, bool pause);
+	void *ctx;
+};
+
+struct modem {
+	int index;
+	struct modemsim *sim;
+	const struct model_profile *model;
+	struct modem_port port;
+
+	struct at_line line;
+	struct at_session at;
+	struct buf inbuf; /* host bytes not yet fed to the line engine */
+	bool input_paused;
+	uv_timer_t line_timer; /* data-mode deadlines and the partial-line URC hold */
+	struct buf urcs; /* framed URC bytes waiting for the host */
+	struct buf outq; /* bytes for the host, written once per loop iteration */
+	struct modem *dirty_next;
+	bool dirty;
+	struct modem_timer *timers;
+	bool closing;
+
+	struct identity id;
+	enum sim_state sim_state;
+	int cfun;
+	int ipr; /* +IPR: kept for the read form; the pty has no baud rate */
+	int64_t rtc_offset_ms; /* simulated RTC minus the host's real time */
+	int rtc_tz; /* quarter hours */
+	struct net_state net;
+	struct pdp_state pdp;
+	struct fs_state fs;
+};
+
+/* Create a modem (not yet attached to a port). Returns 0 or a negative ERR_*. */
+int modem_init(struct modem *m, struct modemsim *sim, int index, const struct model_profile *model);
+/* Cancel timers and free everything; the uv handles close asynchronously, so the memory of m
+ * must stay valid until the loop has run once more (sim_free does that). */
+void modem_close(struct modem *m);
+/* Emit the boot URCs on the profile's schedule. */
+void modem_boot(struct modem *m);
+/* AT+CFUN=1,1: clear volatile state, cancel everything pending, boot again. */
+void modem_reboot(struct modem *m);
+
+/* From the transport. */
+void modem_input(struct modem *m, const uint8_t *p, size_t n);
+void modem_output_drained(struct modem *m);
+
+/* Bytes to the host (traced). Queued and written once per loop iteration, so a reply made
+ * of many pieces reaches the host (and the transcript) as one write. */
+void modem_out(struct modem *m, const void *p, size_t n);
+/* Write what modem_out queued, for every modem that has something (the loop does this before
+ * it blocks and after each round of I/O; see modemsim_flush_init). */
+void modemsim_flush(struct modemsim *sim);
+void modemsim_flush_init(struct modemsim *sim);
+void modemsim_flush_close(struct modemsim *sim);
+
+/* Queue a URC line, framed "\r\n<line>\r\n"; delivered when no command is running. */
+void modem_urc(struct modem *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Queue bytes exactly as given (the caller frames them). */
+void modem_urc_bytes(struct modem *m, const void *p, size_t n);
+/* Deliver queued URCs if the host may see them now. Called after every final result. */
+void modem_urc_flush(struct modem *m);
+
+/* Timers owned by the modem: cancelled by reboot and close. cb runs once. */
+typedef void (*modem_timer_cb)(struct modem *m, void *arg);
+struct modem_timer *modem_after(struct modem *m, uint64_t ms, modem_timer_cb cb, void *arg);
+void modem_timer_cancel(struct modem_timer *t);
+
+/* Milliseconds on the loop clock. */
+uint64_t modem_now(const struct modem *m);
+/* A modem-side delay under the timing profile: 0 with --timing fast, else ms * --time-scale. */
+uint64_t modem_delay(const struct modem *m, uint64_t realistic_ms);
+/* Simulated RTC, milliseconds since the Unix epoch (UTC). */
+int64_t modem_rtc_ms(const struct modem *m);
+
+/* Re-arm the line timer after the engine's state changed. */
+void modem_line_timer_update(struct modem *m);
+
+#endif

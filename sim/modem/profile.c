@@ -1,0 +1,67 @@
+#include "modem/profile.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "at/families.h"
+
+/* EG25-G boot capture (reference §7): RDY, +CFUN: 1, +CPIN: READY, +QUSIM: 1, then SMS and
+ * phonebook ready some seconds later. */
+static const struct boot_urc ec25_boot[] = {
+        {"RDY", 0},         {"+CFUN: 1", 400},         {"+CPIN: READY", 500},
+        {"+QUSIM: 1", 600}, {"+QIND: SMS DONE", 2500}, {"+QIND: PB DONE", 4500},
+        {NULL, 0},
+};
+
+/* M95: RDY, +CFUN: 1, +CPIN: READY, Call Ready, SMS Ready (reference §7). */
+static const struct boot_urc m95_boot[] = {
+        {"RDY", 0},           {"+CFUN: 1", 400},   {"+CPIN: READY", 500},
+        {"Call Ready", 3000}, {"SMS Ready", 4000}, {NULL, 0},
+};
+
+static const struct at_cmd *const ec25_families[] = {
+        at_family_basic,    at_family_identity_ec25, at_family_network_ec25,
+        at_family_pdp_ec25, at_family_file_ec25,     NULL,
+};
+
+static const struct at_cmd *const m95_families[] = {
+        at_family_basic,   at_family_identity_m95, at_family_network_m95,
+        at_family_pdp_m95, at_family_sec_m95,      NULL,
+};
+
+const struct model_profile profile_ec25 = {
+        .id = MODEL_EC25,
+        .name = "ec25",
+        .manufacturer = "Quectel",
+        .model = "EC25",
+        .ati_model = "EC25",
+        .revision = "EC25EFAR06A17M4G",
+        .subrevision = "01.002.01.002",
+        .imei_tac = "86675804",
+        .cmee_default = 1,
+        .boot = ec25_boot,
+        .families = ec25_families,
+};
+
+const struct model_profile profile_m95 = {
+        .id = MODEL_M95,
+        .name = "m95",
+        .manufacturer = "Quectel_Ltd",
+        .model = "Quectel_M95",
+        .ati_model = "Quectel_M95",
+        .revision = "M95FAR02A08",
+        .subrevision = NULL,
+        .imei_tac = "86205403",
+        .cmee_default = 0,
+        .boot = m95_boot,
+        .families = m95_families,
+};
+
+const struct model_profile *profile_find(const char *name)
+{
+	if (strcasecmp(name, "ec25") == 0)
+		return &profile_ec25;
+	if (strcasecmp(name, "m95") == 0)
+		return &profile_m95;
+	return NULL;
+}
