@@ -1,9 +1,513 @@
+/* Status and network commands: SIM state, registration and its URC modes, operator, signal,
+ * clock, functionality, power down and NTP (reference §7, 3GPP TS 27.007).
+ *
+ * Wire sequences kept here:
+ *   AT+CREG=1 / AT+CFUN=0   ==> OK, then <== +CREG: 0          (URCs always after the final)
+ *   AT+CFUN=1,1             ==> OK, then the boot URCs (RDY, +CFUN: 1, ...)
+ *   AT+QPOWD (EC25)         ==> OK, POWERED DOWN, silence, then the boot URCs
+ *   AT+QPOWD=1 (M95)        ==> NORMAL POWER DOWN (no OK), silence, then the boot URCs
+ *   AT+QNTP=1,"server"      ==> OK, then <== +QNTP: 0,"yyyy/MM/dd,hh:mm:ss±zz" */
+#include <stdio.h>
+#include <string.h>
+
 #include "at/families.h"
+#include "core/log.h"
+#include "modem/modem.h"
+
+/* How long a powered-down module stays off before the simulator powers it on again. A real
+ * module stays off until its PWRKEY is pulsed; the host of a simulator has no PWRKEY, so the
+ * simulated one comes back by itself. */
+#define NET_POWER_OFF_MS 5000
+/* An NTP exchange over a live PDP context; the BG96/EC2x TCP/IP note allows up to 125 s. */
+#define NET_NTP_MS 1000
+/* A manual network scan (AT+COPS=?); the reference gives 180 s as the maximum (§10). */
+#define NET_SCAN_MS 3000
+
+/* ---- +CPIN ---- */
+
+static int cmd_cpin(struct at_call *c)
+{
+	if (c->req != AT_REQ_READ)
+		return AT_OK;
+	switch (c->m->sim_state) {
+	case SIM_READY:
+		at_info(c->m, "+CPIN: READY");
+		return AT_OK;
+	case SIM_PIN:
+		at_info(c->m, "+CPIN: SIM PIN");
+		return AT_OK;
+	case SIM_PUK:
+		at_info(c->m, "+CPIN: SIM PUK");
+		return AT_OK;
+	case SIM_ABSENT:
+		at_why(c->m, "no SIM card");
+		return CME_SIM_NOT_INSERTED;
+	}
+	return AT_ERROR;
+}
+
+/* ---- registration ---- */
+
+static int *reg_mode(struct modem *m, const char *name)
+{
+	if (strcmp(name, "+CGREG") == 0)
+		return &m->net.cgreg_n;
+	if (strcmp(name, "+CEREG") == 0)
+		return &m->net.cereg_n;
+	return &m->net.creg_n;
+}
+
+/* +CREG / +CGREG / +CEREG: the write form sets <n> (omitted: 0, 27.007 7.2). */
+static int cmd_reg(struct at_call *c)
+{
+	int *n = reg_mode(c->m, c->cmd->name);
+	char line[96];
+
+	switch (c->req) {
+	case AT_REQ_READ:
+		net_format_reg(c->m, c->cmd->name, *n, line, sizeof(line));
+		at_info(c->m, "%s", line);
+		return AT_OK;
+	case AT_REQ_WRITE:
+		*n = at_given(c, 0) ? (int)at_num(c, 0) : 0;
+		return AT_OK;
+	case AT_REQ_EXEC:
+	case AT_REQ_TEST:
+		break;
+	}
+	return AT_OK;
+}
+
+static void register_cb(struct modem *m, void *arg)
+{
+	(void)arg;
+	m->net.reg_timer = NULL;
+	net_set_registration(m, m->net.reg_stat);
+}
+
+/* The network takes the modem back after +CFUN=1 or +COPS=0 (after a realistic delay). The
+ * URCs come after the command's OK whatever the delay: the dispatcher holds URCs while a
+ * command runs. */
+static void schedule_registration(struct modem *m)
+{
+	uint64_t d = modem_delay(m, NET_REGISTER_DELAY_MS);
+
+	if (m->cfun != 1 || m->net.cops_mode == 2 || net_registered(m) || m->net.reg_timer)
+		return;
+	if (d == 0) {
+		net_set_registration(m, m->net.reg_stat);
+		return;
+	}
+	m->net.reg_timer = modem_after(m, d, register_cb, NULL);
+}
+
+static void deregister(struct modem *m)
+{
+	modem_timer_cancel(m->net.reg_timer);
+	m->net.reg_timer = NULL;
+	net_set_registration(m, NET_STAT_NOT_REGISTERED);
+}
+
+/* ---- +COPS ---- */
+
+static const char *oper_name(const struct net_state *n, int format)
+{
+	if (format == 1)
+		return n->oper_short;
+	if (format == 2)
+		return n->oper_numeric;
+	return n->oper_long;
+}
+
+/* 27.007 7.3: `+COPS: <mode>[,<format>,<oper>[,<AcT>]]`, only <mode> while not registered. */
+static int cops_read(struct at_call *c)
+{
+	const struct net_state *n = &c->m->net;
+	char act[16] = "";
+
+	if (!net_registered(c->m)) {
+		at_info(c->m, "+COPS: %d", n->cops_mode);
+		return AT_OK;
+	}
+	if (n->act >= 0)
+		snprintf(act, sizeof(act), ",%d", n->act);
+	at_info(c->m, "+COPS: %d,%d,\"%s\"%s", n->cops_mode, n->cops_format,
+	        oper_name(n, n->cops_format), act);
+	return AT_OK;
+}
+
+static void cops_scan_done(struct modem *m, void *arg)
+{
+	const struct net_state *n = &m->net;
+	char act[16] = "";
+
+	(void)arg;
+	if (n->act >= 0)
+		snprintf(act, sizeof(act), ",%d", n->act);
+	/* <stat> 2: the current operator; then the supported modes and formats (27.007 7.3) */
+	at_info(m, "+COPS: (%d,\"%s\",\"%s\",\"%s\"%s),,(0-4),(0-2)", net_registered(m) ? 2 : 1,
+	        n->oper_long, n->oper_short, n->oper_numeric, act);
+	at_complete(m, AT_OK);
+}
+
+static int cmd_cops(struct at_call *c)
+{
+	struct modem *m = c->m;
+	struct net_state *n = &m->net;
+	char oper[40];
+	int mode, format;
+
+	switch (c->req) {
+	case AT_REQ_READ:
+		return cops_read(c);
+	case AT_REQ_TEST:
+		if (m->cfun != 1) {
+			at_why(m, "no radio: +CFUN is %d", m->cfun);
+			return CME_NO_NETWORK;
+		}
+		if (!modem_after(m, modem_delay(m, NET_SCAN_MS), cops_scan_done, NULL))
+			return CME_UNKNOWN;
+		return AT_PENDING;
+	case AT_REQ_EXEC:
+		return AT_ERROR;
+	case AT_REQ_WRITE:
+		break;
+	}
+	mode = (int)at_num(c, 0);
+	format = at_given(c, 1) ? (int)at_num(c, 1) : n->cops_format;
+	oper[0] = 0;
+	if (!at_given(c, 0) || (at_given(c, 2) && at_str(c, 2, oper, sizeof(oper)) != 0))
+		return AT_ERROR;
+	switch (mode) {
+	case 0:
+		n->cops_mode = 0;
+		n->cops_format = format;
+		schedule_registration(m);
+		return AT_OK;
+	case 1:
+	case 4:
+		if (!at_given(c, 2)) {
+			at_why(m, "manual selection needs <oper>");
+			return AT_ERROR;
+		}
+		if (strcmp(oper, oper_name(n, format)) != 0 && mode == 1) {
+			at_why(m, "operator \"%s\" is not in range", oper);
+			return CME_NO_NETWORK;
+		}
+		/* mode 4 falls back to automatic selection when <oper> is not found */
+		n->cops_mode = strcmp(oper, oper_name(n, format)) == 0 ? mode : 0;
+		n->cops_format = format;
+		schedule_registration(m);
+		return AT_OK;
+	case 2:
+		n->cops_mode = 2;
+		deregister(m);
+		return AT_OK;
+	case 3:
+		if (!at_given(c, 1))
+			return AT_ERROR;
+		n->cops_format = format;
+		return AT_OK;
+	}
+	return AT_ERROR;
+}
+
+/* ---- signal ---- */
+
+static int cmd_csq(struct at_call *c)
+{
+	const struct net_state *n = &c->m->net;
+
+	if (c->req != AT_REQ_EXEC)
+		return AT_OK;
+	if (!net_registered(c->m)) {
+		at_info(c->m, "+CSQ: 99,99");
+		return AT_OK;
+	}
+	at_info(c->m, "+CSQ: %d,%d", n->rssi, n->ber);
+	return AT_OK;
+}
+
+/* EC25 +QCSQ: `+QCSQ: "LTE",<rssi>,<rsrp>,<sinr>,<rsrq>` or `+QCSQ: "NOSERVICE"` (reference
+ * §7, the field log's `+QCSQ: "LTE",50,-78,188,-14`). */
+static int cmd_qcsq(struct at_call *c)
+{
+	const struct net_state *n = &c->m->net;
+
+	if (c->req != AT_REQ_EXEC)
+		return AT_OK;
+	if (!net_registered(c->m)) {
+		at_info(c->m, "+QCSQ: \"NOSERVICE\"");
+		return AT_OK;
+	}
+	at_info(c->m, "+QCSQ: \"LTE\",%d,%d,%d,%d", n->lte_rssi, n->rsrp, n->sinr, n->rsrq);
+	return AT_OK;
+}
+
+/* EC25 +QNWINFO: `+QNWINFO: "FDD LTE","00101","LTE BAND 3",1300` (reference §7 and the field
+ * log); `+QNWINFO: No Service` without a network (EC25 AT manual [MEM]). */
+static int cmd_qnwinfo(struct at_call *c)
+{
+	const struct net_state *n = &c->m->net;
+
+	if (c->req != AT_REQ_EXEC)
+		return AT_OK;
+	if (!net_registered(c->m)) {
+		at_info(c->m, "+QNWINFO: No Service");
+		return AT_OK;
+	}
+	at_info(c->m, "+QNWINFO: \"%s\",\"%s\",\"%s\",%d", n->nw_act, n->oper_numeric, n->band,
+	        n->channel);
+	return AT_OK;
+}
+
+/* ---- +CCLK ---- */
+
+static int cmd_cclk(struct at_call *c)
+{
+	struct modem *m = c->m;
+	char text[40];
+	int64_t utc, real;
+	int tz;
+
+	switch (c->req) {
+	case AT_REQ_READ:
+		net_rtc_format(modem_rtc_ms(m), m->rtc_tz, false, text, sizeof(text));
+		at_info(m, "+CCLK: \"%s\"", text);
+		return AT_OK;
+	case AT_REQ_WRITE:
+		if (at_str(c, 0, text, sizeof(text)) != 0 ||
+		    net_rtc_parse(text, strlen(text), &utc, &tz) != 0) {
+			at_why(m, "time must be \"yy/MM/dd,hh:mm:ss+zz\" with a valid date");
+			return AT_ERROR;
+		}
+		real = modem_rtc_ms(m) - m->rtc_offset_ms;
+		m->rtc_offset_ms = utc - real;
+		m->rtc_tz = tz;
+		return AT_OK;
+	case AT_REQ_EXEC:
+	case AT_REQ_TEST:
+		break;
+	}
+	return AT_OK;
+}
+
+/* ---- +CFUN ---- */
+
+static void reboot_cb(struct modem *m, void *arg)
+{
+	(void)arg;
+	modem_reboot(m);
+}
+
+/* 27.007 8.2. <rst>=1 resets the module, which then runs fully (EC25 manual: only with
+ * <fun>=1): OK goes out first, then the boot URCs. 0 and 4 switch the radio off and the
+ * modem deregisters; 1 switches it on and the network registers it again. */
+static int cmd_cfun(struct at_call *c)
+{
+	struct modem *m = c->m;
+	int fun;
+
+	switch (c->req) {
+	case AT_REQ_READ:
+		at_info(m, "+CFUN: %d", m->cfun);
+		return AT_OK;
+	case AT_REQ_WRITE:
+		break;
+	case AT_REQ_EXEC:
+	case AT_REQ_TEST:
+		return AT_OK;
+	}
+	if (!at_given(c, 0))
+		return AT_ERROR;
+	fun = (int)at_num(c, 0);
+	if (fun != 0 && fun != 1 && fun != 4) {
+		at_why(m, "<fun> %d is not 0, 1 or 4", fun);
+		return AT_ERROR;
+	}
+	if (at_given(c, 1) && at_num(c, 1) == 1) {
+		if (fun != 1) {
+			at_why(m, "<rst>=1 needs <fun>=1");
+			return AT_ERROR;
+		}
+		if (!modem_after(m, 0, reboot_cb, NULL))
+			return CME_UNKNOWN;
+		return AT_OK;
+	}
+	if (fun == m->cfun)
+		return AT_OK;
+	trace_event(m->index, "net", "cfun %d -> %d", m->cfun, fun);
+	m->cfun = fun;
+	if (fun == 1)
+		schedule_registration(m);
+	else
+		deregister(m);
+	return AT_OK;
+}
+
+/* ---- power down ---- */
+
+static void power_on_cb(struct modem *m, void *arg)
+{
+	(void)arg;
+	modem_reboot(m);
+}
+
+/* The module is off: the line engine swallows every byte (RAW mode with no owner drops its
+ * data and never echoes), URCs wait in the queue that the next boot empties, and after
+ * NET_POWER_OFF_MS the module boots again as if PWRKEY had been pressed. */
+static void power_off_cb(struct modem *m, void *arg)
+{
+	(void)arg;
+	trace_event(m->index, "note", "powered down");
+	m->at.data_ops = NULL;
+	m->at.data_arg = NULL;
+	at_line_raw(&m->line, 0, 0, 0, modem_now(m));
+	modem_line_timer_update(m);
+	if (!modem_after(m, modem_delay(m, NET_POWER_OFF_MS), power_on_cb, NULL))
+		modem_reboot(m);
+}
+
+static int power_down(struct modem *m)
+{
+	if (!modem_after(m, 0, power_off_cb, NULL))
+		return CME_UNKNOWN;
+	return 0;
+}
+
+/* EC25 AT+QPOWD[=<n>]: OK, then the URC `POWERED DOWN` (reference §7, TinyGSM). */
+static int cmd_qpowd_ec25(struct at_call *c)
+{
+	if (c->req == AT_REQ_TEST)
+		return AT_OK;
+	if (power_down(c->m) != 0)
+		return CME_UNKNOWN;
+	modem_urc(c->m, "POWERED DOWN");
+	/* A module going down runs nothing after this command on the same line: the line ends
+	 * here with OK, so no later command can still be pending when the power goes. */
+	c->m->at.next = c->m->at.line + c->m->at.line_len;
+	return AT_OK;
+}
+
+/* M95 AT+QPOWD=<n>: 1 prints `NORMAL POWER DOWN` in place of a result code, 0 (urgent) answers
+ * OK (Quectel GSM hardware designs §3.4.2.2; an M95 driver's notes on both forms). */
+static int cmd_qpowd_m95(struct at_call *c)
+{
+	if (c->req == AT_REQ_TEST)
+		return AT_OK;
+	if (power_down(c->m) != 0)
+		return CME_UNKNOWN;
+	if (at_num(c, 0) == 0)
+		return AT_OK;
+	at_text(c->m, "NORMAL POWER DOWN");
+	return AT_CUSTOM;
+}
+
+/* ---- +QNTP (EC25) ---- */
+
+/* The result URC. Success sets the RTC to the host's real UTC time (autosettime 1, the
+ * default): TLS certificate checks need a true clock (host-drivers.md item 10). Without a
+ * network the exchange cannot start: `+QNTP: 561` (open PDP context failed, TCP/IP AN
+ * chapter 4); the failure form has no time field [choice: no capture of a failure]. */
+static void ntp_done(struct modem *m, void *arg)
+{
+	char text[40];
+	int64_t real;
+
+	(void)arg;
+	m->net.ntp_timer = NULL;
+	if (!net_registered(m)) {
+		modem_urc(m, "+QNTP: 561");
+		return;
+	}
+	real = modem_rtc_ms(m) - m->rtc_offset_ms;
+	if (m->net.ntp_set_rtc)
+		m->rtc_offset_ms = 0;
+	net_rtc_format(real, m->rtc_tz, true, text, sizeof(text));
+	modem_urc(m, "+QNTP: 0,\"%s\"", text);
+}
+
+/* AT+QNTP=<contextID>,<server>[,<port>[,<autosettime>]] (BG96/EC2x TCP/IP AN 2.2.12). The
+ * PDP context is not checked: the PDP family keeps its own state [choice]. */
+static int cmd_qntp(struct at_call *c)
+{
+	struct modem *m = c->m;
+	struct net_state *n = &m->net;
+	char server[sizeof(n->ntp_server)];
+
+	switch (c->req) {
+	case AT_REQ_READ:
+		if (n->ntp_timer)
+			at_info(m, "+QNTP: \"%s\",%d", n->ntp_server, n->ntp_port);
+		return AT_OK;
+	case AT_REQ_WRITE:
+		break;
+	case AT_REQ_EXEC:
+	case AT_REQ_TEST:
+		return AT_ERROR;
+	}
+	if (!at_given(c, 0) || at_str(c, 1, server, sizeof(server)) != 0 || !server[0]) {
+		at_why(m, "+QNTP needs <contextID> and a server");
+		return AT_ERROR;
+	}
+	if (n->ntp_timer) {
+		at_why(m, "a time synchronisation is already running");
+		return AT_ERROR;
+	}
+	memcpy(n->ntp_server, server, sizeof(server));
+	n->ntp_port = at_given(c, 2) ? (int)at_num(c, 2) : 123;
+	n->ntp_set_rtc = at_given(c, 3) ? at_num(c, 3) == 1 : true;
+	n->ntp_timer = modem_after(m, modem_delay(m, NET_NTP_MS), ntp_done, NULL);
+	if (!n->ntp_timer)
+		return CME_UNKNOWN;
+	return AT_OK;
+}
+
+/* ---- tables ---- */
+
+#define RD (AT_REQ_READ)
+#define RWT (AT_REQ_READ | AT_REQ_WRITE | AT_REQ_TEST)
+#define ET (AT_REQ_EXEC | AT_REQ_TEST)
+
+#define REG_ROW(n)                                                                                 \
+	{                                                                                          \
+		n, RWT, 0, 1, AT_SPEC(AT_NUM(0, 2)), n ": (0-2)", 0, 0, cmd_reg                    \
+	}
 
 const struct at_cmd at_family_network_ec25[] = {
+        {"+CPIN", RD | AT_REQ_TEST, 0, 0, NULL, 0, NULL, 0, 0, cmd_cpin},
+        REG_ROW("+CREG"),
+        REG_ROW("+CGREG"),
+        REG_ROW("+CEREG"),
+        {"+COPS", RWT, 1, 4, AT_SPEC(AT_NUM(0, 4), AT_NUM(0, 2), AT_STR(32), AT_NUM(0, 7)), NULL, 0,
+         0, cmd_cops},
+        {"+CSQ", ET, 0, 0, NULL, 0, "+CSQ: (0-31,99),(0-7,99)", 0, 0, cmd_csq},
+        /* the EC25 manual's system modes [MEM] */
+        {"+QCSQ", ET, 0, 0, NULL, 0, "+QCSQ: (\"NOSERVICE\",\"GSM\",\"WCDMA\",\"TDSCDMA\",\"LTE\")",
+         0, 0, cmd_qcsq},
+        {"+QNWINFO", ET, 0, 0, NULL, 0, NULL, 0, 0, cmd_qnwinfo},
+        {"+CCLK", RWT, 1, 1, AT_SPEC(AT_STR(32)), NULL, 0, 0, cmd_cclk},
+        {"+CFUN", RWT, 1, 2, AT_SPEC(AT_NUM(0, 4), AT_NUM(0, 1)), "+CFUN: (0,1,4),(0,1)", 0, 0,
+         cmd_cfun},
+        {"+QPOWD", AT_REQ_EXEC | AT_REQ_WRITE | AT_REQ_TEST, 1, 1, AT_SPEC(AT_NUM(0, 1)),
+         "+QPOWD: (0,1)", 0, 0, cmd_qpowd_ec25},
+        {"+QNTP", RWT, 2, 4, AT_SPEC(AT_NUM(1, 16), AT_STR(255), AT_NUM(1, 65535), AT_NUM(0, 1)),
+         "+QNTP: (1-16),<server>,(1-65535),(0,1)", 0, 0, cmd_qntp},
         {0},
 };
 
+/* The M95 is GSM only: no +CEREG, +QCSQ, +QNWINFO (absent from the M95 AT manual); +QNTP is
+ * left out of this family. */
 const struct at_cmd at_family_network_m95[] = {
+        {"+CPIN", RD | AT_REQ_TEST, 0, 0, NULL, 0, NULL, 0, 0, cmd_cpin},
+        REG_ROW("+CREG"),
+        REG_ROW("+CGREG"),
+        {"+COPS", RWT, 1, 3, AT_SPEC(AT_NUM(0, 4), AT_NUM(0, 2), AT_STR(32)), NULL, 0, 0, cmd_cops},
+        {"+CSQ", ET, 0, 0, NULL, 0, "+CSQ: (0-31,99),(0-7,99)", 0, 0, cmd_csq},
+        {"+CCLK", RWT, 1, 1, AT_SPEC(AT_STR(32)), NULL, 0, 0, cmd_cclk},
+        {"+CFUN", RWT, 1, 2, AT_SPEC(AT_NUM(0, 4), AT_NUM(0, 1)), "+CFUN: (0,1,4),(0,1)", 0, 0,
+         cmd_cfun},
+        {"+QPOWD", AT_REQ_WRITE | AT_REQ_TEST, 1, 1, AT_SPEC(AT_NUM(0, 1)), "+QPOWD: (0,1)", 0, 0,
+         cmd_qpowd_m95},
         {0},
 };

@@ -37,14 +37,14 @@ void identity_derive(struct identity *id, const char *imei_tac, uint64_t seed, i
 	uint64_t s = seed * 0x100000001b3ULL + (uint64_t)index;
 	char body[20];
 	unsigned long long serial = splitmix64(&s) % 1000000ULL;
-	unsigned long long acct = splitmix64(&s) % 10000000000ULL;
+	unsigned long long acct = splitmix64(&s) % 1000000000000ULL;
 	unsigned long long msin = splitmix64(&s) % 10000000000ULL;
 
 	/* IMEI: TAC (8) + serial (6) + Luhn */
 	snprintf(body, sizeof(body), "%.8s%06llu", imei_tac, serial);
 	snprintf(id->imei, sizeof(id->imei), "%.14s%c", body, identity_luhn(body));
-	/* ICCID: 89 (telecom) 44 (country) 10 (issuer) + account (10) + Luhn = 19 digits */
-	snprintf(body, sizeof(body), "894410%010llu", acct);
+	/* ICCID: 89 (telecom) 44 (country) 10 (issuer) + account (12) + Luhn = 19 digits */
+	snprintf(body, sizeof(body), "894410%012llu", acct);
 	snprintf(id->iccid, sizeof(id->iccid), "%.18s%c", body, identity_luhn(body));
 	/* IMSI: MCC 001 MNC 01 (the test network) + MSIN (10) */
 	snprintf(id->imsi, sizeof(id->imsi), "00101%010llu", msin);

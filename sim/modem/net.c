@@ -1,16 +1,218 @@
 #include "modem/net.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "modem/modem.h"
 
+/* Defaults: a coherent serving cell on the test network 001/01 that the IMSI belongs to
+ * (identity.c). EC25 on LTE band 3 (EARFCN 1300 lies in band 3's downlink range 1200-1949);
+ * CSQ 25 is -63 dBm, the same RSSI +QCSQ reports, RSRP -93 dBm, SINR raw 150 = 10 dB, RSRQ
+ * -10 dB. Formats: reference §7 and the EC25 field log (seeds/000). M95 is GSM only: +COPS has
+ * no AcT field (M95 drivers parse `+COPS: 0,0,"<oper>"`), and its cell id has two bytes. */
 void net_init(struct modem *m)
 {
-	memset(&m->net, 0, sizeof(m->net));
-	m->net.stat = 1;
+	struct net_state *n = &m->net;
+	bool m95 = m->model->id == MODEL_M95;
+
+	memset(n, 0, sizeof(*n));
+	n->stat = NET_STAT_HOME;
+	n->reg_stat = NET_STAT_HOME;
+	snprintf(n->oper_long, sizeof(n->oper_long), "modemsim");
+	snprintf(n->oper_short, sizeof(n->oper_short), "modemsim");
+	snprintf(n->oper_numeric, sizeof(n->oper_numeric), "00101");
+	n->act = m95 ? -1 : 7;
+	n->lac = 0x2B44;
+	n->ci = m95 ? 0x0C5F : 0x1A2D101;
+	n->rssi = m95 ? 22 : 25;
+	n->ber = m95 ? 0 : 99;
+	n->lte_rssi = -63;
+	n->rsrp = -93;
+	n->sinr = 150;
+	n->rsrq = -10;
+	snprintf(n->nw_act, sizeof(n->nw_act), "FDD LTE");
+	snprintf(n->band, sizeof(n->band), "LTE BAND 3");
+	n->channel = 1300;
+	n->ntp_port = 123;
 }
 
+/* Called by modem_reboot after it cancelled every modem timer: the pointers are stale, not
+ * live, so they are only forgotten here. */
 void net_reboot(struct modem *m)
 {
 	net_init(m);
+}
+
+bool net_registered(const struct modem *m)
+{
+	return m->net.stat == NET_STAT_HOME || m->net.stat == NET_STAT_ROAMING;
+}
+
+/* Location fields of <n>=2: lac/tac two bytes, ci two bytes on GSM and four on LTE, both as
+ * quoted upper-case hex (27.007 7.2; EC2x capture `+CREG: 2,1,"2604","6DA5A09",7`, M95 style
+ * `+CREG: 2,1,"1878","0873"`), then <AcT> where the model reports one. Only while registered:
+ * `+CREG: 2,0` carries no location. */
+static int format_location(const struct modem *m, char *out, size_t len)
+{
+	const struct net_state *n = &m->net;
+
+	if (!net_registered(m))
+		return snprintf(out, len, "%s", "");
+	if (m->model->id == MODEL_M95)
+		return snprintf(out, len, ",\"%04X\",\"%04X\"", n->lac & 0xFFFF, n->ci & 0xFFFF);
+	return snprintf(out, len, ",\"%04X\",\"%X\",%d", n->lac & 0xFFFF, n->ci, n->act);
+}
+
+void net_format_reg(const struct modem *m, const char *name, int n, char *out, size_t len)
+{
+	char loc[48] = "";
+
+	if (n == 2)
+		format_location(m, loc, sizeof(loc));
+	snprintf(out, len, "%s: %d,%d%s", name, n, m->net.stat, loc);
+}
+
+/* The URC of one command in mode n: "+CREG: <stat>" or "+CREG: <stat>,<lac>,<ci>[,<AcT>]". */
+static void reg_urc(struct modem *m, const char *name, int n)
+{
+	char loc[48] = "";
+
+	if (n == 0)
+		return;
+	if (n == 2)
+		format_location(m, loc, sizeof(loc));
+	modem_urc(m, "%s: %d%s", name, m->net.stat, loc);
+}
+
+static void reg_urcs(struct modem *m)
+{
+	reg_urc(m, "+CREG", m->net.creg_n);
+	reg_urc(m, "+CGREG", m->net.cgreg_n);
+	/* +CEREG is an LTE command: the M95 has none (its cereg_n stays 0). */
+	reg_urc(m, "+CEREG", m->net.cereg_n);
+}
+
+void net_set_registration(struct modem *m, int stat)
+{
+	if (stat < NET_STAT_NOT_REGISTERED || stat > NET_STAT_ROAMING) {
+		log_msg(LOG_WARN, "#%d: registration state %d is not a 27.007 <stat>", m->index,
+		        stat);
+		return;
+	}
+	if (m->net.stat == stat)
+		return;
+	trace_event(m->index, "net", "registration %d -> %d", m->net.stat, stat);
+	m->net.stat = stat;
+	reg_urcs(m);
+}
+
+void net_set_cell(struct modem *m, unsigned lac, unsigned ci)
+{
+	if (m->net.lac == lac && m->net.ci == ci)
+		return;
+	trace_event(m->index, "net", "cell %X/%X -> %X/%X", m->net.lac, m->net.ci, lac, ci);
+	m->net.lac = lac;
+	m->net.ci = ci;
+	if (!net_registered(m))
+		return;
+	/* 27.007 7.2: n=2 also reports a change of the serving cell; n=1 does not. */
+	if (m->net.creg_n == 2)
+		reg_urc(m, "+CREG", 2);
+	if (m->net.cgreg_n == 2)
+		reg_urc(m, "+CGREG", 2);
+	if (m->net.cereg_n == 2)
+		reg_urc(m, "+CEREG", 2);
+}
+
+/* ---- RTC text forms (pure) ---- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back (H. Hinnant's algorithms). */
+static int64_t days_from_civil(int64_t y, int mo, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= mo <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *mo, int *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*mo = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*mo <= 2);
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+void net_rtc_format(int64_t utc_ms, int tz, bool long_year, char *out, size_t len)
+{
+	int64_t local = floor_div(utc_ms, 1000) + (int64_t)tz * 15 * 60;
+	int64_t days = floor_div(local, 86400), secs = local - days * 86400, y;
+	int mo, d;
+
+	civil_from_days(days, &y, &mo, &d);
+	snprintf(out, len, "%0*lld/%02d/%02d,%02d:%02d:%02d%c%02d", long_year ? 4 : 2,
+	         (long long)(long_year ? y : ((y % 100) + 100) % 100), mo, d, (int)(secs / 3600),
+	         (int)(secs / 60 % 60), (int)(secs % 60), tz < 0 ? '-' : '+', tz < 0 ? -tz : tz);
+}
+
+static int two_digits(const char *s, int *v)
+{
+	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
+		return -1;
+	*v = (s[0] - '0') * 10 + (s[1] - '0');
+	return 0;
+}
+
+/* "yy/MM/dd,hh:mm:ss±zz": exactly 20 bytes. yy is 2000+yy (the EC25 and M95 RTCs count from
+ * 1980 and 2004; a host setting the clock means this century). zz: -48..+56 quarter hours
+ * (UTC-12 to UTC+14). */
+int net_rtc_parse(const char *s, size_t n, int64_t *utc_ms, int *tz)
+{
+	static const char shape[] = "dd/dd/dd,dd:dd:dd#dd";
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int f[7], zone;
+	int64_t year, days;
+
+	if (n != sizeof(shape) - 1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (shape[i] == 'd')
+			continue;
+		if (shape[i] == '#' ? (s[i] != '+' && s[i] != '-') : s[i] != shape[i])
+			return -1;
+	}
+	for (int i = 0; i < 7; i++)
+		if (two_digits(s + i * 3, &f[i]))
+			return -1;
+	year = 2000 + f[0];
+	if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[3] > 23 || f[4] > 59 || f[5] > 59)
+		return -1;
+	if (f[2] >
+	    mdays[f[1] - 1] + (f[1] == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)))
+		return -1;
+	zone = s[17] == '-' ? -f[6] : f[6];
+	if (zone < -48 || zone > 56)
+		return -1;
+	days = days_from_civil(year, f[1], f[2]);
+	*utc_ms =
+	        ((days * 86400 + f[3] * 3600 + f[4] * 60 + f[5]) - (int64_t)zone * 15 * 60) * 1000;
+	*tz = zone;
+	return 0;
 }
