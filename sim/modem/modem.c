@@ -316,8 +316,13 @@ static void pump(struct modem *m)
 		off += used;
 		if (echo_now && ev.echo_len)
 			modem_out(m, ev.echo, ev.echo_len);
-		if (ev.type == AT_EV_NONE)
+		if (ev.type == AT_EV_NONE) {
+			/* RAW mode holds a '+' that may open "+++" and reports nothing: the
+			 * bytes after it still need feeding. */
+			if (used && off < m->inbuf.len)
+				continue;
 			break;
+		}
 		handle_event(m, &ev);
 	}
 	if (m->closing)
