@@ -1,6 +1,7 @@
 import pytest
 
 from modemsim import ModemSim
+from fixtures_broker import pki, broker_factory, broker, subscriber  # noqa: F401
 
 
 @pytest.fixture

@@ -155,6 +155,7 @@ class ModemSim:
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._stderr,
                                      stdin=subprocess.DEVNULL, env=env)
         self.modems = []
+        self.broker = None
         self.stdout_lines = []
         self.ttys = []
         self._read_banner()
@@ -179,6 +180,12 @@ class ModemSim:
                 line, pending = pending.split(b"\n", 1)
                 text = line.decode()
                 self.stdout_lines.append(text)
+                if text.startswith("broker "):
+                    f = text.split()
+                    self.broker = {"host": f[1], "plain": int(f[2]),
+                                   "tls": None if f[3] == "-" else int(f[3]),
+                                   "ca": f[4],
+                                   "mutual": None if len(f) < 6 or f[5] == "-" else int(f[5])}
                 if text.startswith("modem "):
                     _, idx, model, path = text.split()
                     self.modems.append((int(idx), model, path))
