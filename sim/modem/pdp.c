@@ -1,20 +1,269 @@
 #include "modem/pdp.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "modem/modem.h"
+
+/* Who is told when a context goes down (host AT+QIDEACT, network drop). The socket and MQTT
+ * areas add their "close everything on this context" function here when they arrive:
+ * +QIURC: "closed" for sockets, +QMTSTAT for MQTT clients (reference §4a: "After it, MQTT
+ * clients on that context get +QMTSTAT and sockets close"). by_network is false for a host
+ * AT+QIDEACT, whose sockets close silently. M95 passes cid 1. */
+typedef void (*pdp_down_fn)(struct modem *m, int cid, bool by_network);
+
+static const pdp_down_fn pdp_down_hooks[] = {
+        /* sock_pdp_down, mqtt_pdp_down, ... */
+        NULL,
+};
+
+static void run_down_hooks(struct modem *m, int cid, bool by_network)
+{
+	for (size_t i = 0; pdp_down_hooks[i]; i++)
+		pdp_down_hooks[i](m, cid, by_network);
+}
+
+/* ---- simulated addresses ----
+ *
+ * Decision (no source): each modem gets its own private-looking address derived from its index
+ * and the context, stable across activations so that tests and transcripts are repeatable:
+ * 10.(100 + index/256).(index%256).(16*cid - 3), and fd00:a:<index>:<cid>::1 for IPv6. The
+ * network's DNS servers are the same for every modem, as on one operator's network. */
+#define DNS4_PRI "10.200.0.10"
+#define DNS4_SEC "10.200.0.11"
+#define DNS6_PRI "fd00:a::53"
+#define DNS6_SEC "fd00:a::54"
+
+static void addr4(const struct modem *m, int cid, char *out, size_t len)
+{
+	snprintf(out, len, "10.%d.%d.%d", 100 + ((m->index >> 8) & 0x7f), m->index & 0xff,
+	         16 * cid - 3);
+}
+
+static void addr6(const struct modem *m, int cid, char *out, size_t len)
+{
+	snprintf(out, len, "fd00:a:%x:%x::1", (unsigned)m->index & 0xffff, (unsigned)cid);
+}
+
+/* ---- life cycle ---- */
+
+static void m95_reset(struct modem *m)
+{
+	struct pdp_m95 *s = &m->pdp.m95;
+
+	memset(s, 0, sizeof(*s));
+	s->state = PDP_M95_IP_INITIAL;
+	/* <mode> 1 (GPRS) with no APN until +QICSGP or +QIREGAPP sets one (decision: the
+	 * manuals found do not give the default APN). */
+	for (int i = 0; i < PDP_M95_CTXS; i++)
+		s->cfg[i].type = 1;
+}
 
 void pdp_init(struct modem *m)
 {
 	memset(&m->pdp, 0, sizeof(m->pdp));
+	for (int cid = 1; cid <= PDP_EC25_CIDS; cid++)
+		m->pdp.ctx[cid].cfg.type = PDP_IPV4;
+	m95_reset(m);
 }
 
+/* Decision: on the EC25 the +QICSGP configuration survives a reboot. The EC25 is a Qualcomm
+ * platform whose context profiles (shared with +CGDCONT) are stored in non-volatile memory, and
+ * the field log (seeds/000) shows AT+QICSGP=1 answering an APN the log never set. The EC200U
+ * AN says "will not be saved", but that is a different (Unisoc) platform. Only the simulated
+ * process's memory keeps it: a restart of modemsim starts from the defaults.
+ * M95: everything goes back to IP INITIAL and the defaults (the GSM TCP/IP settings are not
+ * saved; the SSL AN's steps configure them after every boot). */
 void pdp_reboot(struct modem *m)
 {
-	pdp_init(m);
+	for (int cid = 1; cid <= PDP_EC25_CIDS; cid++) {
+		struct pdp_ctx *c = &m->pdp.ctx[cid];
+		struct pdp_config keep = c->cfg;
+
+		memset(c, 0, sizeof(*c));
+		c->cfg = keep;
+	}
+	m->pdp.last_err = 0;
+	m95_reset(m);
 }
 
 void pdp_free(struct modem *m)
 {
 	(void)m;
+}
+
+/* ---- queries ---- */
+
+static bool m95_up(enum pdp_m95_state s)
+{
+	switch (s) {
+	case PDP_M95_IP_GPRSACT:
+	case PDP_M95_IP_STATUS:
+	case PDP_M95_TCP_CONNECTING:
+	case PDP_M95_UDP_CONNECTING:
+	case PDP_M95_IP_PROCESSING:
+	case PDP_M95_IP_CLOSE:
+	case PDP_M95_CONNECT_OK:
+		return true;
+	case PDP_M95_IP_INITIAL:
+	case PDP_M95_IP_START:
+	case PDP_M95_IP_CONFIG:
+	case PDP_M95_IP_IND:
+	case PDP_M95_PDP_DEACT:
+		break;
+	}
+	return false;
+}
+
+bool pdp_active(const struct modem *m, int cid)
+{
+	switch (m->model->id) {
+	case MODEL_EC25:
+		return cid >= 1 && cid <= PDP_EC25_CIDS && m->pdp.ctx[cid].active;
+	case MODEL_M95:
+		return m95_up(m->pdp.m95.state);
+	}
+	return false;
+}
+
+const char *pdp_local_ip(const struct modem *m, int cid)
+{
+	const struct pdp_ctx *c;
+
+	if (!pdp_active(m, cid))
+		return NULL;
+	if (m->model->id == MODEL_M95)
+		return m->pdp.m95.ip4;
+	c = &m->pdp.ctx[cid];
+	return c->act_type == PDP_IPV6 ? c->ip6 : c->ip4;
+}
+
+void pdp_set_error(struct modem *m, int code)
+{
+	m->pdp.last_err = code;
+}
+
+/* ---- EC25 ---- */
+
+void pdp_activate(struct modem *m, int cid)
+{
+	struct pdp_ctx *c = &m->pdp.ctx[cid];
+
+	c->active = true;
+	c->act_type = c->cfg.type;
+	c->ip4[0] = c->ip6[0] = 0;
+	if (c->act_type != PDP_IPV6)
+		addr4(m, cid, c->ip4, sizeof(c->ip4));
+	if (c->act_type != PDP_IPV4)
+		addr6(m, cid, c->ip6, sizeof(c->ip6));
+	snprintf(c->dns_pri, sizeof(c->dns_pri), "%s",
+	         c->act_type == PDP_IPV6 ? DNS6_PRI : DNS4_PRI);
+	snprintf(c->dns_sec, sizeof(c->dns_sec), "%s",
+	         c->act_type == PDP_IPV6 ? DNS6_SEC : DNS4_SEC);
+	trace_event(m->index, "pdp", "context %d active, %s%s%s", cid, c->ip4,
+	            c->ip4[0] && c->ip6[0] ? " " : "", c->ip6);
+}
+
+static void ec25_down(struct modem *m, int cid, bool by_network)
+{
+	struct pdp_ctx *c = &m->pdp.ctx[cid];
+	struct pdp_config keep = c->cfg;
+
+	memset(c, 0, sizeof(*c));
+	c->cfg = keep;
+	trace_event(m->index, "pdp", "context %d deactivated%s", cid,
+	            by_network ? " by the network" : "");
+	run_down_hooks(m, cid, by_network);
+}
+
+void pdp_deactivate(struct modem *m, int cid)
+{
+	if (cid >= 1 && cid <= PDP_EC25_CIDS && m->pdp.ctx[cid].active)
+		ec25_down(m, cid, false);
+}
+
+/* ---- M95 ---- */
+
+static const char *const m95_state_names[] = {
+        [PDP_M95_IP_INITIAL] = "IP INITIAL",         [PDP_M95_IP_START] = "IP START",
+        [PDP_M95_IP_CONFIG] = "IP CONFIG",           [PDP_M95_IP_IND] = "IP IND",
+        [PDP_M95_IP_GPRSACT] = "IP GPRSACT",         [PDP_M95_IP_STATUS] = "IP STATUS",
+        [PDP_M95_TCP_CONNECTING] = "TCP CONNECTING", [PDP_M95_UDP_CONNECTING] = "UDP CONNECTING",
+        [PDP_M95_IP_PROCESSING] = "IP PROCESSING",   [PDP_M95_IP_CLOSE] = "IP CLOSE",
+        [PDP_M95_CONNECT_OK] = "CONNECT OK",         [PDP_M95_PDP_DEACT] = "PDP DEACT",
+};
+
+const char *pdp_m95_state_name(enum pdp_m95_state state)
+{
+	if ((unsigned)state >= sizeof(m95_state_names) / sizeof(m95_state_names[0]))
+		return "?";
+	return m95_state_names[state];
+}
+
+enum pdp_m95_state pdp_m95_state(const struct modem *m)
+{
+	return m->pdp.m95.state;
+}
+
+void pdp_m95_set_state(struct modem *m, enum pdp_m95_state state)
+{
+	enum pdp_m95_state old = m->pdp.m95.state;
+
+	if (old == state)
+		return;
+	m->pdp.m95.state = state;
+	log_msg(LOG_DEBUG, "#%d: TCP/IP state %s -> %s", m->index, pdp_m95_state_name(old),
+	        pdp_m95_state_name(state));
+	trace_event(m->index, "pdp", "%s -> %s", pdp_m95_state_name(old),
+	            pdp_m95_state_name(state));
+}
+
+void pdp_m95_activate(struct modem *m)
+{
+	struct pdp_m95 *s = &m->pdp.m95;
+
+	addr4(m, s->fgcnt + 1, s->ip4, sizeof(s->ip4));
+	pdp_m95_set_state(m, PDP_M95_IP_GPRSACT);
+}
+
+void pdp_m95_deactivate(struct modem *m)
+{
+	bool was_up = m95_up(m->pdp.m95.state);
+
+	m->pdp.m95.ip4[0] = 0;
+	pdp_m95_set_state(m, PDP_M95_IP_INITIAL);
+	if (was_up)
+		run_down_hooks(m, 1, false);
+}
+
+/* ---- network side ---- */
+
+void pdp_network_deactivate(struct modem *m, int cid)
+{
+	switch (m->model->id) {
+	case MODEL_EC25:
+		if (!pdp_active(m, cid))
+			return;
+		ec25_down(m, cid, true);
+		/* EC2x TCP/IP AN 2.5.5; reference §4a. */
+		modem_urc(m, "+QIURC: \"pdpdeact\",%d", cid);
+		return;
+	case MODEL_M95:
+		if (!m95_up(m->pdp.m95.state))
+			return;
+		/* +QISTAT then reports PDP DEACT until AT+QIDEACT (M95 AT manual, AT+QISTAT);
+		 * the URC as the M26 driver parses it (reference §4b). */
+		m->pdp.m95.ip4[0] = 0;
+		pdp_m95_set_state(m, PDP_M95_PDP_DEACT);
+		run_down_hooks(m, 1, true);
+		modem_urc(m, "+PDP DEACT");
+		return;
+	}
+}
+
+void pdp_network_deactivate_all(struct modem *m)
+{
+	for (int cid = 1; cid <= PDP_EC25_CIDS; cid++)
+		pdp_network_deactivate(m, cid);
 }
