@@ -16,6 +16,8 @@
 #include "modem/modem.h"
 #include "modem/modemsim.h"
 #include "modem/profile.h"
+#include "net/broker.h"
+#include "net/resolve.h"
 #include "transport/pty.h"
 
 #define MAX_MODEMS 1024
@@ -36,11 +38,28 @@ static const char usage[] =
         "                         default: a temporary directory removed on exit\n"
         "      --timing PROFILE   realistic (default): module-like delays; fast: none\n"
         "      --time-scale F     multiply modem-side delays and timers by F (default 1)\n"
+        "      --broker MODE      embedded (default): run a mosquitto on free loopback ports\n"
+        "                         (plain, TLS, TLS with client certificates) and send the\n"
+        "                         modems there: every name resolves to 127.0.0.1, port 1883\n"
+        "                         goes to the plain listener, 8883 to the TLS one;\n"
+        "                         none: no broker, real name resolution and ports\n"
+        "      --certs DIR        the test PKI for the embedded broker (ca.pem, server.pem,\n"
+        "                         server.key); default: <build>/certs, made by certs/gen.sh\n"
+        "      --resolve NAME=ADDR  make the modems resolve NAME (a host name, *.suffix or\n"
+        "                         *) to the IPv4 address ADDR, or fail to resolve it with\n"
+        "                         ADDR \"fail\"; exact names beat longer suffixes beat *;\n"
+        "                         repeatable\n"
+        "      --route PORT=HOST:PORT  send the modems' connections to port PORT (any\n"
+        "                         address) to HOST:PORT (an IPv4 address) instead, or to\n"
+        "                         the embedded broker's @plain, @tls or @mutual listener;\n"
+        "                         repeatable\n"
         "  -v, --verbose          more diagnostics on stderr (repeat for debug)\n"
         "  -h, --help             show this help and exit\n"
         "  -V, --version          show the version and exit\n"
         "\n"
-        "When every modem is ready, stdout gets one line per modem,\n"
+        "When every modem is ready, stdout gets, with the embedded broker, the line\n"
+        "  broker <host> <plain-port> <tls-port> <ca-file> <mutual-tls-port>\n"
+        "(\"-\" for what it lacks), then one line per modem,\n"
         "  modem <index> <model> <pty-path>\n"
         "then a line \"ready\". SIGINT or SIGTERM shut down cleanly (exit 0).\n"
         "Exit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on bad usage.\n";
@@ -48,6 +67,9 @@ static const char usage[] =
 static struct modemsim sim;
 static struct pty_port *ports;
 static uv_signal_t sig_int, sig_term, sig_hup;
+static struct net_map netmap;
+static bool stopping;
+static int late_status; /* a failure found once the loop runs */
 
 static void die_usage(const char *fmt, const char *arg)
 {
@@ -76,7 +98,18 @@ static long long parse_int(const char *opt, const char *s, long long lo, long lo
 
 static void parse_args(int argc, char **argv, struct modemsim_options *o)
 {
-	enum { OPT_SEED = 256, OPT_LOG, OPT_TRACE, OPT_STATE, OPT_TIMING, OPT_TIME_SCALE };
+	enum {
+		OPT_SEED = 256,
+		OPT_LOG,
+		OPT_TRACE,
+		OPT_STATE,
+		OPT_TIMING,
+		OPT_TIME_SCALE,
+		OPT_BROKER,
+		OPT_CERTS,
+		OPT_RESOLVE,
+		OPT_ROUTE,
+	};
 	static const struct option longopts[] = {
 	        {"model", required_argument, NULL, 'm'},
 	        {"link", required_argument, NULL, 'l'},
@@ -87,6 +120,10 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 	        {"state", required_argument, NULL, OPT_STATE},
 	        {"timing", required_argument, NULL, OPT_TIMING},
 	        {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
+	        {"broker", required_argument, NULL, OPT_BROKER},
+	        {"certs", required_argument, NULL, OPT_CERTS},
+	        {"resolve", required_argument, NULL, OPT_RESOLVE},
+	        {"route", required_argument, NULL, OPT_ROUTE},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
@@ -151,6 +188,29 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 			o->time_scale = f;
 			break;
 		}
+		case OPT_BROKER:
+			if (strcmp(optarg, "embedded") == 0)
+				o->broker = BROKER_EMBEDDED;
+			else if (strcmp(optarg, "none") == 0)
+				o->broker = BROKER_NONE;
+			else
+				die_usage("--broker: unknown mode '%s' (expected embedded or none)",
+				          optarg);
+			o->broker_given = true;
+			break;
+		case OPT_CERTS:
+			o->certs_dir = optarg;
+			break;
+		case OPT_RESOLVE:
+			if (net_map_add_resolve(&netmap, optarg) != 0)
+				die_usage("--resolve: invalid '%s' (expected NAME=ADDR)", optarg);
+			break;
+		case OPT_ROUTE:
+			if (net_map_add_route(&netmap, optarg) != 0)
+				die_usage("--route: invalid '%s' (expected PORT=IPV4:PORT or "
+				          "PORT=@plain|@tls|@mutual)",
+				          optarg);
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -169,6 +229,8 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
+	if (o->broker == BROKER_NONE && net_map_bind_broker(&netmap, 0, 0, 0, NULL) != 0)
+		die_usage("--route: %s needs the embedded broker", "@plain, @tls and @mutual");
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -206,6 +268,9 @@ static int setup_state_dir(struct modemsim *s)
 
 static void shutdown_all(void)
 {
+	stopping = true;
+	net_broker_stop(sim.broker);
+	sim.broker = NULL;
 	modemsim_flush(&sim);
 	for (int i = 0; i < sim.count; i++) {
 		modem_close(&sim.modems[i]);
@@ -215,6 +280,49 @@ static void shutdown_all(void)
 	uv_close((uv_handle_t *)&sig_int, NULL);
 	uv_close((uv_handle_t *)&sig_term, NULL);
 	uv_close((uv_handle_t *)&sig_hup, NULL);
+}
+
+/* Every modem is up (and the broker, if any): tell the caller and boot the modems. The
+ * "ready" line stays last, so a harness may connect to everything once it reads it. */
+static void announce(void)
+{
+	if (sim.broker) {
+		const struct net_broker_info *bi = net_broker_info(sim.broker);
+		char tls[16] = "-", mutual[16] = "-";
+
+		if (bi->tls_port) {
+			snprintf(tls, sizeof(tls), "%d", bi->tls_port);
+			snprintf(mutual, sizeof(mutual), "%d", bi->mutual_port);
+		}
+		printf("broker %s %d %s %s %s\n", bi->host, bi->plain_port, tls,
+		       bi->tls_port ? bi->ca : "-", mutual);
+	}
+	for (int i = 0; i < sim.count; i++)
+		printf("modem %d %s %s\n", i, sim.modems[i].model->name, ports[i].path);
+	printf("ready\n");
+	fflush(stdout);
+	for (int i = 0; i < sim.count; i++)
+		modem_boot(&sim.modems[i]);
+}
+
+static void on_broker_ready(struct modemsim *s, int rc)
+{
+	if (stopping)
+		return;
+	if (rc) {
+		/* An explicit --broker embedded must work; the implicit default may fall back. */
+		if (s->opt.broker_given) {
+			log_msg(LOG_ERROR, "the embedded broker did not start: %s", err_str(rc));
+			late_status = 1;
+			shutdown_all();
+			return;
+		}
+		log_msg(LOG_WARN, "the embedded broker did not start (%s): going on without it",
+		        err_str(rc));
+		net_broker_stop(s->broker);
+		s->broker = NULL;
+	}
+	announce();
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -231,6 +339,8 @@ int main(int argc, char **argv)
 	char link[PATH_MAX];
 	int rc, status = 0;
 
+	net_map_init(&netmap);
+	sim.net = &netmap;
 	parse_args(argc, argv, &sim.opt);
 	log_set_level(sim.opt.verbose >= 2 ? LOG_DEBUG : sim.opt.verbose ? LOG_INFO : LOG_WARN);
 	signal(SIGPIPE, SIG_IGN);
@@ -242,13 +352,22 @@ int main(int argc, char **argv)
 	uv_loop_init(&loop);
 	sim.loop = &loop;
 	modemsim_flush_init(&sim);
+	/* The broker starts first so that mosquitto comes up while the ptys open. */
+	if (sim.opt.broker == BROKER_EMBEDDED) {
+		rc = net_broker_start(&sim, sim.opt.broker_given, on_broker_ready, &sim.broker);
+		if (rc && sim.opt.broker_given)
+			status = 1;
+		else if (rc)
+			log_msg(LOG_WARN, "going on without the embedded broker "
+			                  "(--broker none: without the warning)");
+	}
 	sim.modems = calloc((size_t)sim.opt.count, sizeof(*sim.modems));
 	ports = calloc((size_t)sim.opt.count, sizeof(*ports));
 	if (!sim.modems || !ports) {
 		log_msg(LOG_ERROR, "out of memory for %d modems", sim.opt.count);
 		return 1;
 	}
-	for (int i = 0; i < sim.opt.count; i++) {
+	for (int i = 0; status == 0 && i < sim.opt.count; i++) {
 		struct modem *m = &sim.modems[i];
 		const char *lp = NULL;
 
@@ -282,12 +401,8 @@ int main(int argc, char **argv)
 		uv_signal_start(&sig_int, on_signal, SIGINT);
 		uv_signal_start(&sig_term, on_signal, SIGTERM);
 		uv_signal_start(&sig_hup, on_signal, SIGHUP);
-		for (int i = 0; i < sim.count; i++)
-			printf("modem %d %s %s\n", i, model->name, ports[i].path);
-		printf("ready\n");
-		fflush(stdout);
-		for (int i = 0; i < sim.count; i++)
-			modem_boot(&sim.modems[i]);
+		if (!sim.broker)
+			announce(); /* else when the broker is up: on_broker_ready */
 	} else {
 		shutdown_all();
 	}
@@ -295,6 +410,9 @@ int main(int argc, char **argv)
 	if (uv_loop_close(&loop) != 0)
 		log_msg(LOG_WARN, "event loop closed with handles still open");
 	trace_close();
+	net_map_free(&netmap);
+	if (late_status)
+		status = late_status;
 	if (sim.state_tmp)
 		nftw(sim.state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(sim.modems);

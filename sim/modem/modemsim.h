@@ -8,8 +8,11 @@
 #include <uv.h>
 
 struct modem;
+struct net_map;
+struct net_broker;
 
 enum timing_profile { TIMING_REALISTIC, TIMING_FAST };
+enum broker_mode { BROKER_EMBEDDED, BROKER_NONE };
 
 struct modemsim_options {
 	const char *model;
@@ -22,6 +25,9 @@ struct modemsim_options {
 	enum timing_profile timing;
 	double time_scale;
 	int verbose;
+	enum broker_mode broker;
+	bool broker_given; /* --broker on the command line: its failures are fatal */
+	const char *certs_dir; /* --certs: the test PKI for the embedded broker */
 };
 
 struct modemsim {
@@ -34,6 +40,8 @@ struct modemsim {
 	struct modem *dirty; /* modems with queued output */
 	uv_prepare_t flush_prepare;
 	uv_check_t flush_check;
+	struct net_map *net; /* --resolve and --route, plus the embedded broker's defaults */
+	struct net_broker *broker; /* the embedded broker, or NULL */
 };
 
 #endif

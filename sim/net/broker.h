@@ -1,0 +1,52 @@
+/* The embedded MQTT broker (--broker embedded): modemsim runs its own mosquitto on free
+ * loopback ports with the test PKI, so that firmware configured for a cloud endpoint reaches a
+ * real broker unchanged (every name resolves to 127.0.0.1, port 1883 is routed to the plain
+ * listener and 8883 to the TLS one; --resolve and --route take precedence).
+ *
+ * Listeners, all on 127.0.0.1:
+ *   plain    MQTT over TCP, anonymous
+ *   tls      MQTT over TLS, server authentication only (require_certificate false)
+ *   mutual   MQTT over TLS, a client certificate signed by the test CA is required
+ *
+ * Lifecycle: net_broker_start spawns it (after running certs/gen.sh when the PKI is missing),
+ * then probes the ports from a timer until each accepts a connection; ready(sim, 0) follows, or
+ * ready(sim, -ERR_*) with the reason on stderr. net_broker_stop sends SIGTERM, then SIGKILL after
+ * NET_BROKER_KILL_MS, and frees the broker once the process is gone. mosquitto also gets
+ * SIGTERM if modemsim dies first (PR_SET_PDEATHSIG through setpriv(1) when available). */
+#ifndef MODEMSIM_NET_BROKER_H
+#define MODEMSIM_NET_BROKER_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+struct modemsim;
+struct net_broker;
+
+#define NET_BROKER_START_MS 10000 /* from spawn to every listener accepting */
+#define NET_BROKER_KILL_MS 3000 /* from SIGTERM to SIGKILL */
+
+struct net_broker_info {
+	char host[16]; /* "127.0.0.1" */
+	int plain_port;
+	int tls_port; /* 0: no TLS listeners (no PKI found; the implicit default only) */
+	int mutual_port;
+	char ca[PATH_MAX]; /* the CA certificate that signed the broker's ("" without TLS) */
+	char certs[PATH_MAX]; /* the PKI directory */
+	char log[PATH_MAX]; /* mosquitto's own log */
+};
+
+typedef void (*net_broker_ready_cb)(struct modemsim *sim, int status);
+
+/* Start the broker for sim (its state_dir holds the configuration and log). Returns 0 with
+ * *out set and ready() to follow from the loop, or a negative ERR_* with a message on stderr
+ * (-ERR_NOENT: no mosquitto, or no PKI under an explicit --certs). strict (--broker given):
+ * a missing PKI is an error instead of a broker without TLS listeners. */
+int net_broker_start(struct modemsim *sim, bool strict, net_broker_ready_cb ready,
+                     struct net_broker **out);
+const struct net_broker_info *net_broker_info(const struct net_broker *b);
+/* True while mosquitto runs (false after it died or before it started). */
+bool net_broker_alive(const struct net_broker *b);
+/* Stop and free (asynchronously); no ready() after this. NULL-safe. */
+void net_broker_stop(struct net_broker *b);
+
+#endif
