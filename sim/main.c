@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "at/dispatch.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "modem/identity.h"
@@ -53,6 +54,7 @@ static const char usage[] =
         "                         address) to HOST:PORT (an IPv4 address) instead, or to\n"
         "                         the embedded broker's @plain, @tls or @mutual listener;\n"
         "                         repeatable\n"
+        "      --list-commands    print the AT commands of --model, one per line, and exit\n"
         "  -v, --verbose          more diagnostics on stderr (repeat for debug)\n"
         "  -h, --help             show this help and exit\n"
         "  -V, --version          show the version and exit\n"
@@ -109,6 +111,7 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 		OPT_CERTS,
 		OPT_RESOLVE,
 		OPT_ROUTE,
+		OPT_LIST_COMMANDS,
 	};
 	static const struct option longopts[] = {
 	        {"model", required_argument, NULL, 'm'},
@@ -124,6 +127,7 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 	        {"certs", required_argument, NULL, OPT_CERTS},
 	        {"resolve", required_argument, NULL, OPT_RESOLVE},
 	        {"route", required_argument, NULL, OPT_ROUTE},
+	        {"list-commands", no_argument, NULL, OPT_LIST_COMMANDS},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
@@ -211,6 +215,9 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 				          "PORT=@plain|@tls|@mutual)",
 				          optarg);
 			break;
+		case OPT_LIST_COMMANDS:
+			o->list_commands = true;
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -231,6 +238,15 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	if (o->broker == BROKER_NONE && net_map_bind_broker(&netmap, 0, 0, 0, NULL) != 0)
 		die_usage("--route: %s needs the embedded broker", "@plain, @tls and @mutual");
+}
+
+/* Every command the model answers (first row of a name wins, as in the dispatcher). */
+static void list_commands(const struct model_profile *model)
+{
+	for (const struct at_cmd *const *f = model->families; *f; f++)
+		for (const struct at_cmd *c = *f; c->name; c++)
+			if (at_lookup(model->families, c->name) == c)
+				printf("AT%s\n", c->name);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -342,6 +358,10 @@ int main(int argc, char **argv)
 	net_map_init(&netmap);
 	sim.net = &netmap;
 	parse_args(argc, argv, &sim.opt);
+	if (sim.opt.list_commands) {
+		list_commands(profile_find(sim.opt.model));
+		return 0;
+	}
 	log_set_level(sim.opt.verbose >= 2 ? LOG_DEBUG : sim.opt.verbose ? LOG_INFO : LOG_WARN);
 	signal(SIGPIPE, SIG_IGN);
 	model = profile_find(sim.opt.model);

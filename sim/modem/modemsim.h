@@ -25,6 +25,7 @@ struct modemsim_options {
 	enum timing_profile timing;
 	double time_scale;
 	int verbose;
+	bool list_commands;
 	enum broker_mode broker;
 	bool broker_given; /* --broker on the command line: its failures are fatal */
 	const char *certs_dir; /* --certs: the test PKI for the embedded broker */
