@@ -21,8 +21,9 @@ struct modemsim;
 struct modem_timer;
 
 #define MODEM_INBUF_MAX (64 * 1024) /* host bytes waiting while a command runs */
-#define MODEM_OUTBUF_MAX (256 * 1024) /* bytes the host has not read yet; URCs beyond are dropped  \
-	                               */
+#define MODEM_OUTBUF_MAX                                                                           \
+	(256 * 1024) /* bytes the host has not read yet; URCs beyond are dropped                   \
+	              */
 #define MODEM_PARTIAL_HOLD_MS 1000 /* URCs wait this long for a half-typed command line */
 
 struct identity {
