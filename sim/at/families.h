@@ -13,5 +13,9 @@ extern const struct at_cmd at_family_pdp_ec25[]; /* +QICSGP +QIACT +QIDEACT +QID
 extern const struct at_cmd at_family_pdp_m95[]; /* +QIFGCNT +QICSGP +QIREGAPP +QIACT ... */
 extern const struct at_cmd at_family_file_ec25[]; /* +QFUPL +QFDWL +QFDEL +QFLST +QFOPEN ... */
 extern const struct at_cmd at_family_sec_m95[]; /* +QSECWRITE +QSECREAD +QSECDEL */
+extern const struct at_cmd at_family_ssl_ec25[]; /* +QSSLCFG */
+extern const struct at_cmd at_family_ssl_m95[];
+extern const struct at_cmd at_family_mqtt_ec25[]; /* +QMTCFG +QMTOPEN +QMTCONN +QMTPUB ... */
+extern const struct at_cmd at_family_mqtt_m95[];
 
 #endif

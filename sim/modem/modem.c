@@ -15,6 +15,7 @@ struct modem_timer {
 	struct modem *m;
 	modem_timer_cb cb;
 	void *arg;
+	void (*drop)(void *arg);
 	struct modem_timer *prev, *next;
 	bool active;
 };
@@ -42,6 +43,8 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 	m->line_timer.data = m;
 	net_init(m);
 	pdp_init(m);
+	ssl_init(m);
+	mqtt_init(m);
 	rc = fs_init(m);
 	if (rc)
 		return rc;
@@ -69,6 +72,8 @@ void modem_timer_cancel(struct modem_timer *t)
 	if (!t || !t->active)
 		return;
 	t->active = false;
+	if (t->drop)
+		t->drop(t->arg);
 	timer_unlink(t);
 	uv_timer_stop(&t->handle);
 	uv_close((uv_handle_t *)&t->handle, timer_free_cb);
@@ -87,11 +92,18 @@ static void modem_timer_fire(uv_timer_t *h)
 	modem_timer_cb cb = t->cb;
 	void *arg = t->arg;
 
+	t->drop = NULL;
 	modem_timer_cancel(t); /* freed after this callback returns, on close */
 	cb(m, arg);
 }
 
 struct modem_timer *modem_after(struct modem *m, uint64_t ms, modem_timer_cb cb, void *arg)
+{
+	return modem_after_owned(m, ms, cb, arg, NULL);
+}
+
+struct modem_timer *modem_after_owned(struct modem *m, uint64_t ms, modem_timer_cb cb, void *arg,
+                                      void (*drop)(void *arg))
 {
 	struct modem_timer *t = calloc(1, sizeof(*t));
 
@@ -102,6 +114,7 @@ struct modem_timer *modem_after(struct modem *m, uint64_t ms, modem_timer_cb cb,
 	t->m = m;
 	t->cb = cb;
 	t->arg = arg;
+	t->drop = drop;
 	t->active = true;
 	uv_timer_init(m->sim->loop, &t->handle);
 	t->handle.data = t;
@@ -120,6 +133,7 @@ void modem_close(struct modem *m)
 	modem_flush_one(m);
 	m->closing = true;
 	cancel_all_timers(m);
+	mqtt_free(m);
 	uv_timer_stop(&m->line_timer);
 	uv_close((uv_handle_t *)&m->line_timer, NULL);
 	fs_free(m);
@@ -423,7 +437,10 @@ void modem_reboot(struct modem *m)
 	buf_reset(&m->urcs);
 	m->cfun = 1;
 	net_reboot(m);
+	mqtt_drop_all(m, 0);
 	pdp_reboot(m);
+	ssl_init(m);
+	mqtt_init(m);
 	fs_reboot(m);
 	modem_line_timer_update(m);
 	modem_boot(m);

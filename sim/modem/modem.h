@@ -15,6 +15,8 @@
 #include "modem/net.h"
 #include "modem/pdp.h"
 #include "modem/profile.h"
+#include "modem/ssl.h"
+#include "mqtt/client.h"
 #include "store/fs.h"
 
 struct modemsim;
@@ -69,6 +71,8 @@ struct modem {
 	struct net_state net;
 	struct pdp_state pdp;
 	struct fs_state fs;
+	struct ssl_state ssl;
+	struct mqtt_state_all mqtt;
 };
 
 /* Create a modem (not yet attached to a port). Returns 0 or a negative ERR_*. */
@@ -104,6 +108,10 @@ void modem_urc_flush(struct modem *m);
 /* Timers owned by the modem: cancelled by reboot and close. cb runs once. */
 typedef void (*modem_timer_cb)(struct modem *m, void *arg);
 struct modem_timer *modem_after(struct modem *m, uint64_t ms, modem_timer_cb cb, void *arg);
+/* The same, and arg is owned by the timer: drop(arg) runs if it is cancelled before it fires
+ * (reboot, shutdown); when it fires, cb owns arg. */
+struct modem_timer *modem_after_owned(struct modem *m, uint64_t ms, modem_timer_cb cb, void *arg,
+                                      void (*drop)(void *arg));
 void modem_timer_cancel(struct modem_timer *t);
 
 /* Milliseconds on the loop clock. */

@@ -14,7 +14,7 @@
 typedef void (*pdp_down_fn)(struct modem *m, int cid, bool by_network);
 
 static const pdp_down_fn pdp_down_hooks[] = {
-        /* sock_pdp_down, mqtt_pdp_down, ... */
+        mqtt_pdp_down,
         NULL,
 };
 
@@ -245,9 +245,9 @@ void pdp_network_deactivate(struct modem *m, int cid)
 	case MODEL_EC25:
 		if (!pdp_active(m, cid))
 			return;
-		ec25_down(m, cid, true);
-		/* EC2x TCP/IP AN 2.5.5; reference §4a. */
+		/* EC2x TCP/IP AN 2.5.5; reference §4a: the URC, then the clients on it close. */
 		modem_urc(m, "+QIURC: \"pdpdeact\",%d", cid);
+		ec25_down(m, cid, true);
 		return;
 	case MODEL_M95:
 		if (!m95_up(m->pdp.m95.state))
@@ -256,8 +256,8 @@ void pdp_network_deactivate(struct modem *m, int cid)
 		 * the URC as the M26 driver parses it (reference §4b). */
 		m->pdp.m95.ip4[0] = 0;
 		pdp_m95_set_state(m, PDP_M95_PDP_DEACT);
-		run_down_hooks(m, 1, true);
 		modem_urc(m, "+PDP DEACT");
+		run_down_hooks(m, 1, true);
 		return;
 	}
 }

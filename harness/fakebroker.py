@@ -1,0 +1,551 @@
+"""A small fake MQTT 3.1/3.1.1 broker for what a real broker will not do: never PUBACK, never
+PINGRESP, close after N publishes, CONNACK with a chosen code, acknowledge late, accept TCP and
+say nothing. It records every packet a client sends, byte for byte, so a test can check the
+DUP bit of a retransmission or the packet id of a QoS 2 flow.
+
+Plain Python (socket, selectors, threading): it runs under /usr/bin/python3 with no extra
+packages. One thread serves every connection; the test thread talks to it through a lock and a
+wake-up socket pair. Every wait has a deadline; nothing sleeps a fixed time.
+
+Packet builders are byte-exact per OASIS MQTT 3.1.1 section 3 (the fixed header's flag bits,
+the remaining length of 2.2.3); Packet parses what a client sends, including MQTT 3.1's
+"MQIsdp" CONNECT.
+
+    fb = FakeBroker(puback=False).start()
+    ... modemsim --broker none --resolve '*=127.0.0.1' --route 1883=127.0.0.1:%d % fb.port
+    p = fb.wait_packet(lambda p: p.type == PUBLISH and p.dup, timeout=5)
+    fb.stop()
+"""
+import selectors
+import socket
+import struct
+import threading
+import time
+
+from modemsim import Timeout
+
+HOST = "127.0.0.1"
+
+CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
+SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 10, 11, 12, 13, 14
+NAMES = {1: "CONNECT", 2: "CONNACK", 3: "PUBLISH", 4: "PUBACK", 5: "PUBREC", 6: "PUBREL",
+         7: "PUBCOMP", 8: "SUBSCRIBE", 9: "SUBACK", 10: "UNSUBSCRIBE", 11: "UNSUBACK",
+         12: "PINGREQ", 13: "PINGRESP", 14: "DISCONNECT"}
+
+
+# ---------------------------------------------------------------- packet builders
+
+
+def remaining_length(n):
+    """3.1.1 section 2.2.3: 7 bits per byte, continuation bit 0x80, at most four bytes."""
+    if not 0 <= n <= 268435455:
+        raise ValueError("remaining length %d" % n)
+    out = bytearray()
+    while True:
+        b, n = n % 128, n // 128
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def packet(byte1, body=b""):
+    return bytes([byte1]) + remaining_length(len(body)) + body
+
+
+def mqtt_str(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return struct.pack(">H", len(s)) + s
+
+
+def connack(rc=0, session_present=0):
+    return packet(0x20, bytes([session_present & 1, rc]))
+
+
+def puback(pid):
+    return packet(0x40, struct.pack(">H", pid))
+
+
+def pubrec(pid):
+    return packet(0x50, struct.pack(">H", pid))
+
+
+def pubrel(pid):
+    # 3.1.1 3.6.1: PUBREL's fixed header flags are 0010
+    return packet(0x62, struct.pack(">H", pid))
+
+
+def pubcomp(pid):
+    return packet(0x70, struct.pack(">H", pid))
+
+
+def suback(pid, codes):
+    return packet(0x90, struct.pack(">H", pid) + bytes(codes))
+
+
+def unsuback(pid):
+    return packet(0xB0, struct.pack(">H", pid))
+
+
+def pingresp():
+    return packet(0xD0)
+
+
+def publish(topic, payload, qos=0, pid=0, dup=False, retain=False):
+    byte1 = 0x30 | (0x08 if dup else 0) | (qos << 1) | (1 if retain else 0)
+    body = mqtt_str(topic) + (struct.pack(">H", pid) if qos else b"") + payload
+    return packet(byte1, body)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+class Packet:
+    """One packet a client sent. raw is every byte of it; the rest is parsed from raw."""
+
+    def __init__(self, conn, raw, header_len, at):
+        self.conn = conn  # index of the connection, in order of accept
+        self.raw = raw
+        self.at = at  # time.monotonic() of arrival
+        self.byte1 = raw[0]
+        self.type = raw[0] >> 4
+        self.flags = raw[0] & 0x0F
+        self.dup = bool(raw[0] & 0x08)
+        self.qos = (raw[0] >> 1) & 3
+        self.retain = bool(raw[0] & 1)
+        self.body = raw[header_len:]
+        self.packet_id = None
+        self.topic = None
+        self.payload = None
+        self.topics = []  # SUBSCRIBE: (filter, qos); UNSUBSCRIBE: (filter, None)
+        self.connect = None
+        self.malformed = False
+        try:
+            self._parse()
+        except (IndexError, struct.error, UnicodeDecodeError):
+            # a client's bytes are never trusted: record, do not react
+            self.malformed = True
+
+    def _parse(self):
+        b = self.body
+        if self.type == PUBLISH:
+            n = struct.unpack(">H", b[:2])[0]
+            self.topic = b[2:2 + n].decode("utf-8", "replace")
+            off = 2 + n
+            if self.qos:
+                self.packet_id = struct.unpack(">H", b[off:off + 2])[0]
+                off += 2
+            self.payload = b[off:]
+        elif self.type in (PUBACK, PUBREC, PUBREL, PUBCOMP, UNSUBACK):
+            self.packet_id = struct.unpack(">H", b[:2])[0]
+        elif self.type in (SUBSCRIBE, UNSUBSCRIBE):
+            self.packet_id = struct.unpack(">H", b[:2])[0]
+            off = 2
+            while off < len(b):
+                n = struct.unpack(">H", b[off:off + 2])[0]
+                f = b[off + 2:off + 2 + n].decode("utf-8", "replace")
+                off += 2 + n
+                q = None
+                if self.type == SUBSCRIBE:
+                    q = b[off]
+                    off += 1
+                self.topics.append((f, q))
+        elif self.type == CONNECT:
+            self.connect = parse_connect(b)
+
+    def __repr__(self):
+        extra = ""
+        if self.packet_id is not None:
+            extra += " id %d" % self.packet_id
+        if self.type == PUBLISH:
+            extra += " qos %d%s %r %r" % (self.qos, " dup" if self.dup else "", self.topic,
+                                          self.payload)
+        return "<%s%s conn %d>" % (NAMES.get(self.type, "type %d" % self.type), extra, self.conn)
+
+
+def parse_connect(b):
+    """CONNECT's variable header and payload (3.1.1 3.1.2/3.1.3; 3.1's "MQIsdp" alike)."""
+    def take_str(off):
+        n = struct.unpack(">H", b[off:off + 2])[0]
+        return b[off + 2:off + 2 + n], off + 2 + n
+
+    name, off = take_str(0)
+    level, flags = b[off], b[off + 1]
+    keepalive = struct.unpack(">H", b[off + 2:off + 4])[0]
+    off += 4
+    client_id, off = take_str(off)
+    out = {"protocol": name.decode(), "level": level, "flags": flags, "keepalive": keepalive,
+           "clean": bool(flags & 0x02), "client_id": client_id.decode("utf-8", "replace"),
+           "will": None, "username": None, "password": None}
+    if flags & 0x04:
+        topic, off = take_str(off)
+        msg, off = take_str(off)
+        out["will"] = {"topic": topic.decode("utf-8", "replace"), "message": msg,
+                       "qos": (flags >> 3) & 3, "retain": bool(flags & 0x20)}
+    if flags & 0x80:
+        user, off = take_str(off)
+        out["username"] = user.decode("utf-8", "replace")
+    if flags & 0x40:
+        pw, off = take_str(off)
+        out["password"] = pw
+    return out
+
+
+def split_packets(buf):
+    """(list of (raw, header_len), rest) for the whole packets at the start of buf."""
+    out = []
+    while len(buf) >= 2:
+        mult, n, i = 1, 0, 1
+        while True:
+            if i >= len(buf):
+                return out, buf
+            c = buf[i]
+            n += (c & 0x7F) * mult
+            mult *= 128
+            i += 1
+            if not c & 0x80:
+                break
+            if i > 4:
+                raise ValueError("malformed remaining length")
+        if len(buf) < i + n:
+            break
+        out.append((buf[:i + n], i))
+        buf = buf[i + n:]
+    return out, buf
+
+
+# ---------------------------------------------------------------- the broker
+
+
+class _Conn:
+    def __init__(self, index, sock):
+        self.index = index
+        self.sock = sock
+        self.rx = b""
+        self.raw = b""  # every byte received, also what is not MQTT (a TLS ClientHello)
+        self.garbage = False
+        self.open = True
+        self.publishes = 0  # PUBLISH packets received on this connection
+
+
+class FakeBroker:
+    """Behaviour switches, for every connection; a test may change them while it runs:
+      connack          return code to answer CONNECT with; None: never answer (no CONNACK)
+      session_present  the CONNACK flag
+      silent           accept TCP and send nothing at all (implies no CONNACK)
+      puback           True: acknowledge QoS 1/2 publishes (PUBACK, PUBREC then PUBCOMP);
+                       False: never
+      pubcomp          answer PUBREL with PUBCOMP (when puback is on)
+      ack_delay        seconds to wait before each PUBACK/PUBREC/PUBCOMP (late acknowledgement)
+      pingresp         answer PINGREQ
+      suback           granted codes for SUBSCRIBE (list), default: the requested QoS
+      answer_subscribe answer SUBSCRIBE and UNSUBSCRIBE at all
+      disconnect_closes close the connection on DISCONNECT, as 3.1.1 3.14.4 has a server do
+      close_after      close the connection when this many PUBLISH packets arrived on it
+                       (the last one unanswered)
+    """
+
+    def __init__(self, connack=0, session_present=0, silent=False, puback=True, pubcomp=True,
+                 ack_delay=0.0, pingresp=True, suback=None, answer_subscribe=True,
+                 disconnect_closes=True, close_after=None):
+        self.connack = connack
+        self.session_present = session_present
+        self.silent = silent
+        self.puback = puback
+        self.pubcomp = pubcomp
+        self.ack_delay = ack_delay
+        self.pingresp = pingresp
+        self.suback = suback
+        self.answer_subscribe = answer_subscribe
+        self.disconnect_closes = disconnect_closes
+        self.close_after = close_after
+        self.packets = []
+        self.sent = []  # (conn, time, bytes) of what the broker sent, in order
+        self.accepted = 0
+        self.closed_by_peer = []  # connection indexes the client closed (FIN or RST)
+        self.port = None
+        self._lock = threading.Condition()
+        self._timers = []  # (due, conn index, bytes or None to close)
+        self._conns = {}
+        self._sel = None
+        self._thread = None
+        self._stop = False
+        self._lsock = None
+        self._wake_r = self._wake_w = None
+        self.error = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self):
+        self._lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._lsock.bind((HOST, 0))
+        self._lsock.listen(8)
+        self._lsock.setblocking(False)
+        self.port = self._lsock.getsockname()[1]
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self._lsock, selectors.EVENT_READ, "listen")
+        self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout=5.0):
+        if self._thread is None:
+            return
+        with self._lock:
+            self._stop = True
+        self._wake()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise Timeout("fake broker thread did not stop within %.1f s" % timeout)
+        self._thread = None
+        for c in list(self._conns.values()):
+            c.sock.close()
+        self._conns = {}
+        self._sel.close()
+        self._lsock.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        if self.error:
+            raise AssertionError("fake broker failed: %r" % (self.error,))
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- from the test thread -------------------------------------------------------------
+
+    def send(self, data, conn=None, delay=0.0):
+        """Send bytes to connection conn (default: the newest) after delay seconds."""
+        with self._lock:
+            if conn is None:
+                conn = self.accepted - 1
+            self._timers.append((time.monotonic() + delay, conn, data))
+        self._wake()
+
+    def close(self, conn=None, delay=0.0):
+        """Close connection conn (FIN) after what was queued before."""
+        self.send(None, conn, delay)
+
+    def wait_packet(self, predicate, timeout=5.0, after=0):
+        """The first recorded packet (index >= after) for which predicate(p) is true."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                for p in self.packets[after:]:
+                    if predicate(p):
+                        return p
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Timeout("fake broker: no matching packet within %.1f s; got %r" %
+                                  (timeout, self.packets))
+                self._lock.wait(left)
+
+    def wait_count(self, ptype, n, timeout=5.0):
+        """Wait until n packets of type ptype arrived; returns them."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                got = [p for p in self.packets if p.type == ptype]
+                if len(got) >= n:
+                    return got
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Timeout("fake broker: %d %s within %.1f s, wanted %d" %
+                                  (len(got), NAMES.get(ptype), timeout, n))
+                self._lock.wait(left)
+
+    def received(self, conn=0):
+        """Every byte connection conn sent so far."""
+        with self._lock:
+            c = self._conns.get(conn)
+            return c.raw if c else b""
+
+    def wait_accept(self, n=1, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self.accepted < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Timeout("fake broker: %d connections within %.1f s, wanted %d" %
+                                  (self.accepted, timeout, n))
+                self._lock.wait(left)
+
+    def wait_peer_closed(self, conn=0, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while conn not in self.closed_by_peer:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Timeout("fake broker: connection %d still open after %.1f s" %
+                                  (conn, timeout))
+                self._lock.wait(left)
+
+    def of_type(self, ptype):
+        with self._lock:
+            return [p for p in self.packets if p.type == ptype]
+
+    def sent_at(self, predicate):
+        """Time the broker sent the first of its packets whose bytes match predicate."""
+        with self._lock:
+            for conn, at, data in self.sent:
+                if predicate(data):
+                    return at
+        return None
+
+    # -- the server thread ----------------------------------------------------------------
+
+    def _wake(self):
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def _run(self):
+        try:
+            while True:
+                with self._lock:
+                    if self._stop:
+                        return
+                    now = time.monotonic()
+                    due = [t for t in self._timers if t[0] <= now]
+                    self._timers = [t for t in self._timers if t[0] > now]
+                    nxt = min((t[0] for t in self._timers), default=None)
+                for _, conn, data in sorted(due, key=lambda t: t[0]):
+                    self._out(conn, data)
+                timeout = None if nxt is None else max(0.0, nxt - time.monotonic())
+                for key, _ in self._sel.select(timeout):
+                    if key.data == "listen":
+                        self._accept()
+                    elif key.data == "wake":
+                        try:
+                            while self._wake_r.recv(4096):
+                                pass
+                        except BlockingIOError:
+                            pass
+                    else:
+                        self._readable(key.data)
+        except Exception as e:  # reported by stop(); a dead server thread would hang tests
+            self.error = e
+            with self._lock:
+                self._lock.notify_all()
+
+    def _accept(self):
+        try:
+            sock, _ = self._lsock.accept()
+        except BlockingIOError:
+            return
+        sock.setblocking(False)
+        with self._lock:
+            c = _Conn(self.accepted, sock)
+            self._conns[c.index] = c
+            self.accepted += 1
+            self._lock.notify_all()
+        self._sel.register(sock, selectors.EVENT_READ, c)
+
+    def _drop(self, c, by_peer):
+        if not c.open:
+            return
+        c.open = False
+        try:
+            self._sel.unregister(c.sock)
+        except (KeyError, ValueError):
+            pass
+        c.sock.close()
+        with self._lock:
+            if by_peer:
+                self.closed_by_peer.append(c.index)
+            self._lock.notify_all()
+
+    def _out(self, conn, data):
+        c = self._conns.get(conn)
+        if c is None or not c.open:
+            return
+        if data is None:
+            self._drop(c, False)
+            return
+        with self._lock:
+            self.sent.append((conn, time.monotonic(), data))
+        try:
+            # blocking for this write only, with a deadline: a client that stops reading
+            # (its receive buffers full) must not wedge the server thread for ever
+            c.sock.settimeout(5.0)
+            c.sock.sendall(data)
+        except OSError:
+            self._drop(c, True)
+            return
+        c.sock.setblocking(False)
+
+    def _later(self, c, data, delay):
+        if delay <= 0:
+            self._out(c.index, data)
+            return
+        with self._lock:
+            self._timers.append((time.monotonic() + delay, c.index, data))
+
+    def _readable(self, c):
+        try:
+            chunk = c.sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._drop(c, True)
+            return
+        with self._lock:
+            c.raw += chunk
+            self._lock.notify_all()
+        if c.garbage:
+            return
+        c.rx += chunk
+        try:
+            frames, c.rx = split_packets(c.rx)
+        except ValueError:
+            c.garbage = True
+            return
+        for raw, hl in frames:
+            p = Packet(c.index, raw, hl, time.monotonic())
+            with self._lock:
+                self.packets.append(p)
+                self._lock.notify_all()
+            if not p.malformed:
+                self._react(c, p)
+            if not c.open:
+                return
+
+    def _react(self, c, p):
+        if self.silent:
+            return
+        if p.type == CONNECT:
+            if self.connack is not None:
+                self._out(c.index, connack(self.connack, self.session_present))
+        elif p.type == PUBLISH:
+            c.publishes += 1
+            if self.close_after is not None and c.publishes >= self.close_after:
+                self._drop(c, False)
+                return
+            if p.qos and self.puback:
+                ack = puback if p.qos == 1 else pubrec
+                self._later(c, ack(p.packet_id), self.ack_delay)
+        elif p.type == PUBREL:
+            if self.puback and self.pubcomp:
+                self._later(c, pubcomp(p.packet_id), self.ack_delay)
+        elif p.type in (SUBSCRIBE, UNSUBSCRIBE) and not self.answer_subscribe:
+            return
+        elif p.type == SUBSCRIBE:
+            codes = self.suback if self.suback is not None else [q for _, q in p.topics]
+            self._out(c.index, suback(p.packet_id, codes))
+        elif p.type == UNSUBSCRIBE:
+            self._out(c.index, unsuback(p.packet_id))
+        elif p.type == PINGREQ:
+            if self.pingresp:
+                self._out(c.index, pingresp())
+        elif p.type == DISCONNECT and self.disconnect_closes:
+            # 3.1.1 3.14.4: the server closes after DISCONNECT
+            self._drop(c, False)
