@@ -61,11 +61,10 @@
 #define FILE_HANDLE_BASE 1024
 
 /* Downloads larger than the host has read so far are written in pieces: at most
- * FILE_STREAM_HIGH bytes wait for the host at any time, checked again every
- * FILE_STREAM_RETRY_MS (the shell has no drain notification to wait on). */
+ * FILE_STREAM_HIGH bytes wait for the host at any time; the next piece goes when the host has
+ * taken everything (modem on_drain). */
 #define FILE_STREAM_CHUNK (16 * 1024)
 #define FILE_STREAM_HIGH (64 * 1024)
-#define FILE_STREAM_RETRY_MS 5
 
 enum file_xfer_kind { XFER_QFUPL = 1, XFER_QFWRITE, XFER_QFDWL, XFER_QFREAD };
 
@@ -307,35 +306,23 @@ static int stream_finish(struct modem *m)
 	return AT_OK;
 }
 
-static void stream_timer(struct modem *m, void *arg)
+static void stream_drained(struct modem *m)
 {
-	struct fs_xfer *x = &m->fs.xfer;
-
-	(void)arg;
-	x->timer = NULL;
+	if (!m->fs.xfer.active)
+		return;
 	if (stream_pump(m)) {
 		at_complete(m, stream_finish(m));
 		return;
 	}
-	x->timer = modem_after(m, FILE_STREAM_RETRY_MS, stream_timer, NULL);
-	if (!x->timer) {
-		fs_xfer_reset(m);
-		at_complete(m, AT_ERROR);
-	}
+	m->on_drain = stream_drained;
 }
 
 /* The caller printed CONNECT; data is already in xfer. */
 static int stream_start(struct modem *m)
 {
-	struct fs_xfer *x = &m->fs.xfer;
-
 	if (stream_pump(m))
 		return stream_finish(m);
-	x->timer = modem_after(m, FILE_STREAM_RETRY_MS, stream_timer, NULL);
-	if (!x->timer) {
-		fs_xfer_reset(m);
-		return AT_ERROR;
-	}
+	m->on_drain = stream_drained;
 	return AT_PENDING;
 }
 

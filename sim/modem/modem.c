@@ -373,7 +373,12 @@ void modem_input(struct modem *m, const uint8_t *p, size_t n)
 
 void modem_output_drained(struct modem *m)
 {
-	(void)m;
+	void (*cb)(struct modem *) = m->on_drain;
+
+	if (!cb || m->closing || m->outq.len || (m->port.backlog && m->port.backlog(m->port.ctx)))
+		return;
+	m->on_drain = NULL;
+	cb(m);
 }
 
 void modem_line_timer_update(struct modem *m)
@@ -431,6 +436,7 @@ void modem_reboot(struct modem *m)
 {
 	trace_event(m->index, "note", "reboot");
 	cancel_all_timers(m);
+	m->on_drain = NULL;
 	at_line_init(&m->line);
 	at_session_reset(&m->at, m->model->cmee_default);
 	buf_reset(&m->inbuf);

@@ -58,6 +58,9 @@ struct modem {
 	struct buf urcs; /* framed URC bytes waiting for the host */
 	struct buf outq; /* bytes for the host, written once per loop iteration */
 	struct modem *dirty_next;
+	/* Called once when every byte for the host has left modemsim (a large download waits
+	 * for this instead of polling); cleared before the call. */
+	void (*on_drain)(struct modem *m);
 	bool dirty;
 	struct modem_timer *timers;
 	bool closing;

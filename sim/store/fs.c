@@ -610,6 +610,8 @@ void fs_xfer_reset(struct modem *m)
 {
 	struct fs_xfer *x = &m->fs.xfer;
 
+	if (x->active)
+		m->on_drain = NULL; /* a download waiting for the host to read */
 	buf_free(&x->data);
 	memset(x, 0, sizeof(*x));
 	buf_init(&x->data, 0);

@@ -70,6 +70,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
 				break;
 			buf_consume(&p->out, (size_t)w);
 		}
+		if (!p->out.len)
+			modem_output_drained(p->m);
 	}
 	if ((events & UV_READABLE) && !p->paused) {
 		/* Read a bounded amount per wakeup so one busy host cannot starve the others. */
