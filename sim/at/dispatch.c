@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "modem/modem.h"
+#include "modem/modemsim.h"
 
 const struct at_cmd *at_lookup(const struct at_cmd *const *families, const char *name)
 {
@@ -163,6 +164,54 @@ static void trace_result(struct modem *m, const char *cmd, size_t len, int rc)
 }
 
 /* The line is over: print its final result, and let URCs and input flow again. */
+static void enter_transparent(struct modem *m)
+{
+	double guard = 1000.0 * m->sim->opt.time_scale;
+
+	m->at.tp_pending = false;
+	m->at.transparent = true;
+	m->at.data_ops = m->at.tp_ops;
+	m->at.data_arg = m->at.tp_arg;
+	at_line_raw(&m->line, 0, 0, guard < 1 ? 1 : (uint64_t)guard, modem_now(m));
+	modem_line_timer_update(m);
+	trace_event(m->index, "note", "transparent data mode");
+}
+
+void at_transparent(struct modem *m, const struct at_data_ops *ops, void *arg)
+{
+	m->at.tp_ops = ops;
+	m->at.tp_arg = arg;
+	m->at.tp_pending = true;
+	if (!m->at.busy)
+		enter_transparent(m);
+}
+
+bool at_in_transparent(const struct modem *m)
+{
+	return m->at.transparent;
+}
+
+static void leave_transparent(struct modem *m)
+{
+	m->at.transparent = false;
+	m->at.data_ops = NULL;
+	m->at.data_arg = NULL;
+	at_line_command(&m->line);
+	modem_line_timer_update(m);
+}
+
+void at_transparent_exit(struct modem *m, const char *text)
+{
+	if (!m->at.transparent)
+		return;
+	leave_transparent(m);
+	trace_event(m->index, "note", "transparent data mode ended%s%s", text ? ": " : "",
+	            text ? text : "");
+	if (text)
+		at_text(m, text);
+	modem_urc_flush(m);
+}
+
 static void line_done(struct modem *m, int rc)
 {
 	emit_final(m, rc);
@@ -170,6 +219,8 @@ static void line_done(struct modem *m, int rc)
 	m->at.block_open = false;
 	m->at.data_ops = NULL;
 	m->at.data_arg = NULL;
+	if (m->at.tp_pending)
+		enter_transparent(m);
 	modem_urc_flush(m);
 }
 
@@ -432,10 +483,20 @@ void at_data_event(struct modem *m, const struct at_event *ev)
 			at_line_command(&m->line);
 		return;
 	}
-	if (ev->type == AT_EV_DATA && ev->len)
+	if (ev->type == AT_EV_DATA && ev->len) {
 		ops->data(m, m->at.data_arg, ev->data, ev->len);
-	else if (ev->type == AT_EV_DATA_END)
-		ops->end(m, m->at.data_arg, ev->end);
+	} else if (ev->type == AT_EV_DATA_END) {
+		void *arg = m->at.data_arg;
+
+		if (m->at.transparent) {
+			/* back in command mode before the owner answers (OK) */
+			leave_transparent(m);
+			ops->end(m, arg, ev->end);
+			modem_urc_flush(m);
+			return;
+		}
+		ops->end(m, arg, ev->end);
+	}
 }
 
 /* ---- +CME ERROR texts (CMEE=2) ---- */

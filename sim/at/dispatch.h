@@ -123,6 +123,10 @@ struct at_session {
 	char why[320];
 	const struct at_data_ops *data_ops;
 	void *data_arg;
+	bool transparent; /* in a transparent data mode (a socket), no command running */
+	bool tp_pending; /* enter transparent mode once the current line's result is out */
+	const struct at_data_ops *tp_ops;
+	void *tp_arg;
 };
 
 /* Families and profiles. */
@@ -149,6 +153,18 @@ void at_prompt(struct modem *m, size_t fixed_len, const struct at_data_ops *ops,
 /* RAW input mode (the caller printed CONNECT). */
 void at_raw(struct modem *m, size_t len, uint64_t idle_ms, uint64_t guard_ms,
             const struct at_data_ops *ops, void *arg);
+/* Transparent data mode (QSSLOPEN/QIOPEN access mode 2, ATO): after the current command's
+ * final result (the caller prints CONNECT and answers AT_CUSTOM), every host byte goes to
+ * ops->data until "+++" framed by 1 s guard times (scaled by --time-scale); then ops->end gets
+ * AT_END_ESCAPE with the modem back in command mode (the owner prints OK). Bytes from the
+ * network go to the host with at_send() meanwhile; URCs wait. Called with no command running,
+ * it takes effect at once. */
+void at_transparent(struct modem *m, const struct at_data_ops *ops, void *arg);
+/* Leave transparent mode from the network side (peer closed): print text (e.g. "NO CARRIER")
+ * if not NULL. No-op when not in transparent mode. */
+void at_transparent_exit(struct modem *m, const char *text);
+bool at_in_transparent(const struct modem *m);
+
 /* Finish the pending command with rc (AT_OK, AT_ERROR, CME code, AT_CUSTOM). */
 void at_complete(struct modem *m, int rc);
 
