@@ -19,9 +19,12 @@
 #include "modem/profile.h"
 #include "net/broker.h"
 #include "net/resolve.h"
+#include "scenario/control.h"
+#include "scenario/engine.h"
 #include "transport/pty.h"
 
 #define MAX_MODEMS 1024
+#define MAX_SCENARIOS 16
 
 static const char usage[] =
         "Usage: modemsim [OPTION]...\n"
@@ -54,6 +57,13 @@ static const char usage[] =
         "                         address) to HOST:PORT (an IPv4 address) instead, or to\n"
         "                         the embedded broker's @plain, @tls or @mutual listener;\n"
         "                         repeatable\n"
+        "      --scenario FILE    run the scenario FILE (scenarios/README.md): its settings,\n"
+        "                         rules and events apply from the start; repeatable\n"
+        "      --check FILE       validate the scenario FILE, print \"FILE: ok (N statements)\"\n"
+        "                         or its errors (file:line:col: message), and exit 0 or 1\n"
+        "      --control PATH     take scenario statements and queries, one per line, on the\n"
+        "                         unix-domain socket PATH (mode 0600); each answer is a JSON\n"
+        "                         line\n"
         "      --list-commands    print the AT commands of --model, one per line, and exit\n"
         "  -v, --verbose          more diagnostics on stderr (repeat for debug)\n"
         "  -h, --help             show this help and exit\n"
@@ -72,6 +82,13 @@ static uv_signal_t sig_int, sig_term, sig_hup;
 static struct net_map netmap;
 static bool stopping;
 static int late_status; /* a failure found once the loop runs */
+static const char *scenario_paths[MAX_SCENARIOS];
+static struct scn_script scenarios[MAX_SCENARIOS];
+static int n_scenarios;
+static const char *check_path;
+static const char *control_path;
+static bool model_given;
+static struct scn_control *control;
 
 static void die_usage(const char *fmt, const char *arg)
 {
@@ -112,6 +129,9 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 		OPT_RESOLVE,
 		OPT_ROUTE,
 		OPT_LIST_COMMANDS,
+		OPT_SCENARIO,
+		OPT_CHECK,
+		OPT_CONTROL,
 	};
 	static const struct option longopts[] = {
 	        {"model", required_argument, NULL, 'm'},
@@ -128,6 +148,9 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 	        {"resolve", required_argument, NULL, OPT_RESOLVE},
 	        {"route", required_argument, NULL, OPT_ROUTE},
 	        {"list-commands", no_argument, NULL, OPT_LIST_COMMANDS},
+	        {"scenario", required_argument, NULL, OPT_SCENARIO},
+	        {"check", required_argument, NULL, OPT_CHECK},
+	        {"control", required_argument, NULL, OPT_CONTROL},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
@@ -148,6 +171,7 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 				die_usage("--model: unknown model '%s' (expected ec25 or m95)",
 				          optarg);
 			o->model = optarg;
+			model_given = true;
 			break;
 		case 'l':
 			if (!*optarg)
@@ -218,6 +242,19 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 		case OPT_LIST_COMMANDS:
 			o->list_commands = true;
 			break;
+		case OPT_SCENARIO:
+			if (n_scenarios == MAX_SCENARIOS)
+				die_usage("--scenario: at most %s files", "16");
+			scenario_paths[n_scenarios++] = optarg;
+			break;
+		case OPT_CHECK:
+			check_path = optarg;
+			break;
+		case OPT_CONTROL:
+			if (!*optarg)
+				die_usage("--control: empty path%s", "");
+			control_path = optarg;
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -285,6 +322,9 @@ static int setup_state_dir(struct modemsim *s)
 static void shutdown_all(void)
 {
 	stopping = true;
+	scn_control_stop(control);
+	control = NULL;
+	scn_engine_stop(&sim);
 	net_broker_stop(sim.broker);
 	sim.broker = NULL;
 	modemsim_flush(&sim);
@@ -298,10 +338,34 @@ static void shutdown_all(void)
 	uv_close((uv_handle_t *)&sig_hup, NULL);
 }
 
+/* The scenario files' statements, in the order given; the first failure stops modemsim. */
+static int apply_scenarios(void)
+{
+	char err[SCN_MSG_MAX + 64];
+
+	for (int f = 0; f < n_scenarios; f++) {
+		for (size_t i = 0; i < scenarios[f].n; i++) {
+			const struct scn_stmt *st = &scenarios[f].stmts[i];
+
+			if (scn_apply(&sim, st, err, sizeof(err)) != 0) {
+				log_msg(LOG_ERROR, "%s:%d: %s", scenario_paths[f], st->line, err);
+				return -1;
+			}
+		}
+		scn_script_free(&scenarios[f]);
+	}
+	return 0;
+}
+
 /* Every modem is up (and the broker, if any): tell the caller and boot the modems. The
  * "ready" line stays last, so a harness may connect to everything once it reads it. */
 static void announce(void)
 {
+	if (apply_scenarios() != 0) {
+		late_status = 1;
+		shutdown_all();
+		return;
+	}
 	if (sim.broker) {
 		const struct net_broker_info *bi = net_broker_info(sim.broker);
 		char tls[16] = "-", mutual[16] = "-";
@@ -362,6 +426,18 @@ int main(int argc, char **argv)
 		list_commands(profile_find(sim.opt.model));
 		return 0;
 	}
+	if (check_path)
+		return scn_check_file(check_path, model_given ? sim.opt.model : NULL, stdout,
+		                      stderr);
+	/* A scenario with errors is bad usage: nothing starts. */
+	for (int f = 0; f < n_scenarios; f++) {
+		scn_script_init(&scenarios[f]);
+		if (scn_load_file(scenario_paths[f], &scenarios[f], stderr) != 0) {
+			while (f >= 0)
+				scn_script_free(&scenarios[f--]);
+			return 2;
+		}
+	}
 	log_set_level(sim.opt.verbose >= 2 ? LOG_DEBUG : sim.opt.verbose ? LOG_INFO : LOG_WARN);
 	signal(SIGPIPE, SIG_IGN);
 	model = profile_find(sim.opt.model);
@@ -414,6 +490,12 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	if (status == 0 && (n_scenarios || control_path) && scn_engine_start(&sim) != 0) {
+		log_msg(LOG_ERROR, "out of memory for the scenario engine");
+		status = 1;
+	}
+	if (status == 0 && control_path && scn_control_start(&sim, control_path, &control) != 0)
+		status = 1;
 	uv_signal_init(&loop, &sig_int);
 	uv_signal_init(&loop, &sig_term);
 	uv_signal_init(&loop, &sig_hup);
@@ -431,6 +513,8 @@ int main(int argc, char **argv)
 		log_msg(LOG_WARN, "event loop closed with handles still open");
 	trace_close();
 	net_map_free(&netmap);
+	for (int f = 0; f < n_scenarios; f++)
+		scn_script_free(&scenarios[f]);
 	if (late_status)
 		status = late_status;
 	if (sim.state_tmp)

@@ -157,3 +157,13 @@ def test_host_reopens_tty(modemsim):
     t2 = Tty(sim.path())
     sim.ttys.append(t2)
     assert t2.cmd("AT") == b"AT\r\r\nOK\r\n"
+
+
+def test_line_typed_during_a_slow_command_runs_when_it_ends(modemsim):
+    """A second command sent while the first is still running (AT+QIACT takes ~600 ms with
+    realistic timing) is answered when the first ends, without the host sending more."""
+    sim = modemsim(timing="realistic")
+    t = sim.open()
+    t.write(b"AT+QIACT=1\rAT+CMEE?\r")
+    out = t.read_until(b"+CMEE: 1\r\n\r\nOK\r\n", timeout=10)
+    assert out.endswith(b"AT+QIACT=1\r\r\nOK\r\nAT+CMEE?\r\r\n+CMEE: 1\r\n\r\nOK\r\n")

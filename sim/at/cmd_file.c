@@ -23,6 +23,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "modem/modem.h"
+#include "scenario/engine.h"
 #include "store/checksum.h"
 #include "store/fs.h"
 
@@ -167,6 +168,7 @@ static int finish_qfupl(struct modem *m)
 		return store_error(m, rc);
 	result_line_start(m);
 	at_info(m, "+QFUPL: %zu,%x", x->data.len, fs_xor16(x->data.data, x->data.len));
+	scn_notify_upload(m, fs_drive_name(x->drive), x->name);
 	return AT_OK;
 }
 

@@ -21,6 +21,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "modem/modem.h"
+#include "scenario/engine.h"
 #include "store/checksum.h"
 #include "store/fs.h"
 
@@ -87,6 +88,7 @@ static void upload_end(struct modem *m, void *arg, enum at_data_end why)
 	rc = fs_put(m, x->drive, x->name, x->data.data, x->data.len, NULL);
 	if (rc == 0) {
 		at_info(m, "+QSECWRITE: %zu,%x", x->data.len, fs_xor16(x->data.data, x->data.len));
+		scn_notify_upload(m, fs_drive_name(x->drive), x->name);
 	} else {
 		at_why(m, "cannot store the file: %s", err_str(rc));
 		rc = rc == -ERR_NOSPC || rc == -ERR_TOOBIG ? CME_SEC_MEMORY_FULL : CME_SEC_WRITE;

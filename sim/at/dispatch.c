@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "modem/modem.h"
 #include "modem/modemsim.h"
+#include "scenario/engine.h"
 
 const struct at_cmd *at_lookup(const struct at_cmd *const *families, const char *name)
 {
@@ -222,6 +223,8 @@ static void line_done(struct modem *m, int rc)
 	if (m->at.tp_pending)
 		enter_transparent(m);
 	modem_urc_flush(m);
+	/* what the host typed while the command ran is read now, not at its next byte */
+	modem_resume_input(m);
 }
 
 /* Whole-line failures (before any command ran). */
@@ -316,12 +319,15 @@ static int print_test(struct modem *m, const char *text)
 	return AT_OK;
 }
 
-static int run_one(struct modem *m, const struct at_cmd_req *r)
+static int run_one(struct modem *m, const struct at_cmd_req *r, bool ask_scenario)
 {
 	struct at_call call;
 	char why[200];
 	int rc;
 
+	/* A scenario rule may answer, hold back or drop the command (scenario/engine.h). */
+	if (ask_scenario && m->scn && scn_command(m, r, &rc))
+		return rc;
 	memset(&call, 0, sizeof(call));
 	call.m = m;
 	call.req = r->req;
@@ -375,10 +381,11 @@ static void run_line(struct modem *m)
 		m->at.why[0] = 0;
 		m->at.block_open = false;
 		m->at.ncmds++;
-		rc = run_one(m, &m->at.cur);
+		rc = run_one(m, &m->at.cur, true);
 		if (rc == AT_PENDING)
 			return;
 		trace_result(m, m->at.cur.text, m->at.cur.text_len, rc);
+		scn_notify_command(m, &m->at.cur, rc);
 		if (rc != AT_OK) {
 			line_done(m, rc);
 			return;
@@ -396,11 +403,23 @@ void at_complete(struct modem *m, int rc)
 	m->at.data_arg = NULL;
 	at_line_command(&m->line);
 	trace_result(m, m->at.cur.text, m->at.cur.text_len, rc);
+	scn_notify_command(m, &m->at.cur, rc);
 	if (rc != AT_OK) {
 		line_done(m, rc);
 		return;
 	}
 	run_line(m);
+}
+
+void at_run_current(struct modem *m)
+{
+	int rc;
+
+	if (!m->at.busy)
+		return;
+	rc = run_one(m, &m->at.cur, false);
+	if (rc != AT_PENDING)
+		at_complete(m, rc);
 }
 
 static bool ignorable(uint8_t c)

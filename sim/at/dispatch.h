@@ -167,6 +167,9 @@ bool at_in_transparent(const struct modem *m);
 
 /* Finish the pending command with rc (AT_OK, AT_ERROR, CME code, AT_CUSTOM). */
 void at_complete(struct modem *m, int rc);
+/* Run the pending command now, as if it had just arrived but without asking the scenario
+ * engine again (a scenario rule held it back), and finish it as at_complete() does. */
+void at_run_current(struct modem *m);
 
 /* Data-mode events from the engine, forwarded by the modem shell. */
 void at_data_event(struct modem *m, const struct at_event *ev);

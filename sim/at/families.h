@@ -17,5 +17,7 @@ extern const struct at_cmd at_family_ssl_ec25[]; /* +QSSLCFG */
 extern const struct at_cmd at_family_ssl_m95[];
 extern const struct at_cmd at_family_mqtt_ec25[]; /* +QMTCFG +QMTOPEN +QMTCONN +QMTPUB ... */
 extern const struct at_cmd at_family_mqtt_m95[];
+/* +QIOPEN +QISEND +QIRD +QICLOSE +QISTATE, +QSSLOPEN ... +QSSLSTATE, ATO */
+/* +QIOPEN +QISEND +QIRD +QICLOSE +QISACK +QINDI +QIMODE +QIHEAD, +QSSLOPEN ... +QSSLSTATE, ATO */
 
 #endif

@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "modem/modemsim.h"
+#include "scenario/engine.h"
 
 struct modem_timer {
 	uv_timer_t handle;
@@ -170,13 +171,25 @@ int64_t modem_rtc_ms(const struct modem *m)
 
 static void modem_flush_one(struct modem *m)
 {
-	if (!m->outq.len)
+	if (!m->outq.len || m->hung)
 		return;
 	trace_io(m->index, TRACE_RX, m->outq.data, m->outq.len);
+	m->n_bytes_out += m->outq.len;
 	if (m->port.write && m->port.write(m->port.ctx, m->outq.data, m->outq.len) != 0)
 		log_msg(LOG_WARN, "#%d: host is not reading; %zu bytes dropped", m->index,
 		        m->outq.len);
 	buf_reset(&m->outq);
+	/* the pty may take everything at once: then no writable event will say so */
+	modem_output_drained(m);
+}
+
+static void mark_dirty(struct modem *m)
+{
+	if (!m->dirty) {
+		m->dirty = true;
+		m->dirty_next = m->sim->dirty;
+		m->sim->dirty = m;
+	}
 }
 
 void modem_out(struct modem *m, const void *p, size_t n)
@@ -190,11 +203,7 @@ void modem_out(struct modem *m, const void *p, size_t n)
 			return;
 		}
 	}
-	if (!m->dirty) {
-		m->dirty = true;
-		m->dirty_next = m->sim->dirty;
-		m->sim->dirty = m;
-	}
+	mark_dirty(m);
 }
 
 void modemsim_flush(struct modemsim *sim)
@@ -242,6 +251,8 @@ void modemsim_flush_close(struct modemsim *sim)
 
 static bool urc_may_go(struct modem *m)
 {
+	if (m->hung)
+		return false;
 	if (m->at.busy || m->line.mode != AT_LINE_COMMAND)
 		return false;
 	if (at_line_partial(&m->line) && modem_now(m) < m->line.last_rx + MODEM_PARTIAL_HOLD_MS) {
@@ -269,6 +280,7 @@ void modem_urc_bytes(struct modem *m, const void *p, size_t n)
 		trace_event(m->index, "note", "URC dropped: queue full");
 		return;
 	}
+	m->n_urcs++;
 	modem_urc_flush(m);
 }
 
@@ -316,6 +328,7 @@ static void pump(struct modem *m)
 {
 	size_t off = 0;
 
+	m->pumping = true;
 	while (!m->closing) {
 		struct at_event ev;
 		size_t used;
@@ -339,6 +352,7 @@ static void pump(struct modem *m)
 		}
 		handle_event(m, &ev);
 	}
+	m->pumping = false;
 	if (m->closing)
 		return;
 	buf_consume(&m->inbuf, off);
@@ -356,6 +370,9 @@ void modem_input(struct modem *m, const uint8_t *p, size_t n)
 	if (m->closing)
 		return;
 	trace_io(m->index, TRACE_TX, p, n);
+	m->n_bytes_in += n;
+	if (m->hung)
+		return; /* fault modem.hang: read and discarded */
 	if (buf_append(&m->inbuf, p, n) != 0) {
 		/* cannot happen while the transport honours pause_input; keep what fits */
 		size_t room = MODEM_INBUF_MAX - m->inbuf.len;
@@ -369,6 +386,14 @@ void modem_input(struct modem *m, const uint8_t *p, size_t n)
 			m->port.pause_input(m->port.ctx, true);
 	}
 	pump(m);
+}
+
+void modem_resume_input(struct modem *m)
+{
+	/* Inside pump() the loop itself goes on once the command is done: feeding again from
+	 * here would reread the buffer under the loop's feet. */
+	if (!m->closing && !m->pumping)
+		pump(m);
 }
 
 void modem_output_drained(struct modem *m)
@@ -430,6 +455,7 @@ void modem_boot(struct modem *m)
 		else
 			modem_after(m, d, boot_urc_cb, (void *)b->text);
 	}
+	scn_notify(m, SCN_NOTE_BOOT, 0);
 }
 
 void modem_reboot(struct modem *m)
@@ -450,4 +476,18 @@ void modem_reboot(struct modem *m)
 	fs_reboot(m);
 	modem_line_timer_update(m);
 	modem_boot(m);
+}
+
+void modem_hang(struct modem *m, bool hung)
+{
+	if (m->hung == hung || m->closing)
+		return;
+	m->hung = hung;
+	trace_event(m->index, "note", "%s",
+	            hung ? "hung: input discarded, nothing sent" : "answering again");
+	if (hung)
+		return;
+	if (m->outq.len)
+		mark_dirty(m);
+	modem_urc_flush(m);
 }

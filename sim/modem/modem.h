@@ -21,6 +21,7 @@
 
 struct modemsim;
 struct modem_timer;
+struct scn_modem;
 
 #define MODEM_INBUF_MAX (64 * 1024) /* host bytes waiting while a command runs */
 #define MODEM_OUTBUF_MAX                                                                           \
@@ -41,6 +42,9 @@ struct modem_port {
 	int (*write)(void *ctx, const uint8_t *p, size_t n);
 	size_t (*backlog)(void *ctx);
 	void (*pause_input)(void *ctx, bool pause);
+	/* Pace the port like a UART (fault modem.baud): at most out_rate bytes per second to the
+	 * host and in_rate from it; 0 lifts the limit. May be NULL (a port without pacing). */
+	void (*set_pace)(void *ctx, unsigned out_rate, unsigned in_rate);
 	void *ctx;
 };
 
@@ -54,6 +58,7 @@ struct modem {
 	struct at_session at;
 	struct buf inbuf; /* host bytes not yet fed to the line engine */
 	bool input_paused;
+	bool pumping; /* pump() is feeding the line engine */
 	uv_timer_t line_timer; /* data-mode deadlines and the partial-line URC hold */
 	struct buf urcs; /* framed URC bytes waiting for the host */
 	struct buf outq; /* bytes for the host, written once per loop iteration */
@@ -62,6 +67,7 @@ struct modem {
 	 * for this instead of polling); cleared before the call. */
 	void (*on_drain)(struct modem *m);
 	bool dirty;
+	bool hung; /* fault modem.hang: input discarded, output and URCs held */
 	struct modem_timer *timers;
 	bool closing;
 
@@ -76,6 +82,8 @@ struct modem {
 	struct fs_state fs;
 	struct ssl_state ssl;
 	struct mqtt_state_all mqtt;
+	struct scn_modem *scn; /* scenario engine state (scenario/engine.h), or NULL */
+	uint64_t n_urcs, n_bytes_in, n_bytes_out; /* totals for the control socket's queries */
 };
 
 /* Create a modem (not yet attached to a port). Returns 0 or a negative ERR_*. */
@@ -87,9 +95,15 @@ void modem_close(struct modem *m);
 void modem_boot(struct modem *m);
 /* AT+CFUN=1,1: clear volatile state, cancel everything pending, boot again. */
 void modem_reboot(struct modem *m);
+/* Fault modem.hang: while hung the modem reads and discards what the host sends and sends
+ * nothing (answers and URCs wait); unhung, what waited goes out. */
+void modem_hang(struct modem *m, bool hung);
 
 /* From the transport. */
 void modem_input(struct modem *m, const uint8_t *p, size_t n);
+/* Feed the host bytes that waited while a command ran, after it completed asynchronously (from
+ * a timer; never from inside the input path). */
+void modem_resume_input(struct modem *m);
 void modem_output_drained(struct modem *m);
 
 /* Bytes to the host (traced). Queued and written once per loop iteration, so a reply made

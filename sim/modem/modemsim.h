@@ -10,6 +10,7 @@
 struct modem;
 struct net_map;
 struct net_broker;
+struct scn_engine;
 
 enum timing_profile { TIMING_REALISTIC, TIMING_FAST };
 enum broker_mode { BROKER_EMBEDDED, BROKER_NONE };
@@ -43,6 +44,7 @@ struct modemsim {
 	uv_check_t flush_check;
 	struct net_map *net; /* --resolve and --route, plus the embedded broker's defaults */
 	struct net_broker *broker; /* the embedded broker, or NULL */
+	struct scn_engine *scn; /* --scenario / --control (scenario/engine.h), or NULL */
 };
 
 #endif

@@ -62,6 +62,9 @@ struct pdp_m95 {
 	struct pdp_config cfg[PDP_M95_CTXS];
 	int mux; /* +QIMUX */
 	int dnsip; /* +QIDNSIP: 0 dotted address, 1 domain name */
+	int indi; /* +QINDI: 0 data shown at once, 1/2 +QIRDI and AT+QIRD (at/cmd_sock_m95.c) */
+	int qimode; /* +QIMODE: 1 transparent TCP (at/cmd_sock_m95.c) */
+	int qihead; /* +QIHEAD: 1 "IPD<len>:" before shown data (at/cmd_sock_m95.c) */
 	char ip4[PDP_ADDR_MAX];
 };
 

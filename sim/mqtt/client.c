@@ -12,6 +12,7 @@
 #include "modem/modemsim.h"
 #include "mqtt/codec.h"
 #include "net/conn.h"
+#include "scenario/engine.h"
 
 /* Realistic latency of result URCs after the command's OK (reference §6e timing: QMTOPEN
  * 0.2-1.5 s, QMTCONN 0.3-0.8 s, QMTSUB ~0.2 s, QoS 0 QMTPUB at once). The real network time
@@ -35,6 +36,7 @@ static void set_state(struct mqtt_client *c, enum mqtt_state s)
 		return;
 	trace_event(c->m->index, "mqtt", "client %d: %s -> %s", c->idx, state_names[c->state],
 	            state_names[s]);
+	scn_notify_mqtt(c->m, c->idx, (int)c->state, (int)s);
 	c->state = s;
 }
 
@@ -81,6 +83,7 @@ static void client_urc_bytes(struct mqtt_client *c, uint64_t latency_ms, const v
 
 	if (latency_ms == 0 || due < now)
 		due = now;
+	due += latency_ms ? scn_urc_latency(m) : 0; /* scenario `latency urc` */
 	if (due < c->urc_due)
 		due = c->urc_due;
 	c->urc_due = due;
@@ -365,6 +368,43 @@ static struct mqtt_pending *pending_add(struct mqtt_client *c, uint8_t type, uin
 	return NULL;
 }
 
+/* ---- broker-side faults (scenario/fault.c) ---- */
+
+/* Does the armed fault f apply to client c? (The caller consumes it.) */
+static bool fault_applies(struct mqtt_client *c, struct mqtt_fault_one *f)
+{
+	if (!f->armed || (f->client >= 0 && f->client != c->idx))
+		return false;
+	return true;
+}
+
+static void fault_arm(struct mqtt_fault_one *f, int client, int value)
+{
+	f->armed = value >= 0;
+	f->client = client;
+	f->value = value;
+}
+
+void mqtt_fault_connack(struct modem *m, int client, int code)
+{
+	fault_arm(&m->mqtt.fault.connack, client, code);
+}
+
+void mqtt_fault_suback(struct modem *m, int client, int code)
+{
+	fault_arm(&m->mqtt.fault.suback, client, code);
+}
+
+void mqtt_fault_noack(struct modem *m, int client, int count)
+{
+	fault_arm(&m->mqtt.fault.noack, client, count > 0 ? count : -1);
+}
+
+void mqtt_fault_close_after(struct modem *m, int client, int publishes)
+{
+	fault_arm(&m->mqtt.fault.close_after, client, publishes > 0 ? publishes : -1);
+}
+
 /* ---- incoming ---- */
 
 static bool qos2_seen(struct mqtt_client *c, uint16_t id)
@@ -455,6 +495,8 @@ static void handle_packet(struct mqtt_client *c, const struct mqtt_packet *pk)
 {
 	struct mqtt_pending *p;
 	char extra[64];
+	unsigned rc_in;
+	bool forced = false;
 
 	switch (pk->type) {
 	case MQTT_CONNACK:
@@ -463,13 +505,26 @@ static void handle_packet(struct mqtt_client *c, const struct mqtt_packet *pk)
 		if (c->state != MQTT_S_CONNECTING)
 			return;
 		cancel(&c->conn_timer);
-		if (pk->connack.return_code == 0) {
+		rc_in = pk->connack.return_code;
+		if (fault_applies(c, &c->m->mqtt.fault.connack)) {
+			c->m->mqtt.fault.connack.armed = false;
+			rc_in = (unsigned)c->m->mqtt.fault.connack.value;
+			forced = true;
+			trace_event(c->m->index, "fault",
+			            "client %d: CONNACK return code %u made %u (mqtt.connack)",
+			            c->idx, pk->connack.return_code, rc_in);
+		}
+		if (rc_in == 0) {
 			set_state(c, MQTT_S_CONNECTED);
 			ping_arm(c);
 		} else {
 			set_state(c, MQTT_S_OPEN);
 		}
-		client_urc(c, LAT_CONN_MS, "+QMTCONN: %d,0,%u", c->idx, pk->connack.return_code);
+		client_urc(c, LAT_CONN_MS, "+QMTCONN: %d,0,%u", c->idx, rc_in);
+		/* 3.1.1 3.2.2-5: a server that refuses closes the connection; the broker
+		 * accepted, so the refusal's close is made here, as a real FIN. */
+		if (forced && rc_in != 0 && c->conn)
+			net_conn_fault_close(c->conn);
 		return;
 	case MQTT_PUBLISH:
 		trace_pkt(c, false, pk->type, pk->packet_id, NULL);
@@ -494,6 +549,15 @@ static void handle_packet(struct mqtt_client *c, const struct mqtt_packet *pk)
 	case MQTT_PUBACK:
 	case MQTT_PUBCOMP:
 		trace_pkt(c, false, pk->type, pk->packet_id, NULL);
+		if (fault_applies(c, &c->m->mqtt.fault.noack)) {
+			/* lost on the way: the retransmission logic takes it from here */
+			if (--c->m->mqtt.fault.noack.value <= 0)
+				c->m->mqtt.fault.noack.armed = false;
+			trace_event(c->m->index, "fault",
+			            "client %d: %s id %u dropped (mqtt.noack)", c->idx,
+			            mqtt_codec_type_name(pk->type), (unsigned)pk->packet_id);
+			return;
+		}
 		p = pending_find(c, pk->type == MQTT_PUBACK ? MQTT_PUBLISH : MQTT_PUBREL,
 		                 pk->packet_id);
 		if (!p || (pk->type == MQTT_PUBACK && p->qos != 1))
@@ -532,10 +596,20 @@ static void handle_packet(struct mqtt_client *c, const struct mqtt_packet *pk)
 		p = pending_find(c, MQTT_SUBSCRIBE, pk->packet_id);
 		if (!p)
 			return;
+		if (fault_applies(c, &c->m->mqtt.fault.suback) &&
+		    c->m->mqtt.fault.suback.value == 0x80) {
+			/* A refusal cannot be asked of the broker: its answer is replaced (the
+			 * broker still holds the subscription it granted). */
+			c->m->mqtt.fault.suback.armed = false;
+			forced = true;
+			trace_event(c->m->index, "fault",
+			            "client %d: SUBACK id %u made a refusal (mqtt.suback)", c->idx,
+			            (unsigned)pk->packet_id);
+		}
 		buf_init(&b, 0);
 		buf_printf(&b, "+QMTSUB: %d,%u,0", c->idx, (unsigned)pk->packet_id);
 		for (size_t i = 0; i < pk->suback.count; i++)
-			buf_printf(&b, ",%u", pk->suback.granted[i]);
+			buf_printf(&b, ",%u", forced ? 0x80u : pk->suback.granted[i]);
 		client_urc(c, LAT_SUB_MS, "%s", (char *)b.data);
 		buf_free(&b);
 		pending_clear(p);
@@ -957,6 +1031,16 @@ int mqtt_subscribe(struct mqtt_client *c, uint16_t msgid, const char *const *top
 		subs[i].filter.len = strlen(topics[i]);
 		subs[i].qos = (uint8_t)qos[i];
 	}
+	if (fault_applies(c, &c->m->mqtt.fault.suback) && c->m->mqtt.fault.suback.value <= 2) {
+		/* Grants 0-2 are real: the SUBSCRIBE asks for that QoS, and the broker's SUBACK
+		 * grants it (3.1.1 3.9.3: the maximum QoS granted). */
+		c->m->mqtt.fault.suback.armed = false;
+		for (int i = 0; i < n; i++)
+			subs[i].qos = (uint8_t)c->m->mqtt.fault.suback.value;
+		trace_event(c->m->index, "fault",
+		            "client %d: SUBSCRIBE id %u asks for QoS %d (mqtt.suback)", c->idx,
+		            (unsigned)msgid, c->m->mqtt.fault.suback.value);
+	}
 	buf_init(&b, 0);
 	rc = mqtt_codec_encode_subscribe(&b, msgid, subs, (size_t)n);
 	if (rc == 0 && !pending_add(c, MQTT_SUBSCRIBE, msgid, 1, false, &b))
@@ -1054,6 +1138,16 @@ int mqtt_publish(struct mqtt_client *c, uint16_t msgid, int qos, int retain, con
 	}
 	c->cmd_at = modem_now(c->m);
 	c->pub_out++;
+	scn_notify(c->m, SCN_NOTE_PUBLISH, c->idx);
+	if (fault_applies(c, &c->m->mqtt.fault.close_after) &&
+	    --c->m->mqtt.fault.close_after.value <= 0) {
+		/* the broker closes once this PUBLISH is on its way (a real FIN, from the loop) */
+		c->m->mqtt.fault.close_after.armed = false;
+		trace_event(c->m->index, "fault",
+		            "client %d: the broker closes after this PUBLISH (mqtt.close-after)",
+		            c->idx);
+		net_conn_fault_close(c->conn);
+	}
 	{
 		char extra[300];
 

@@ -123,9 +123,25 @@ struct mqtt_pub_req {
 	struct buf payload;
 };
 
+/* Faults of the broker's side (scenario/fault.c), armed per modem; they survive a reboot, as
+ * the broker does. client -1: whichever client meets it first. */
+struct mqtt_fault_one {
+	bool armed;
+	int client;
+	int value; /* a CONNACK or SUBACK code, or how many acks / publishes are left */
+};
+
+struct mqtt_faults {
+	struct mqtt_fault_one connack; /* the next CONNACK carries value */
+	struct mqtt_fault_one suback; /* the next SUBACK grants value */
+	struct mqtt_fault_one noack; /* the next value PUBACK/PUBCOMP never arrive */
+	struct mqtt_fault_one close_after; /* the broker closes after value more PUBLISHes */
+};
+
 struct mqtt_state_all {
 	struct mqtt_client c[MQTT_CLIENTS];
 	struct mqtt_pub_req pub;
+	struct mqtt_faults fault;
 };
 
 void mqtt_init(struct modem *m);
@@ -156,5 +172,11 @@ void mqtt_free(struct modem *m);
  * with +QMTSTAT: <id>,1 (the socket is gone, as a reset by the peer; no source names the
  * code). The M95 has one context: cid is 1 and every client is on it. */
 void mqtt_pdp_down(struct modem *m, int cid, bool by_network);
+
+/* Arm a broker-side fault (see struct mqtt_faults); client -1 for any. */
+void mqtt_fault_connack(struct modem *m, int client, int code);
+void mqtt_fault_suback(struct modem *m, int client, int code);
+void mqtt_fault_noack(struct modem *m, int client, int count);
+void mqtt_fault_close_after(struct modem *m, int client, int publishes);
 
 #endif

@@ -26,7 +26,16 @@
 
 #define PROBE_INTERVAL_MS 5
 #define START_TRIES 3
-#define N_LISTENERS 3
+#define N_MAIN_LISTENERS 3 /* plain, tls, mutual */
+#define N_LISTENERS (N_MAIN_LISTENERS + NET_CERT_KINDS)
+
+/* The fault listeners' certificates, in enum net_broker_cert order. */
+static const char *const cert_files[NET_CERT_KINDS] = {
+        [NET_CERT_EXPIRED] = "server-expired.pem",
+        [NET_CERT_WRONGHOST] = "server-wronghost.pem",
+        [NET_CERT_UNTRUSTED] = "server-otherca.pem",
+        [NET_CERT_NOTYET] = "server-notyet.pem",
+};
 
 enum broker_state {
 	BROKER_GENCERTS,
@@ -34,6 +43,7 @@ enum broker_state {
 	BROKER_UP,
 	BROKER_FAILED, /* did not come up; ready() said so */
 	BROKER_DEAD, /* came up, then died */
+	BROKER_RESTARTING, /* stopped on purpose, to start again on the same ports */
 	BROKER_STOPPING,
 };
 
@@ -43,6 +53,7 @@ static const char *const state_names[] = {
         [BROKER_UP] = "up",
         [BROKER_FAILED] = "failed",
         [BROKER_DEAD] = "dead",
+        [BROKER_RESTARTING] = "restarting",
         [BROKER_STOPPING] = "stopping",
 };
 
@@ -80,6 +91,7 @@ struct net_broker {
 	int term_signal;
 	int tries;
 	int err; /* why the start failed */
+	net_broker_ready_cb restarted; /* a restart is under way: tell this, not ready() */
 	struct probe probes[N_LISTENERS];
 	int nports;
 };
@@ -261,6 +273,14 @@ static int write_config(struct net_broker *b)
 		        "\nlistener %d %s\ncafile %s\ncertfile %s/server.pem\n"
 		        "keyfile %s/server.key\nrequire_certificate true\n",
 		        in->mutual_port, in->host, in->ca, in->certs, in->certs);
+		for (int k = 0; k < NET_CERT_KINDS; k++)
+			if (in->cert_port[k])
+				fprintf(f,
+				        "\n# fault tls.cert\nlistener %d %s\ncafile %s\n"
+				        "certfile %s/%s\nkeyfile %s/server.key\n"
+				        "require_certificate false\n",
+				        in->cert_port[k], in->host, in->ca, in->certs,
+				        cert_files[k], in->certs);
 	}
 	if (fclose(f) != 0) {
 		log_msg(LOG_ERROR, "broker: %s: %s", b->conf, strerror(errno));
@@ -328,9 +348,17 @@ static int spawn(struct net_broker *b, char **args, int out_fd)
 static void on_failed(uv_timer_t *t)
 {
 	struct net_broker *b = t->data;
+	net_broker_ready_cb restarted = b->restarted;
 
-	if (!b->released)
-		b->ready(b->sim, b->err);
+	b->restarted = NULL;
+	if (b->released)
+		return;
+	if (restarted) {
+		log_msg(LOG_ERROR, "broker: mosquitto did not come back after the restart");
+		restarted(b->sim, b->err);
+		return;
+	}
+	b->ready(b->sim, b->err);
 }
 
 /* ready(err) once, from the loop: never from inside net_broker_start, whose caller has not
@@ -344,20 +372,43 @@ static void start_failed(struct net_broker *b, int err)
 	uv_timer_start(&b->timer, on_failed, 0, 0);
 }
 
-static void start_mosquitto(struct net_broker *b)
+/* Are the fault listeners' certificates in the PKI? */
+static bool pki_has_fault_certs(const char *dir)
+{
+	char p[PATH_MAX + 32];
+
+	for (int k = 0; k < NET_CERT_KINDS; k++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, cert_files[k]);
+		if (access(p, R_OK) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Spawn mosquitto; same_ports: on the ports it had (a restart), else on new free ones. */
+static void start_mosquitto(struct net_broker *b, bool same_ports)
 {
 	char *args[8];
-	int n = 0, fd, rc, ports[N_LISTENERS];
-	int nports = b->info.ca[0] ? N_LISTENERS : 1; /* no PKI: the plain listener only */
+	int n = 0, fd, rc, ports[N_LISTENERS] = {0};
+	int nports = 1; /* no PKI: the plain listener only */
 
+	if (b->info.ca[0])
+		nports = pki_has_fault_certs(b->info.certs) ? N_LISTENERS : N_MAIN_LISTENERS;
 	b->tries++;
-	if (pick_ports(ports, nports) != 0) {
+	if (same_ports) {
+		nports = b->nports;
+		for (int i = 0; i < nports; i++)
+			ports[i] = b->probes[i].port;
+	} else if (pick_ports(ports, nports) != 0) {
 		start_failed(b, -ERR_SYS);
 		return;
 	}
 	b->info.plain_port = ports[0];
 	b->info.tls_port = nports > 1 ? ports[1] : 0;
 	b->info.mutual_port = nports > 2 ? ports[2] : 0;
+	for (int k = 0; k < NET_CERT_KINDS; k++)
+		b->info.cert_port[k] =
+		        nports > N_MAIN_LISTENERS + k ? ports[N_MAIN_LISTENERS + k] : 0;
 	b->nports = nports;
 	for (int i = 0; i < N_LISTENERS; i++) {
 		b->probes[i].b = b;
@@ -395,8 +446,9 @@ static void start_mosquitto(struct net_broker *b)
 		start_failed(b, -ERR_SYS);
 		return;
 	}
-	log_msg(LOG_INFO, "broker: mosquitto pid %d on %s ports %d %d %d (try %d)", b->pid,
-	        b->info.host, b->info.plain_port, b->info.tls_port, b->info.mutual_port, b->tries);
+	log_msg(LOG_INFO, "broker: mosquitto pid %d on %s ports %d %d %d (+%d for faults, try %d)",
+	        b->pid, b->info.host, b->info.plain_port, b->info.tls_port, b->info.mutual_port,
+	        b->nports - (b->nports > 1 ? N_MAIN_LISTENERS : 1), b->tries);
 	b->deadline = uv_now(b->sim->loop) + NET_BROKER_START_MS;
 	uv_timer_start(&b->timer, on_tick, 0, PROBE_INTERVAL_MS);
 }
@@ -455,6 +507,14 @@ static void on_probe(uv_connect_t *req, int status)
 	set_state(b, BROKER_UP);
 	log_msg(LOG_INFO, "broker: up after %llu ms",
 	        (unsigned long long)(uv_now(b->sim->loop) + NET_BROKER_START_MS - b->deadline));
+	if (b->restarted) {
+		net_broker_ready_cb restarted = b->restarted;
+
+		b->restarted = NULL; /* the same ports: the routes stand */
+		if (!b->released)
+			restarted(b->sim, 0);
+		return;
+	}
 	rc = apply_defaults(b);
 	if (rc) {
 		start_failed(b, rc);
@@ -536,12 +596,17 @@ static void on_proc_closed(uv_handle_t *h)
 	case BROKER_GENCERTS:
 		after_gen(b);
 		if (b->state == BROKER_GENCERTS)
-			start_mosquitto(b);
+			start_mosquitto(b, false);
+		return;
+	case BROKER_RESTARTING:
+		b->tries = 0;
+		start_mosquitto(b, true);
 		return;
 	case BROKER_STARTING:
-		/* exited before listening: a port taken meanwhile, most likely; new ports */
+		/* exited before listening: a port taken meanwhile, most likely; new ports
+		 * (a restart keeps its ports: the modems' routes point there) */
 		if (b->tries < START_TRIES) {
-			start_mosquitto(b);
+			start_mosquitto(b, b->restarted != NULL);
 			return;
 		}
 		log_msg(LOG_ERROR, "broker: mosquitto did not start (%d tries)", b->tries);
@@ -583,6 +648,11 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig)
 		set_state(b, BROKER_DEAD);
 		break;
 	case BROKER_DEAD:
+		break;
+	case BROKER_RESTARTING:
+		log_msg(LOG_INFO, "broker: pid %d stopped for a restart (status %lld, signal %d)",
+		        b->pid, (long long)status, sig);
+		uv_timer_stop(&b->timer);
 		break;
 	case BROKER_STOPPING:
 		log_msg(LOG_INFO, "broker: pid %d exited (status %lld, signal %d)", b->pid,
@@ -655,7 +725,7 @@ int net_broker_start(struct modemsim *sim, bool strict, net_broker_ready_cb read
 	}
 	after_gen(b);
 	if (b->state == BROKER_GENCERTS)
-		start_mosquitto(b);
+		start_mosquitto(b, false);
 	return 0;
 }
 
@@ -696,6 +766,19 @@ static void poke(int port)
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno != EINPROGRESS)
 		log_msg(LOG_DEBUG, "broker: poke port %d: %s", port, strerror(errno));
 	close(fd);
+}
+
+int net_broker_restart(struct net_broker *b, net_broker_ready_cb done)
+{
+	if (!b || b->released || b->state != BROKER_UP || !b->running || b->restarted)
+		return -ERR_STATE;
+	b->restarted = done;
+	set_state(b, BROKER_RESTARTING);
+	uv_process_kill(&b->proc, SIGTERM);
+	if (b->info.plain_port)
+		poke(b->info.plain_port);
+	uv_timer_start(&b->timer, on_kill_deadline, NET_BROKER_KILL_MS, 0);
+	return 0;
 }
 
 void net_broker_stop(struct net_broker *b)

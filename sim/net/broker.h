@@ -25,6 +25,16 @@ struct net_broker;
 #define NET_BROKER_START_MS 10000 /* from spawn to every listener accepting */
 #define NET_BROKER_KILL_MS 3000 /* from SIGTERM to SIGKILL */
 
+/* Extra TLS listeners for fault tls.cert: the same broker behind a certificate that a modem
+ * must refuse (certs/gen.sh makes them; all use server.key). */
+enum net_broker_cert {
+	NET_CERT_EXPIRED, /* server-expired.pem: valid 2020-01-01 to 2020-01-02 only */
+	NET_CERT_WRONGHOST, /* server-wronghost.pem: names only wrong-host.invalid */
+	NET_CERT_UNTRUSTED, /* server-otherca.pem: signed by an unrelated CA */
+	NET_CERT_NOTYET, /* server-notyet.pem: valid in 2049 only */
+	NET_CERT_KINDS,
+};
+
 struct net_broker_info {
 	char host[16]; /* "127.0.0.1" */
 	int plain_port;
@@ -33,6 +43,7 @@ struct net_broker_info {
 	char ca[PATH_MAX]; /* the CA certificate that signed the broker's ("" without TLS) */
 	char certs[PATH_MAX]; /* the PKI directory */
 	char log[PATH_MAX]; /* mosquitto's own log */
+	int cert_port[NET_CERT_KINDS]; /* 0: that certificate is not in the PKI */
 };
 
 typedef void (*net_broker_ready_cb)(struct modemsim *sim, int status);
@@ -46,6 +57,12 @@ int net_broker_start(struct modemsim *sim, bool strict, net_broker_ready_cb read
 const struct net_broker_info *net_broker_info(const struct net_broker *b);
 /* True while mosquitto runs (false after it died or before it started). */
 bool net_broker_alive(const struct net_broker *b);
+/* Stop mosquitto and start it again on the same ports (fault mqtt.session-lost, broker.restart):
+ * every connection to it ends and, without persistence, every session is forgotten, as when a
+ * real broker restarts. Returns 0 and done(sim, 0 or -ERR_*) follows once it listens again (or
+ * did not come back: it is then dead); -ERR_STATE when it is not up, or already restarting. */
+int net_broker_restart(struct net_broker *b, net_broker_ready_cb done);
+
 /* Stop and free (asynchronously); no ready() after this. NULL-safe. */
 void net_broker_stop(struct net_broker *b);
 

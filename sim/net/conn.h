@@ -92,4 +92,57 @@ const char *net_conn_peer(const struct net_conn *c);
 
 #define NET_CONN_LINGER_MS 2000
 
+/* ---- Faults (scenario/fault.c): real impairments of a modem's links ----
+ *
+ * Everything acts on the TCP byte stream, below TLS, because that is where a network fails: a
+ * delayed, throttled or fragmented stream is what TCP hands up, and a corrupted byte inside a
+ * TLS record breaks the record's MAC (the session fails with a TLS error, as in the field).
+ * Actions that end a connection run from the loop, never inside the call, so a fault fired
+ * from inside a caller's callback (a scenario event) cannot pull the connection from under it. */
+
+struct net_link_shape {
+	unsigned delay_ms; /* every chunk, both ways, this much later */
+	unsigned rate; /* bytes per second both ways; 0: no limit */
+	unsigned fragment; /* at most this many bytes per write or delivery; 0: as they come */
+};
+
+/* What new connections of one modem meet (every field 0: nothing). */
+struct net_link_policy {
+	struct net_link_shape shape; /* copied into each new connection */
+	bool down; /* no network: connections stall both ways, new ones wait for it */
+	int refuse_port; /* new TCP connects go to this loopback port, which refuses them */
+	int tls_port; /* new TLS connections go to this loopback port instead */
+	bool tls_once; /* ... the next one only */
+	char tls_what[32]; /* what waits there, for the trace ("expired certificate") */
+};
+
+/* The modem's policy (created zeroed on first use; NULL only when out of memory). Changes
+ * apply to new connections; call net_link_update() after changing `down`. */
+struct net_link_policy *net_link_policy(struct modem *m);
+/* Re-apply the modem's policy to its live connections: resume reading and sending after
+ * `down` cleared, start the connections that waited for the network. */
+void net_link_update(struct modem *m);
+
+/* Call fn for each live connection of m (not released, not dead); returns how many. fn must
+ * not release the connection. */
+int net_conn_each(struct modem *m, void (*fn)(struct net_conn *c, void *arg), void *arg);
+
+/* The peer closes: a FIN goes to the peer now, the peer's FIN follows and closed() reports
+ * -NET_ERR_PEER_CLOSED (or after NET_CONN_LINGER_MS if the peer never answers). What the
+ * caller writes meanwhile is dropped, as bytes sent into a closing connection are. */
+void net_conn_fault_close(struct net_conn *c);
+/* The connection is reset: an RST goes to the peer and closed() reports -NET_ERR_RESET. */
+void net_conn_fault_reset(struct net_conn *c);
+/* Traffic stops both ways (on) or resumes: the socket is not read and nothing is sent, but it
+ * stays open, so TCP's window closes and keepalives go unanswered, as behind a dead link. */
+void net_conn_fault_blackhole(struct net_conn *c, bool on);
+void net_conn_fault_shape(struct net_conn *c, const struct net_link_shape *s);
+/* The connection's current shape (all 0 when none). */
+void net_conn_fault_shape_get(const struct net_conn *c, struct net_link_shape *out);
+/* Invert one byte of the stream from the peer: the offset-th byte from now (0: the first
+ * byte of the next chunk). */
+void net_conn_fault_corrupt(struct net_conn *c, uint64_t offset);
+/* The modem that owns c. */
+struct modem *net_conn_modem(const struct net_conn *c);
+
 #endif

@@ -14,11 +14,130 @@
 #include "modem/modem.h"
 
 static void update_poll(struct pty_port *p);
+static void flush_out(struct pty_port *p);
+
+/* ---- UART pacing (fault modem.baud) ----
+ * A UART at B bits per second moves B/10 bytes per second (8N1: a start and a stop bit per
+ * byte). Each direction has a token bucket holding at most 10 ms of bytes; an empty bucket
+ * stops polling its direction and a timer refills it, so a paced port costs a wakeup per
+ * 10 ms of traffic and nothing while idle. */
+
+static double pace_burst(unsigned rate)
+{
+	return rate / 100.0 < 1 ? 1 : rate / 100.0;
+}
+
+static void pace_refill(struct pty_port *p)
+{
+	uint64_t now = uv_now(p->poll.loop);
+	double dt = (double)(now - p->paced_at);
+
+	p->paced_at = now;
+	if (p->out_rate) {
+		p->out_tokens += dt * p->out_rate / 1000.0;
+		if (p->out_tokens > pace_burst(p->out_rate))
+			p->out_tokens = pace_burst(p->out_rate);
+	}
+	if (p->in_rate) {
+		p->in_tokens += dt * p->in_rate / 1000.0;
+		if (p->in_tokens > pace_burst(p->in_rate))
+			p->in_tokens = pace_burst(p->in_rate);
+	}
+}
+
+static void on_pace(uv_timer_t *t)
+{
+	struct pty_port *p = t->data;
+
+	pace_refill(p);
+	p->out_wait = p->in_wait = false;
+	flush_out(p);
+	update_poll(p);
+}
+
+/* A bucket ran dry: wait until it holds a burst again (or what is left to send). */
+static void pace_wait(struct pty_port *p)
+{
+	double need = 0, ms = 0;
+
+	if (p->out_wait) {
+		need = pace_burst(p->out_rate);
+		if ((double)p->out.len < need)
+			need = (double)p->out.len;
+		ms = (need - p->out_tokens) * 1000.0 / p->out_rate;
+	}
+	if (p->in_wait) {
+		double in_ms = (pace_burst(p->in_rate) - p->in_tokens) * 1000.0 / p->in_rate;
+
+		if (!p->out_wait || in_ms < ms)
+			ms = in_ms;
+	}
+	if (!uv_is_active((uv_handle_t *)&p->pace_timer))
+		uv_timer_start(&p->pace_timer, on_pace, ms < 1 ? 1 : (uint64_t)ms + 1, 0);
+}
+
+static void port_pace(void *ctx, unsigned out_rate, unsigned in_rate)
+{
+	struct pty_port *p = ctx;
+
+	if (!p->pace_init) {
+		uv_timer_init(p->poll.loop, &p->pace_timer);
+		p->pace_timer.data = p;
+		p->pace_init = true;
+	}
+	p->out_rate = out_rate;
+	p->in_rate = in_rate;
+	p->paced_at = uv_now(p->poll.loop);
+	p->out_tokens = out_rate ? pace_burst(out_rate) : 0;
+	p->in_tokens = in_rate ? pace_burst(in_rate) : 0;
+	p->out_wait = p->in_wait = false;
+	uv_timer_stop(&p->pace_timer);
+	flush_out(p);
+	update_poll(p);
+}
+
+/* Write what is queued, within the pacing; tells the modem when all of it is gone. */
+static void flush_out(struct pty_port *p)
+{
+	bool had = p->out.len > 0;
+
+	while (p->out.len && !p->out_wait) {
+		size_t n = p->out.len;
+		ssize_t w;
+
+		if (p->out_rate) {
+			pace_refill(p);
+			if (p->out_tokens < 1) {
+				p->out_wait = true;
+				pace_wait(p);
+				break;
+			}
+			if ((double)n > p->out_tokens)
+				n = (size_t)p->out_tokens;
+		}
+		w = write(p->master, p->out.data, n);
+		if (w <= 0)
+			break;
+		buf_consume(&p->out, (size_t)w);
+		if (p->out_rate)
+			p->out_tokens -= (double)w;
+	}
+	if (had && !p->out.len)
+		modem_output_drained(p->m);
+}
 
 static int port_write(void *ctx, const uint8_t *data, size_t n)
 {
 	struct pty_port *p = ctx;
 
+	if (p->out_rate) {
+		/* paced: everything goes through the queue */
+		if (buf_append(&p->out, data, n) != 0)
+			return -ERR_BUSY;
+		flush_out(p);
+		update_poll(p);
+		return 0;
+	}
 	if (p->out.len == 0) {
 		ssize_t w = write(p->master, data, n);
 
@@ -63,22 +182,40 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		return;
 	}
 	if (events & UV_WRITABLE) {
-		while (p->out.len) {
-			ssize_t w = write(p->master, p->out.data, p->out.len);
+		if (p->out_rate) {
+			flush_out(p);
+		} else {
+			while (p->out.len) {
+				ssize_t w = write(p->master, p->out.data, p->out.len);
 
-			if (w <= 0)
-				break;
-			buf_consume(&p->out, (size_t)w);
+				if (w <= 0)
+					break;
+				buf_consume(&p->out, (size_t)w);
+			}
+			if (!p->out.len)
+				modem_output_drained(p->m);
 		}
-		if (!p->out.len)
-			modem_output_drained(p->m);
 	}
 	if ((events & UV_READABLE) && !p->paused) {
 		/* Read a bounded amount per wakeup so one busy host cannot starve the others. */
-		for (int i = 0; i < 16 && !p->paused; i++) {
-			ssize_t r = read(p->master, chunk, sizeof(chunk));
+		for (int i = 0; i < 16 && !p->paused && !p->in_wait; i++) {
+			size_t want = sizeof(chunk);
+			ssize_t r;
 
+			if (p->in_rate) {
+				pace_refill(p);
+				if (p->in_tokens < 1) {
+					p->in_wait = true;
+					pace_wait(p);
+					break;
+				}
+				if ((double)want > p->in_tokens)
+					want = (size_t)p->in_tokens;
+			}
+			r = read(p->master, chunk, want);
 			if (r > 0) {
+				if (p->in_rate)
+					p->in_tokens -= (double)r;
 				modem_input(p->m, chunk, (size_t)r);
 				continue;
 			}
@@ -96,9 +233,9 @@ static void update_poll(struct pty_port *p)
 {
 	int ev = 0;
 
-	if (!p->paused)
+	if (!p->paused && !p->in_wait)
 		ev |= UV_READABLE;
-	if (p->out.len)
+	if (p->out.len && !p->out_wait)
 		ev |= UV_WRITABLE;
 	if (ev) {
 		uv_poll_start(&p->poll, ev, on_poll);
@@ -171,6 +308,7 @@ int pty_open(struct pty_port *p, uv_loop_t *loop, struct modem *m, const char *l
 	m->port.write = port_write;
 	m->port.backlog = port_backlog;
 	m->port.pause_input = port_pause;
+	m->port.set_pace = port_pace;
 	m->port.ctx = p;
 	update_poll(p);
 	return 0;
@@ -211,6 +349,9 @@ void pty_close(struct pty_port *p)
 		unlink(p->link);
 	p->link[0] = 0;
 	p->m->port.write = NULL;
+	p->m->port.set_pace = NULL;
+	if (p->pace_init)
+		uv_close((uv_handle_t *)&p->pace_timer, NULL);
 	uv_poll_stop(&p->poll);
 	uv_close((uv_handle_t *)&p->poll, pty_closed);
 }

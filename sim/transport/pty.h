@@ -23,6 +23,14 @@ struct pty_port {
 	bool polling;
 	bool paused;
 	struct buf out; /* bytes the host has not taken yet */
+	/* UART pacing (fault modem.baud): token buckets in bytes per second, refilled from a
+	 * timer; while a bucket is empty its direction is not polled. */
+	unsigned out_rate, in_rate; /* 0: no limit */
+	double out_tokens, in_tokens;
+	uint64_t paced_at; /* loop time of the last refill */
+	bool out_wait, in_wait; /* bucket empty: the timer resumes it */
+	bool pace_init;
+	uv_timer_t pace_timer;
 };
 
 /* Open the pty, make it raw, and attach it to m. link may be NULL. Returns 0 or -ERR_*. */
