@@ -402,7 +402,7 @@ static int m95_qideact(struct at_call *c)
 
 /* AT+QISTAT: "OK" then "STATE: <state>" (M35 AT manual 11.9; a driver waits for
  * "OK\r\n\r\nSTATE: IP GPRSACT\r\n"). With QIMUX=1 the manual lists +QISTAT: lines per
- * socket; sockets come in a later issue, so the STATE line is all there is for now. */
+ * socket, printed by at/cmd_sock_m95.c. */
 static int m95_qistat(struct at_call *c)
 {
 	char line[48];
@@ -412,16 +412,27 @@ static int m95_qistat(struct at_call *c)
 	at_text(c->m, "OK");
 	snprintf(line, sizeof(line), "STATE: %s", pdp_m95_state_name(pdp_m95_state(c->m)));
 	at_text(c->m, line);
+	if (c->m->pdp.m95.mux)
+		at_sock_m95_qistat(c->m);
 	return AT_CUSTOM;
 }
 
 /* AT+QIMUX=<0|1>: multiple TCP/IP sessions. Set in IP INITIAL by every sequence found (SSL AN
- * step 2, RT-Thread M26). The socket issue must refuse a change while a connection is open. */
+ * step 2, RT-Thread M26). A change while a socket is open is refused. */
 static int m95_qimux(struct at_call *c)
 {
 	if (c->req == AT_REQ_READ) {
 		at_info(c->m, "+QIMUX: %d", c->m->pdp.m95.mux);
 		return AT_OK;
+	}
+	for (int i = 0; i < SOCK_MAX; i++) {
+		const struct sock *s = sock_get(c->m, i);
+
+		/* one the peer or the network ended is closed already (GSM SSL AN 2.2.10.2) */
+		if (sock_in_use(s) && !s->peer_closed && at_num(c, 0) != c->m->pdp.m95.mux) {
+			at_why(c->m, "+QIMUX: socket %d is open", i);
+			return AT_ERROR;
+		}
 	}
 	c->m->pdp.m95.mux = (int)at_num(c, 0);
 	return AT_OK;

@@ -18,6 +18,10 @@ extern const struct at_cmd at_family_ssl_m95[];
 extern const struct at_cmd at_family_mqtt_ec25[]; /* +QMTCFG +QMTOPEN +QMTCONN +QMTPUB ... */
 extern const struct at_cmd at_family_mqtt_m95[];
 /* +QIOPEN +QISEND +QIRD +QICLOSE +QISTATE, +QSSLOPEN ... +QSSLSTATE, ATO */
+extern const struct at_cmd at_family_sock_ec25[];
 /* +QIOPEN +QISEND +QIRD +QICLOSE +QISACK +QINDI +QIMODE +QIHEAD, +QSSLOPEN ... +QSSLSTATE, ATO */
+extern const struct at_cmd at_family_sock_m95[];
+/* +QISTAT's per-socket lines with QIMUX=1 (at/cmd_sock_m95.c). */
+void at_sock_m95_qistat(struct modem *m);
 
 #endif

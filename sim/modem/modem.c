@@ -46,6 +46,7 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 	pdp_init(m);
 	ssl_init(m);
 	mqtt_init(m);
+	sock_init(m);
 	rc = fs_init(m);
 	if (rc)
 		return rc;
@@ -135,6 +136,7 @@ void modem_close(struct modem *m)
 	m->closing = true;
 	cancel_all_timers(m);
 	mqtt_free(m);
+	sock_free(m);
 	uv_timer_stop(&m->line_timer);
 	uv_close((uv_handle_t *)&m->line_timer, NULL);
 	fs_free(m);
@@ -470,6 +472,7 @@ void modem_reboot(struct modem *m)
 	m->cfun = 1;
 	net_reboot(m);
 	mqtt_drop_all(m, 0);
+	sock_reboot(m);
 	pdp_reboot(m);
 	ssl_init(m);
 	mqtt_init(m);

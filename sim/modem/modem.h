@@ -17,6 +17,7 @@
 #include "modem/profile.h"
 #include "modem/ssl.h"
 #include "mqtt/client.h"
+#include "sock/sock.h"
 #include "store/fs.h"
 
 struct modemsim;
@@ -84,6 +85,7 @@ struct modem {
 	struct mqtt_state_all mqtt;
 	struct scn_modem *scn; /* scenario engine state (scenario/engine.h), or NULL */
 	uint64_t n_urcs, n_bytes_in, n_bytes_out; /* totals for the control socket's queries */
+	struct sock_state sock;
 };
 
 /* Create a modem (not yet attached to a port). Returns 0 or a negative ERR_*. */

@@ -15,6 +15,7 @@ typedef void (*pdp_down_fn)(struct modem *m, int cid, bool by_network);
 
 static const pdp_down_fn pdp_down_hooks[] = {
         mqtt_pdp_down,
+        sock_pdp_down,
         NULL,
 };
 

@@ -20,13 +20,15 @@ static const struct boot_urc m95_boot[] = {
 };
 
 static const struct at_cmd *const ec25_families[] = {
-        at_family_basic,     at_family_identity_ec25, at_family_network_ec25, at_family_pdp_ec25,
-        at_family_file_ec25, at_family_ssl_ec25,      at_family_mqtt_ec25,    NULL,
+        at_family_basic,     at_family_identity_ec25, at_family_network_ec25,
+        at_family_pdp_ec25,  at_family_file_ec25,     at_family_ssl_ec25,
+        at_family_mqtt_ec25, at_family_sock_ec25,     NULL,
 };
 
 static const struct at_cmd *const m95_families[] = {
-        at_family_basic,   at_family_identity_m95, at_family_network_m95, at_family_pdp_m95,
-        at_family_sec_m95, at_family_ssl_m95,      at_family_mqtt_m95,    NULL,
+        at_family_basic,    at_family_identity_m95, at_family_network_m95,
+        at_family_pdp_m95,  at_family_sec_m95,      at_family_ssl_m95,
+        at_family_mqtt_m95, at_family_sock_m95,     NULL,
 };
 
 const struct model_profile profile_ec25 = {
