@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -11,6 +12,33 @@
 static enum log_level level_now = LOG_WARN;
 static FILE *log_file;
 static FILE *trace_file;
+/* Transcript line numbers: every record the transcript has (or would have, without --log)
+ * counts, so that findings can name the line of the host's command. */
+static uint64_t log_line;
+static uint64_t *last_tx_line; /* per modem */
+static size_t n_last_tx;
+
+static void note_tx_line(int modem)
+{
+	if (modem < 0)
+		return;
+	if ((size_t)modem >= n_last_tx) {
+		size_t n = (size_t)modem + 16;
+		uint64_t *p = realloc(last_tx_line, n * sizeof(*p));
+
+		if (!p)
+			return;
+		memset(p + n_last_tx, 0, (n - n_last_tx) * sizeof(*p));
+		last_tx_line = p;
+		n_last_tx = n;
+	}
+	last_tx_line[modem] = log_line;
+}
+
+uint64_t trace_last_tx_line(int modem)
+{
+	return modem >= 0 && (size_t)modem < n_last_tx ? last_tx_line[modem] : 0;
+}
 
 void log_set_level(enum log_level level)
 {
@@ -60,6 +88,9 @@ void trace_close(void)
 		fclose(trace_file);
 	log_file = NULL;
 	trace_file = NULL;
+	free(last_tx_line);
+	last_tx_line = NULL;
+	n_last_tx = 0;
 }
 
 void trace_flush(void)
@@ -135,6 +166,9 @@ void trace_io(int modem, enum trace_dir dir, const uint8_t *p, size_t n)
 	struct stamp s;
 	struct buf b;
 
+	log_line++;
+	if (dir == TRACE_TX)
+		note_tx_line(modem);
 	if (!log_file && !trace_file)
 		return;
 	stamp_now(&s);
@@ -147,9 +181,10 @@ void trace_io(int modem, enum trace_dir dir, const uint8_t *p, size_t n)
 	}
 	if (trace_file) {
 		log_escape(&b, p, n, true);
-		fprintf(trace_file, "{\"t\":%s,\"modem\":%d,\"ev\":\"%s\",\"bytes\":\"%.*s\"}\n",
-		        s.unix, modem, dir == TRACE_TX ? "tx" : "rx", (int)b.len,
-		        b.data ? (char *)b.data : "");
+		fprintf(trace_file,
+		        "{\"t\":%s,\"modem\":%d,\"ev\":\"%s\",\"line\":%llu,\"bytes\":\"%.*s\"}\n",
+		        s.unix, modem, dir == TRACE_TX ? "tx" : "rx", (unsigned long long)log_line,
+		        (int)b.len, b.data ? (char *)b.data : "");
 	}
 	buf_free(&b);
 }
@@ -159,6 +194,7 @@ void trace_cmd(int modem, const char *cmd, size_t len, const char *result, const
 	struct stamp s;
 	struct buf b, r, w;
 
+	log_line++;
 	if (!log_file && !trace_file)
 		return;
 	stamp_now(&s);
@@ -197,6 +233,7 @@ void trace_event(int modem, const char *kind, const char *fmt, ...)
 	struct buf msg, esc;
 	va_list ap;
 
+	log_line++;
 	if (!log_file && !trace_file && level_now < LOG_DEBUG)
 		return;
 	stamp_now(&s);
@@ -214,6 +251,38 @@ void trace_event(int modem, const char *kind, const char *fmt, ...)
 		        s.unix, modem, kind, (int)esc.len, esc.data ? (char *)esc.data : "");
 	}
 	log_msg(LOG_DEBUG, "#%d %s %s", modem, kind, msg.data ? (char *)msg.data : "");
+	buf_free(&msg);
+	buf_free(&esc);
+}
+
+void trace_finding(int modem, const char *severity, const char *kind, const char *fmt, ...)
+{
+	uint64_t line = trace_last_tx_line(modem);
+	struct stamp s;
+	struct buf msg, esc;
+	va_list ap;
+
+	log_line++;
+	buf_init(&msg, 0);
+	buf_init(&esc, 0);
+	va_start(ap, fmt);
+	buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	stamp_now(&s);
+	if (log_file)
+		fprintf(log_file, "[%s] #%d FINDING %s %s: %s (transcript line %llu)\n", s.clock,
+		        modem, severity, kind, msg.data ? (char *)msg.data : "",
+		        (unsigned long long)line);
+	if (trace_file) {
+		log_escape(&esc, msg.data, msg.len, true);
+		fprintf(trace_file,
+		        "{\"t\":%s,\"modem\":%d,\"ev\":\"finding\",\"severity\":\"%s\","
+		        "\"kind\":\"%s\",\"line\":%llu,\"msg\":\"%.*s\"}\n",
+		        s.unix, modem, severity, kind, (unsigned long long)line, (int)esc.len,
+		        esc.data ? (char *)esc.data : "");
+	}
+	log_msg(LOG_DEBUG, "#%d finding %s %s: %s", modem, severity, kind,
+	        msg.data ? (char *)msg.data : "");
 	buf_free(&msg);
 	buf_free(&esc);
 }

@@ -32,6 +32,16 @@ void trace_cmd(int modem, const char *cmd, size_t len, const char *result, const
 void trace_event(int modem, const char *kind, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* A place where the host broke the documented protocol ("the module judges the host"):
+ * severity "error" | "warning" | "info", kind a short word ("cmd-before-result",
+ * "data-before-prompt", ...). The record names the transcript line of the modem's latest host
+ * input ("line"; tx records carry their own "line" too). Trace: {"ev":"finding", "severity",
+ * "kind", "line", "msg"}; transcript: "#0 FINDING error kind: msg (transcript line N)". */
+void trace_finding(int modem, const char *severity, const char *kind, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* Transcript line number of the modem's latest host input (0: none yet). */
+uint64_t trace_last_tx_line(int modem);
+
 /* Escape bytes for a transcript (printable ASCII as is, \r \n \t \\ and \xNN) or for a JSON
  * string body (\u00NN for control and non-ASCII bytes, so that the bytes are recoverable). */
 void log_escape(struct buf *out, const uint8_t *p, size_t n, bool json);
