@@ -1051,24 +1051,30 @@ bool tls_established(const struct tls_session *s)
 	return s->state == TLS_ST_OPEN;
 }
 
-int tls_read(struct tls_session *s, uint8_t *buf, size_t cap)
+/* Data may flow: finish a handshake first. TLS_DONE to go on, else what to return. */
+static int data_gate(struct tls_session *s)
 {
-	char lib[128];
-	int ret;
-
 	switch (s->state) {
 	case TLS_ST_HANDSHAKE:
-		ret = tls_handshake(s);
-		if (ret != TLS_DONE)
-			return ret;
-		break;
+		return tls_handshake(s);
 	case TLS_ST_OPEN:
-		break;
+		return TLS_DONE;
 	case TLS_ST_CLOSED:
 		return TLS_CLOSED;
 	case TLS_ST_FAILED:
 		return TLS_FAILED;
 	}
+	return TLS_FAILED;
+}
+
+int tls_read(struct tls_session *s, uint8_t *buf, size_t cap)
+{
+	char lib[128];
+	int ret;
+
+	ret = data_gate(s);
+	if (ret != TLS_DONE)
+		return ret;
 	if (!cap)
 		return TLS_WANT;
 	if (cap > INT32_MAX)
@@ -1105,19 +1111,9 @@ int tls_write(struct tls_session *s, const uint8_t *p, size_t n)
 	char lib[128];
 	int ret;
 
-	switch (s->state) {
-	case TLS_ST_HANDSHAKE:
-		ret = tls_handshake(s);
-		if (ret != TLS_DONE)
-			return ret;
-		break;
-	case TLS_ST_OPEN:
-		break;
-	case TLS_ST_CLOSED:
-		return TLS_CLOSED;
-	case TLS_ST_FAILED:
-		return TLS_FAILED;
-	}
+	ret = data_gate(s);
+	if (ret != TLS_DONE)
+		return ret;
 	if (s->sent_close)
 		return TLS_CLOSED;
 	if (!n)
