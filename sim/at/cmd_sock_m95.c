@@ -49,9 +49,6 @@
 /* Decision: how long CLOSE OK waits for the peer to acknowledge what was sent before the
  * close is forced (no source gives it; the EC25's default close timeout). */
 #define CLOSE_WAIT_S 10
-/* Decision: a transparent connection that opens while the host runs another command waits
- * for that command's result; looked at again this often (rare: a host waits for CONNECT). */
-#define TP_RETRY_MS 10
 
 static const struct sock_ops tcp_ops;
 static const struct sock_ops ssl_ops;
@@ -202,33 +199,22 @@ void at_sock_m95_qistat(struct modem *m)
 
 /* ---- transparent mode ---- */
 
-static void tp_retry(struct modem *m, void *arg);
-
 /* A transparent connection is up: CONNECT after the command's OK (GSM SSL AN 3.4: "OK" then
- * "CONNECT"), and data mode from then on. */
+ * "CONNECT"), and data mode from then on. If the host is running another command, CONNECT and
+ * data mode follow that command's final result (the dispatcher defers the entry). */
 static void tp_connect(struct sock *s)
 {
 	struct modem *m = s->m;
 
 	if (s->state != SOCK_S_CONNECTED || s->mode != SOCK_MODE_TRANSPARENT || m->sock.tp)
 		return;
-	if (m->at.busy || m->line.mode != AT_LINE_COMMAND) {
-		if (!modem_after(m, TP_RETRY_MS, tp_retry, s))
-			sock_abort(s);
-		return;
-	}
-	at_text(m, "CONNECT");
+	at_transparent_banner(m, "CONNECT");
 	if (sock_transparent(s) != 0) {
+		at_transparent_banner(m, NULL);
 		sock_abort(s);
 		return;
 	}
 	s->arg = s; /* CONNECT is out: the core prints CLOSED when the peer ends it */
-}
-
-static void tp_retry(struct modem *m, void *arg)
-{
-	(void)m;
-	tp_connect(arg);
 }
 
 /* ---- the socket's callbacks ---- */

@@ -170,6 +170,9 @@ static void enter_transparent(struct modem *m)
 	double guard = 1000.0 * m->sim->opt.time_scale;
 
 	m->at.tp_pending = false;
+	if (m->at.tp_banner)
+		at_text(m, m->at.tp_banner);
+	m->at.tp_banner = NULL;
 	m->at.transparent = true;
 	m->at.data_ops = m->at.tp_ops;
 	m->at.data_arg = m->at.tp_arg;
@@ -201,10 +204,18 @@ static void leave_transparent(struct modem *m)
 	modem_line_timer_update(m);
 }
 
+void at_transparent_banner(struct modem *m, const char *text)
+{
+	m->at.tp_banner = text;
+}
+
 void at_transparent_exit(struct modem *m, const char *text)
 {
-	if (!m->at.transparent)
+	if (!m->at.transparent) {
+		m->at.tp_pending = false;
+		m->at.tp_banner = NULL;
 		return;
+	}
 	leave_transparent(m);
 	trace_event(m->index, "note", "transparent data mode ended%s%s", text ? ": " : "",
 	            text ? text : "");

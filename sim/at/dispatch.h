@@ -125,6 +125,7 @@ struct at_session {
 	void *data_arg;
 	bool transparent; /* in a transparent data mode (a socket), no command running */
 	bool tp_pending; /* enter transparent mode once the current line's result is out */
+	const char *tp_banner; /* printed on entering transparent mode (\"CONNECT\") */
 	const struct at_data_ops *tp_ops;
 	void *tp_arg;
 };
@@ -160,8 +161,12 @@ void at_raw(struct modem *m, size_t len, uint64_t idle_ms, uint64_t guard_ms,
  * network go to the host with at_send() meanwhile; URCs wait. Called with no command running,
  * it takes effect at once. */
 void at_transparent(struct modem *m, const struct at_data_ops *ops, void *arg);
+/* Text to print at the moment transparent mode is entered by the next at_transparent() (e.g.
+ * "CONNECT" for a connection that came up while the host was running another command: it
+ * comes after that command's final result). Static storage. */
+void at_transparent_banner(struct modem *m, const char *text);
 /* Leave transparent mode from the network side (peer closed): print text (e.g. "NO CARRIER")
- * if not NULL. No-op when not in transparent mode. */
+ * if not NULL. A pending entry is cancelled silently. */
 void at_transparent_exit(struct modem *m, const char *text);
 bool at_in_transparent(const struct modem *m);
 
