@@ -826,7 +826,7 @@ static void start_plan(struct net_conn *c)
 		return;
 	case NET_PLAN_FAIL:
 		if (used)
-			snprintf(c->cause, sizeof(c->cause), "%s: not resolved (--resolve %s=fail)",
+			snprintf(c->cause, sizeof(c->cause), "%s: not resolved (override %s=fail)",
 			         c->host, used->name);
 		else
 			snprintf(c->cause, sizeof(c->cause), "'%s' is not a host name", c->host);

@@ -113,7 +113,7 @@ struct net_link_policy {
 	int refuse_port; /* new TCP connects go to this loopback port, which refuses them */
 	int tls_port; /* new TLS connections go to this loopback port instead */
 	bool tls_once; /* ... the next one only */
-	char tls_what[32]; /* what waits there, for the trace ("expired certificate") */
+	char tls_what[64]; /* what waits there, for the trace ("expired certificate") */
 };
 
 /* The modem's policy (created zeroed on first use; NULL only when out of memory). Changes

@@ -398,7 +398,7 @@ static void test_open_failures(void)
 	CHECK(!r.opened);
 	CHECK(run_until(&r.opened, 2000));
 	CHECK(r.status == -NET_ERR_DNS && r.sync_calls == 0);
-	CHECK(strstr(r.cause, "--resolve dead.example=fail") != NULL);
+	CHECK(strstr(r.cause, "override dead.example=fail") != NULL);
 
 	/* not a host name at all */
 	memset(&r, 0, sizeof(r));
