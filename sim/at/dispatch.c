@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "modem/findings.h"
 #include "modem/modem.h"
 #include "modem/modemsim.h"
 #include "scenario/engine.h"
@@ -243,6 +244,7 @@ static void line_fail(struct modem *m, const uint8_t *line, size_t len, const ch
 {
 	m->at.why[0] = 0;
 	at_why(m, "%s", why);
+	findings_bad_line(m, (const char *)line, len);
 	trace_result(m, (const char *)line, len, AT_ERROR);
 	m->at.why[0] = 0;
 	emit_final(m, AT_ERROR);
@@ -344,6 +346,7 @@ static int run_one(struct modem *m, const struct at_cmd_req *r, bool ask_scenari
 	call.req = r->req;
 	call.cmd = at_lookup(m->model->families, r->name);
 	if (!call.cmd) {
+		findings_unknown(m, r->name);
 		at_why(m, "%s is not a command of the %s", r->name, m->model->model);
 		return AT_ERROR;
 	}
@@ -357,12 +360,14 @@ static int run_one(struct modem *m, const struct at_cmd_req *r, bool ask_scenari
 	if (r->req == AT_REQ_WRITE &&
 	    at_parse_args(r->args, r->args_len, &call.args, why, sizeof(why)) != 0) {
 		at_why(m, "%s", why);
+		findings_bad_line(m, r->text, r->text_len);
 		return (call.cmd->flags & AT_F_NOCME) || !call.cmd->bad_args ? AT_ERROR
 		                                                             : call.cmd->bad_args;
 	}
 	rc = central_checks(&call);
 	if (rc != AT_OK)
 		return rc;
+	findings_command(m, &call);
 	if (r->req == AT_REQ_TEST && call.cmd->test)
 		return print_test(m, call.cmd->test);
 	rc = call.cmd->fn ? call.cmd->fn(&call) : AT_OK;
@@ -385,6 +390,7 @@ static void run_line(struct modem *m)
 		}
 		if (got < 0) {
 			at_why(m, "%s at column %zu", why, (size_t)(m->at.next - m->at.line) + 1);
+			findings_bad_line(m, m->at.next, (size_t)(end - m->at.next));
 			trace_result(m, m->at.next, (size_t)(end - m->at.next), AT_ERROR);
 			line_done(m, AT_ERROR);
 			return;
@@ -518,6 +524,7 @@ void at_data_event(struct modem *m, const struct at_event *ev)
 	} else if (ev->type == AT_EV_DATA_END) {
 		void *arg = m->at.data_arg;
 
+		findings_data_end(m, ev->end);
 		if (m->at.transparent) {
 			/* back in command mode before the owner answers (OK) */
 			leave_transparent(m);

@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "modem/findings.h"
 #include "modem/modemsim.h"
 #include "scenario/engine.h"
 
@@ -135,6 +136,7 @@ void modem_close(struct modem *m)
 	modem_flush_one(m);
 	m->closing = true;
 	cancel_all_timers(m);
+	findings_close(m);
 	mqtt_free(m);
 	sock_free(m);
 	uv_timer_stop(&m->line_timer);
@@ -283,6 +285,7 @@ void modem_urc_bytes(struct modem *m, const void *p, size_t n)
 		return;
 	}
 	m->n_urcs++;
+	findings_urc(m, p, n);
 	modem_urc_flush(m);
 }
 
@@ -353,10 +356,12 @@ static void pump(struct modem *m)
 			break;
 		}
 		handle_event(m, &ev);
+		findings_fed(m, &ev, off);
 	}
 	m->pumping = false;
 	if (m->closing)
 		return;
+	findings_waiting(m, off);
 	buf_consume(&m->inbuf, off);
 	if (m->input_paused && m->inbuf.len < MODEM_INBUF_MAX / 2) {
 		m->input_paused = false;
@@ -472,6 +477,7 @@ void modem_reboot(struct modem *m)
 	m->cfun = 1;
 	net_reboot(m);
 	mqtt_drop_all(m, 0);
+	findings_reboot(m);
 	sock_reboot(m);
 	pdp_reboot(m);
 	ssl_init(m);

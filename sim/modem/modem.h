@@ -23,6 +23,7 @@
 struct modemsim;
 struct modem_timer;
 struct scn_modem;
+struct findings;
 
 #define MODEM_INBUF_MAX (64 * 1024) /* host bytes waiting while a command runs */
 #define MODEM_OUTBUF_MAX                                                                           \
@@ -86,6 +87,7 @@ struct modem {
 	struct scn_modem *scn; /* scenario engine state (scenario/engine.h), or NULL */
 	uint64_t n_urcs, n_bytes_in, n_bytes_out; /* totals for the control socket's queries */
 	struct sock_state sock;
+	struct findings *findings; /* modem/findings.h: where the host broke the protocol */
 };
 
 /* Create a modem (not yet attached to a port). Returns 0 or a negative ERR_*. */

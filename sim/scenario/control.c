@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "modem/findings.h"
 #include "modem/modemsim.h"
 #include "scenario/engine.h"
 #include "scenario/parse.h"
@@ -161,6 +162,22 @@ static void answer_error(struct ctl_client *cl, int col, const char *msg)
 	buf_free(&b);
 }
 
+/* "query findings [<modem>]" (modem/findings.h); false for any other line */
+static bool answer_findings(struct ctl_client *cl, const char *line, size_t len)
+{
+	struct buf b;
+	int handled;
+
+	buf_init(&b, 0);
+	handled = findings_query(cl->ctl->sim, line, len, &b);
+	if (handled && b.data)
+		answer(cl, b.data, b.len);
+	else if (handled)
+		answer_error(cl, 0, "out of memory");
+	buf_free(&b);
+	return handled;
+}
+
 static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 {
 	struct scn_control *ctl = cl->ctl;
@@ -170,6 +187,8 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 	int rc;
 
 	cl->lineno++;
+	if (answer_findings(cl, line, len))
+		return;
 	rc = scn_parse_line(line, len, st, &err);
 	if (rc < 0) {
 		answer_error(cl, err.col, err.msg);

@@ -1,0 +1,911 @@
+#include "modem/findings.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include "at/dispatch.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "modem/modem.h"
+#include "modem/modemsim.h"
+#include "mqtt/client.h"
+#include "mqtt/codec.h"
+
+#define CTRL_Z 0x1a
+#define ESC 0x1b
+
+enum fnd_severity { FND_ERROR, FND_WARNING, FND_INFO };
+
+static const char *const severity_names[] = {"error", "warning", "info"};
+
+/* The kinds the report generator knows; the names are the contract. */
+enum fnd_kind {
+	FK_CMD_BEFORE_RESULT,
+	FK_DATA_BEFORE_PROMPT,
+	FK_LENGTH_MISMATCH,
+	FK_NON_ASCII,
+	FK_NOT_CONNECTED,
+	FK_INFLIGHT_EXCEEDED,
+	FK_MSGID_REUSED,
+	FK_QMTSTAT_IGNORED,
+	FK_RETRY_STORM,
+	FK_NO_SHUTDOWN,
+	FK_UNKNOWN_COMMAND,
+};
+
+static const char *const kind_names[] = {
+        "cmd-before-result", "data-before-prompt", "length-mismatch", "non-ascii",
+        "not-connected",     "inflight-exceeded",  "msgid-reused",    "qmtstat-ignored",
+        "retry-storm",       "no-shutdown",        "unknown-command",
+};
+
+struct fnd_rec {
+	int64_t t_ms; /* Unix time */
+	enum fnd_severity sev;
+	enum fnd_kind kind;
+	uint64_t line;
+	char *msg;
+};
+
+/* One MQTT client as the host was shown it (its URCs), plus the storm window. */
+struct fnd_client {
+	bool opened; /* "+QMTOPEN: <id>,0" went to the host */
+	bool connected; /* "+QMTCONN: <id>,0,0" went to the host */
+	bool stat_pending; /* "+QMTSTAT: <id>,<err>" (err not 5), no QMTOPEN/QMTCLOSE since */
+	int stat_code;
+	bool stat_reported; /* a command on the closed client was reported: once per +QMTSTAT */
+	bool over_window; /* a publish over the in-flight window was reported: once until it
+	                   * drains */
+	uint64_t stat_line; /* the host's latest input line when that +QMTSTAT was queued */
+	uint64_t opens[FINDINGS_STORM_OPENS]; /* loop times of the latest QMTOPENs */
+	int nopens;
+};
+
+struct findings {
+	struct fnd_rec *recs; /* the first FINDINGS_KEEP findings */
+	size_t nrecs;
+	uint64_t total;
+	uint64_t by_sev[3];
+	/* Host input bytes are numbered as modem.n_bytes_in counts them; those before judged
+	 * have been looked at, so that bytes waiting in the input buffer are judged once. */
+	uint64_t judged;
+	bool declared; /* the running command gave the length of its data phase */
+	bool phase_flagged; /* the current data phase already has a length finding */
+	struct fnd_client c[MQTT_CLIENTS];
+};
+
+static struct findings *get(struct modem *m)
+{
+	if (!m->findings) {
+		m->findings = calloc(1, sizeof(*m->findings));
+		if (!m->findings)
+			log_msg(LOG_ERROR, "#%d: out of memory for findings", m->index);
+	}
+	return m->findings;
+}
+
+static int64_t unix_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void report(struct modem *m, enum fnd_severity sev, enum fnd_kind kind, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+static void report(struct modem *m, enum fnd_severity sev, enum fnd_kind kind, const char *fmt, ...)
+{
+	struct findings *f = get(m);
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	trace_finding(m->index, severity_names[sev], kind_names[kind], "%s", msg);
+	if (!f)
+		return;
+	f->total++;
+	f->by_sev[sev]++;
+	if (f->nrecs == FINDINGS_KEEP)
+		return;
+	if (!f->recs) {
+		f->recs = calloc(FINDINGS_KEEP, sizeof(*f->recs));
+		if (!f->recs)
+			return;
+	}
+	f->recs[f->nrecs] = (struct fnd_rec){
+	        .t_ms = unix_ms(),
+	        .sev = sev,
+	        .kind = kind,
+	        .line = trace_last_tx_line(m->index),
+	        .msg = strdup(msg),
+	};
+	f->nrecs++;
+}
+
+/* Host bytes as a transcript shows them, at most max of them; only up to the first CR when
+ * line is set. */
+static void excerpt(char *dst, size_t len, const void *p, size_t n, size_t max, bool line)
+{
+	const uint8_t *s = p, *cr = n && line ? memchr(p, '\r', n) : NULL;
+	struct buf b;
+	bool cut;
+
+	if (cr)
+		n = (size_t)(cr - s);
+	cut = n > max;
+	buf_init(&b, 0);
+	log_escape(&b, s, cut ? max : n, false);
+	snprintf(dst, len, "%.*s%s", (int)b.len, b.data ? (char *)b.data : "", cut ? "..." : "");
+	buf_free(&b);
+}
+
+/* The running command as typed, "AT+QMTPUB=0,1,1,0,\"t\"" (shortened); len >= 3. */
+static void running(const struct modem *m, char *dst, size_t len)
+{
+	memcpy(dst, "AT", 2);
+	excerpt(dst + 2, len - 2, m->at.cur.text, m->at.cur.text_len, 40, true);
+}
+
+/* ---- host input ---- */
+
+static bool is_crlf(uint8_t c)
+{
+	return c == '\r' || c == '\n';
+}
+
+/* The part of the input from off to its end not judged yet; false if there is none. */
+static bool unjudged(struct modem *m, struct findings *f, size_t off, const uint8_t **p, size_t *n)
+{
+	uint64_t start;
+	size_t skip;
+
+	if (off >= m->inbuf.len)
+		return false;
+	*p = m->inbuf.data + off;
+	*n = m->inbuf.len - off;
+	start = m->n_bytes_in >= *n ? m->n_bytes_in - *n : 0;
+	skip = f->judged > start ? (size_t)(f->judged - start) : 0;
+	if (skip >= *n)
+		return false;
+	*p += skip;
+	*n -= skip;
+	return true;
+}
+
+static void skip_crlf(const uint8_t **p, size_t *n)
+{
+	while (*n && is_crlf(**p)) {
+		(*p)++;
+		(*n)--;
+	}
+}
+
+static bool starts_command(const uint8_t *p, size_t n)
+{
+	return n && (p[0] == 'A' || p[0] == 'a');
+}
+
+/* Commands that print CONNECT only once a connection is up, with the command still running
+ * (EC2x TCP/IP AN: access mode 2 answers CONNECT; ATO). */
+static bool connects_later(const struct modem *m)
+{
+	static const char *const names[] = {"+QIOPEN", "+QSSLOPEN", "O", NULL};
+
+	for (const char *const *n = names; *n; n++)
+		if (strcmp(m->at.cur.name, *n) == 0)
+			return true;
+	return false;
+}
+
+/* A line the dispatcher acts on (it ignores lines of blanks and control bytes). */
+static bool line_counts(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] > ' ' && p[i] != 0x7f)
+			return true;
+	return false;
+}
+
+/* A command line just ran, was answered at once, and more input was in the same write. */
+static void early_command(struct modem *m, struct findings *f, size_t off)
+{
+	const uint8_t *p;
+	size_t n;
+	char what[64], cur[64];
+
+	if (!unjudged(m, f, off, &p, &n))
+		return;
+	f->judged = m->n_bytes_in;
+	skip_crlf(&p, &n);
+	if (!n)
+		return;
+	excerpt(what, sizeof(what), p, n, 40, true);
+	running(m, cur, sizeof(cur));
+	report(m, FND_WARNING, FK_CMD_BEFORE_RESULT,
+	       "\"%s\" was sent in the same write as %s, before its final result: wait for "
+	       "OK/ERROR before the next command",
+	       what, cur);
+}
+
+/* A command line opened "> " or CONNECT, and input followed in the same write. */
+static void early_data(struct modem *m, struct findings *f, size_t off)
+{
+	const uint8_t *p;
+	size_t n;
+	char cur[64];
+
+	/* the LF of a CR LF terminator is the line's, not data (host-drivers.md item 2) */
+	if (off < m->inbuf.len && m->inbuf.data[off] == '\n')
+		off++;
+	if (!unjudged(m, f, off, &p, &n))
+		return;
+	f->judged = m->n_bytes_in;
+	running(m, cur, sizeof(cur));
+	report(m, FND_ERROR, FK_DATA_BEFORE_PROMPT,
+	       "%zu bytes were sent in the same write as %s, before its %s: a module reads data "
+	       "only after showing it",
+	       n, cur, m->line.mode == AT_LINE_PROMPT ? "\"> \" prompt" : "CONNECT");
+}
+
+/* A fixed-length data phase took its count: what followed in the same write. */
+static void surplus(struct modem *m, struct findings *f, size_t off)
+{
+	const uint8_t *p;
+	size_t n;
+	char what[64], cur[64];
+	bool data = false;
+
+	if (!unjudged(m, f, off, &p, &n))
+		return;
+	skip_crlf(&p, &n);
+	if (!n) {
+		/* a CR or CR LF after the data is tolerated (host-drivers.md item 5) */
+		f->judged = m->n_bytes_in;
+		return;
+	}
+	running(m, cur, sizeof(cur));
+	if (starts_command(p, n)) {
+		if (m->at.busy)
+			return; /* still running: findings_waiting() judges it */
+		f->judged = m->n_bytes_in;
+		excerpt(what, sizeof(what), p, n, 40, true);
+		report(m, FND_WARNING, FK_CMD_BEFORE_RESULT,
+		       "\"%s\" was sent in the same write as the data of %s, before its final "
+		       "result",
+		       what, cur);
+		return;
+	}
+	f->judged = m->n_bytes_in;
+	excerpt(what, sizeof(what), p, n, 20, false);
+	for (size_t i = 0; i < n; i++)
+		if (!is_crlf(p[i]) && p[i] != CTRL_Z && p[i] != ESC)
+			data = true;
+	/* Reference §6c [LOG EC800M]: surplus bytes, a trailing Ctrl+Z too, are parsed as a new
+	 * command line. A lone Ctrl+Z is a prompt-mode habit that drivers carry over
+	 * (host-drivers.md item 5) and that this simulator ignores: a warning; data is lost. */
+	report(m, data ? FND_ERROR : FND_WARNING, FK_LENGTH_MISMATCH,
+	       "%zu bytes (\"%s\") beyond the %zu declared by %s: the module reads them as a "
+	       "command line",
+	       n, what, m->line.want, cur);
+}
+
+/* A write inside a fixed-length "> " payload that ends with Ctrl+Z: the host treats Ctrl+Z as
+ * the terminator, but with a length it is payload and the module waits for the rest. A
+ * binary payload whose write happens to end in 0x1A looks the same; rare enough to report. */
+static void ctrl_z_in_fixed(struct modem *m, struct findings *f, const struct at_event *ev,
+                            size_t off)
+{
+	const struct at_line *l = &m->line;
+	char cur[64];
+
+	if (l->mode != AT_LINE_PROMPT || !l->want || l->got >= l->want || off < m->inbuf.len ||
+	    !ev->len || ev->data[ev->len - 1] != CTRL_Z || f->phase_flagged)
+		return;
+	f->phase_flagged = true;
+	running(m, cur, sizeof(cur));
+	report(m, FND_ERROR, FK_LENGTH_MISMATCH,
+	       "Ctrl+Z after %zu of the %zu bytes declared by %s: with a length Ctrl+Z is "
+	       "payload, and the module waits for %zu more bytes",
+	       l->got - 1, l->want, cur, l->want - l->got);
+}
+
+void findings_fed(struct modem *m, const struct at_event *ev, size_t off)
+{
+	struct findings *f = get(m);
+
+	if (!f || m->closing)
+		return;
+	switch (ev->type) {
+	case AT_EV_NONE:
+		return;
+	case AT_EV_LINE:
+	case AT_EV_REPEAT:
+		if (!line_counts(ev->data, ev->len))
+			return;
+		if (m->line.mode != AT_LINE_COMMAND)
+			early_data(m, f, off);
+		else if (!m->at.busy)
+			early_command(m, f, off);
+		/* still running: findings_waiting() judges what follows */
+		return;
+	case AT_EV_DATA:
+		ctrl_z_in_fixed(m, f, ev, off);
+		return;
+	case AT_EV_DATA_END:
+		if (ev->end == AT_END_COUNT && m->line.mode == AT_LINE_COMMAND)
+			surplus(m, f, off);
+		return;
+	}
+}
+
+void findings_waiting(struct modem *m, size_t off)
+{
+	struct findings *f;
+	const uint8_t *p;
+	size_t n;
+	char what[64], cur[64];
+
+	if (m->closing || !m->at.busy || m->line.mode != AT_LINE_COMMAND)
+		return;
+	f = get(m);
+	if (!f || !unjudged(m, f, off, &p, &n))
+		return;
+	f->judged = m->n_bytes_in;
+	skip_crlf(&p, &n); /* the LF of the running command's CR LF */
+	if (!n)
+		return;
+	running(m, cur, sizeof(cur));
+	if (starts_command(p, n)) {
+		excerpt(what, sizeof(what), p, n, 40, true);
+		report(m, FND_ERROR, FK_CMD_BEFORE_RESULT,
+		       "\"%s\" was sent while %s was still running: wait for its final result",
+		       what, cur);
+	} else if (connects_later(m)) {
+		report(m, FND_ERROR, FK_DATA_BEFORE_PROMPT,
+		       "%zu bytes were sent while %s was still connecting, before its CONNECT", n,
+		       cur);
+	} else {
+		report(m, FND_ERROR, FK_CMD_BEFORE_RESULT,
+		       "%zu bytes were sent while %s was still running: wait for its final result",
+		       n, cur);
+	}
+}
+
+void findings_data_end(struct modem *m, enum at_data_end why)
+{
+	struct findings *f = get(m);
+	const struct at_line *l = &m->line;
+	bool short_of = l->want && l->got < l->want;
+	bool flagged;
+	char cur[64];
+
+	if (!f)
+		return;
+	flagged = f->phase_flagged;
+	f->phase_flagged = false;
+	if (!short_of || !f->declared || flagged)
+		return;
+	running(m, cur, sizeof(cur));
+	switch (why) {
+	case AT_END_TIMEOUT:
+		/* the M95 capture of reference §3: declared 1467, "+QSECWRITE: 1392,..." */
+		report(m, FND_ERROR, FK_LENGTH_MISMATCH,
+		       "%s declared %zu bytes; %zu came before the inactivity timeout ended the "
+		       "upload",
+		       cur, l->want, l->got);
+		break;
+	case AT_END_ESCAPE:
+		/* BG96 FILE manual: +++ ends an upload early, and the true size is reported */
+		report(m, FND_WARNING, FK_LENGTH_MISMATCH,
+		       "%s declared %zu bytes; \"+++\" ended the upload after %zu", cur, l->want,
+		       l->got);
+		break;
+	case AT_END_COUNT:
+	case AT_END_SUBMIT:
+	case AT_END_CANCEL:
+		break;
+	}
+}
+
+/* ---- command lines ---- */
+
+/* UTF-8 sequences word processors put where an ASCII quote belongs (as at/param.c). */
+static const char *smart_quote(const uint8_t *p, size_t n)
+{
+	if (n >= 3 && p[0] == 0xe2 && p[1] == 0x80) {
+		switch (p[2]) {
+		case 0x9c:
+			return "U+201C left double quotation mark";
+		case 0x9d:
+			return "U+201D right double quotation mark";
+		case 0x98:
+			return "U+2018 left single quotation mark";
+		case 0x99:
+			return "U+2019 right single quotation mark";
+		default:
+			break;
+		}
+	}
+	if (n >= 2 && p[0] == 0xc2 && (p[1] == 0xab || p[1] == 0xbb))
+		return "a guillemet";
+	return NULL;
+}
+
+void findings_bad_line(struct modem *m, const char *text, size_t len)
+{
+	const uint8_t *p = (const uint8_t *)text;
+	const char *base = text, *sq;
+	size_t base_len = len, i;
+	char what[96], byte[32];
+
+	for (i = 0; i < len && p[i] < 0x80; i++)
+		;
+	if (i == len)
+		return;
+	/* one command of the current line: columns and excerpt are the whole line's */
+	if (text >= m->at.line && text < m->at.line + m->at.line_len) {
+		base = m->at.line;
+		base_len = m->at.line_len;
+	}
+	sq = smart_quote(p + i, len - i);
+	if (!sq) {
+		snprintf(byte, sizeof(byte), "byte 0x%02x", p[i]);
+		sq = byte;
+	}
+	excerpt(what, sizeof(what), base, base_len, 60, true);
+	report(m, FND_ERROR, FK_NON_ASCII,
+	       "non-ASCII %s at column %zu of \"%s\": AT syntax is ASCII (a copy from a word "
+	       "processor?); the module answers ERROR",
+	       sq, (size_t)(text - base) + i + 1, what);
+}
+
+/* Levenshtein distance, case-insensitive, over command names (short: at most 31 bytes). */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strnlen(a, 31), lb = strnlen(b, 31), row[32];
+
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t cost =
+			        toupper((unsigned char)a[i - 1]) == toupper((unsigned char)b[j - 1])
+			                ? 0
+			                : 1;
+			size_t best = diag + cost;
+
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+void findings_unknown(struct modem *m, const char *name)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1, limit = (strlen(name) + 2) / 3;
+
+	for (const struct at_cmd *const *fam = m->model->families; *fam; fam++)
+		for (const struct at_cmd *c = *fam; c->name; c++) {
+			size_t d = distance(name, c->name);
+
+			if (d < best_d) {
+				best_d = d;
+				best = c->name;
+			}
+		}
+	/* a suggestion only when it is close: a third of the name may differ */
+	if (best && best_d <= (limit ? limit : 1))
+		report(m, FND_WARNING, FK_UNKNOWN_COMMAND,
+		       "AT%s is not a command of the %s; did you mean AT%s?", name, m->model->model,
+		       best);
+	else
+		report(m, FND_WARNING, FK_UNKNOWN_COMMAND,
+		       "AT%s is not a command of the %s (no known command is close)", name,
+		       m->model->model);
+}
+
+/* ---- MQTT ---- */
+
+enum mqtt_op { OP_OPEN, OP_CLOSE, OP_CONN, OP_DISC, OP_SUB, OP_UNS, OP_PUB };
+
+static const struct {
+	const char *name;
+	enum mqtt_op op;
+} mqtt_ops[] = {
+        {"+QMTOPEN", OP_OPEN}, {"+QMTCLOSE", OP_CLOSE}, {"+QMTCONN", OP_CONN},
+        {"+QMTDISC", OP_DISC}, {"+QMTSUB", OP_SUB},     {"+QMTUNS", OP_UNS},
+        {"+QMTPUB", OP_PUB},   {"+QMTPUBEX", OP_PUB},
+};
+
+/* The result URC the host still waits for on this msgid, or NULL if it is not in flight. */
+static const char *msgid_in_flight(const struct mqtt_client *c, long long msgid)
+{
+	for (size_t i = 0; i < sizeof(c->pend) / sizeof(c->pend[0]); i++) {
+		const struct mqtt_pending *p = &c->pend[i];
+
+		if (!p->used || p->msgid != msgid)
+			continue;
+		if (p->type == MQTT_SUBSCRIBE)
+			return "+QMTSUB";
+		if (p->type == MQTT_UNSUBSCRIBE)
+			return "+QMTUNS";
+		return p->ex ? "+QMTPUBEX" : "+QMTPUB";
+	}
+	return NULL;
+}
+
+/* Is "+QMTSTAT: <idx>," still waiting in the URC queue (the host has not seen it)? */
+static bool stat_held(const struct modem *m, int idx)
+{
+	char pat[24];
+	size_t k = (size_t)snprintf(pat, sizeof(pat), "+QMTSTAT: %d,", idx);
+
+	for (size_t i = 0; m->urcs.len >= k && i + k <= m->urcs.len; i++)
+		if (memcmp(m->urcs.data + i, pat, k) == 0)
+			return true;
+	return false;
+}
+
+/* A command on a client the host was told is closed. True when the command is judged here
+ * (reported, or a race the host could not avoid). */
+static bool stat_ignored(struct modem *m, struct fnd_client *v, int idx, const char *cmd)
+{
+	if (!v->stat_pending)
+		return false;
+	if (stat_held(m, idx) || trace_last_tx_line(m->index) <= v->stat_line)
+		return true; /* the command was on its way before the host could see the URC */
+	if (v->stat_reported)
+		return true;
+	v->stat_reported = true;
+	report(m, FND_ERROR, FK_QMTSTAT_IGNORED,
+	       "%s on client %d after +QMTSTAT: %d,%d without AT+QMTOPEN: the client is closed "
+	       "(reference 6e: reopen, or close it)",
+	       cmd, idx, idx, v->stat_code);
+	return true;
+}
+
+static void storm(struct modem *m, struct fnd_client *v, int idx)
+{
+	uint64_t now = modem_now(m);
+
+	if (v->nopens == FINDINGS_STORM_OPENS) {
+		memmove(v->opens, v->opens + 1, sizeof(v->opens) - sizeof(v->opens[0]));
+		v->nopens--;
+	}
+	v->opens[v->nopens++] = now;
+	if (v->nopens < FINDINGS_STORM_OPENS || now - v->opens[0] > FINDINGS_STORM_MS)
+		return;
+	report(m, FND_WARNING, FK_RETRY_STORM,
+	       "%d AT+QMTOPEN on client %d within %.1f s without a connection: back off between "
+	       "attempts",
+	       FINDINGS_STORM_OPENS, idx, (double)(now - v->opens[0]) / 1000.0);
+	v->nopens = 0;
+}
+
+static void judge_mqtt(struct modem *m, struct findings *f, const struct at_call *c,
+                       enum mqtt_op op)
+{
+	int idx = (int)at_num(c, 0);
+	struct fnd_client *v = &f->c[idx];
+	const struct mqtt_client *cl = &m->mqtt.c[idx];
+	long long msgid = at_given(c, 1) && c->args.p[1].type == AT_P_NUM ? at_num(c, 1) : -1;
+	long long qos = at_given(c, 2) && c->args.p[2].type == AT_P_NUM ? at_num(c, 2) : 0;
+	bool m95 = m->model->id == MODEL_M95;
+	const char *busy;
+	char cmd[24];
+
+	snprintf(cmd, sizeof(cmd), "AT%s", c->cmd->name);
+	switch (op) {
+	case OP_OPEN:
+		v->stat_pending = false;
+		storm(m, v, idx);
+		return;
+	case OP_CLOSE:
+		v->stat_pending = false;
+		v->opened = false;
+		v->connected = false;
+		return;
+	case OP_DISC:
+		v->connected = false;
+		return;
+	case OP_CONN:
+		if (stat_ignored(m, v, idx, cmd) || v->opened)
+			return;
+		report(m, FND_ERROR, FK_NOT_CONNECTED,
+		       "AT+QMTCONN=%d before +QMTOPEN: %d,0: the client has no network yet", idx,
+		       idx);
+		return;
+	case OP_SUB:
+	case OP_UNS:
+	case OP_PUB:
+		break;
+	}
+	if (stat_ignored(m, v, idx, cmd))
+		return;
+	if (!v->connected) {
+		report(m, FND_ERROR, FK_NOT_CONNECTED,
+		       "%s on client %d before +QMTCONN: %d,0,0: wait for the connection's URC",
+		       cmd, idx, idx);
+		return;
+	}
+	if (cl->state != MQTT_S_CONNECTED)
+		return; /* lost, and the host has not been told yet */
+	busy = (op != OP_PUB || qos > 0) && msgid > 0 ? msgid_in_flight(cl, msgid) : NULL;
+	if (busy) {
+		report(m, FND_ERROR, FK_MSGID_REUSED,
+		       "%s reuses msgid %lld on client %d while it is still in flight (its %s "
+		       "result has not come)",
+		       cmd, msgid, idx, busy);
+		return;
+	}
+	/* M95 MQTT AN 3.2.8 note 1: at most 5 messages in flight; the M95 refuses (8512), the
+	 * EC25 in this simulator answers, but the host is outside the documented window. */
+	if (op != OP_PUB || qos == 0)
+		return;
+	if (cl->inflight < MQTT_INFLIGHT_MAX) {
+		v->over_window = false;
+		return;
+	}
+	if (v->over_window)
+		return; /* one finding per excursion over the window */
+	v->over_window = true;
+	report(m, m95 ? FND_ERROR : FND_WARNING, FK_INFLIGHT_EXCEEDED,
+	       "%s with %d QoS 1/2 messages of client %d already in flight: the window is %d "
+	       "(wait for +QMTPUB results; more publishes over it are not reported until it "
+	       "drains)",
+	       cmd, cl->inflight, idx, MQTT_INFLIGHT_MAX);
+}
+
+void findings_command(struct modem *m, const struct at_call *c)
+{
+	struct findings *f = get(m);
+	const char *name = c->cmd->name;
+
+	if (!f)
+		return;
+	f->phase_flagged = false;
+	f->declared = true;
+	if (c->req != AT_REQ_WRITE)
+		return;
+	/* the file size of these has a default (10240): only a given one is a declaration */
+	if (strcmp(name, "+QFUPL") == 0 || strcmp(name, "+QFWRITE") == 0) {
+		f->declared = at_given(c, 1);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(mqtt_ops) / sizeof(mqtt_ops[0]); i++) {
+		if (strcmp(name, mqtt_ops[i].name) != 0)
+			continue;
+		if (at_given(c, 0) && c->args.p[0].type == AT_P_NUM && c->args.p[0].num >= 0 &&
+		    c->args.p[0].num < MQTT_CLIENTS)
+			judge_mqtt(m, f, c, mqtt_ops[i].op);
+		return;
+	}
+}
+
+/* One URC line the host is sent: what it now knows of its MQTT clients. */
+static void urc_line(struct modem *m, struct findings *f, const char *s)
+{
+	int idx, a, b = 0, k;
+
+	if (sscanf(s, "+QMTOPEN: %d,%d", &idx, &a) == 2 && idx >= 0 && idx < MQTT_CLIENTS) {
+		/* 2: "MQTT identifier occupied", the client stays as it was */
+		if (a == 0)
+			f->c[idx].opened = true;
+		else if (a != 2)
+			f->c[idx].opened = f->c[idx].connected = false;
+	} else if ((k = sscanf(s, "+QMTCONN: %d,%d,%d", &idx, &a, &b)) >= 2 && idx >= 0 &&
+	           idx < MQTT_CLIENTS) {
+		f->c[idx].connected = a == 0 && k == 3 && b == 0;
+		if (f->c[idx].connected)
+			f->c[idx].nopens = 0; /* a connection ends a storm */
+	} else if (sscanf(s, "+QMTSTAT: %d,%d", &idx, &a) == 2 && idx >= 0 && idx < MQTT_CLIENTS) {
+		struct fnd_client *v = &f->c[idx];
+
+		v->opened = v->connected = false;
+		/* 5: the server closed after the host's own QMTDISC; nothing to act on */
+		if (a != 5) {
+			v->stat_pending = true;
+			v->stat_reported = false;
+			v->stat_code = a;
+			v->stat_line = trace_last_tx_line(m->index);
+		}
+	}
+}
+
+void findings_urc(struct modem *m, const void *p, size_t n)
+{
+	const char *s = p, *end = s + n;
+	struct findings *f;
+
+	if (n < 8 || !memmem(p, n, "+QMT", 4))
+		return;
+	f = get(m);
+	if (!f)
+		return;
+	while (s < end) {
+		const char *e = s;
+		char line[64];
+
+		while (e < end && *e != '\r' && *e != '\n')
+			e++;
+		if (e - s >= 8 && memcmp(s, "+QMT", 4) == 0) {
+			snprintf(line, sizeof(line), "%.*s", (int)(e - s), s);
+			urc_line(m, f, line);
+		}
+		s = e + 1;
+	}
+}
+
+void findings_reboot(struct modem *m)
+{
+	struct findings *f = m->findings;
+
+	if (!f)
+		return;
+	memset(f->c, 0, sizeof(f->c));
+	f->phase_flagged = false;
+	f->declared = true;
+}
+
+void findings_close(struct modem *m)
+{
+	struct findings *f;
+
+	for (int i = 0; i < MQTT_CLIENTS; i++) {
+		const struct mqtt_client *c = &m->mqtt.c[i];
+
+		switch (c->state) {
+		case MQTT_S_CONNECTING:
+		case MQTT_S_CONNECTED:
+			report(m, FND_WARNING, FK_NO_SHUTDOWN,
+			       "client %d was still connected at exit: no AT+QMTDISC/AT+QMTCLOSE "
+			       "(the "
+			       "broker sees the connection drop and publishes any will)",
+			       i);
+			break;
+		case MQTT_S_OPENING:
+		case MQTT_S_OPEN:
+			report(m, FND_WARNING, FK_NO_SHUTDOWN,
+			       "client %d had its network open at exit: no AT+QMTCLOSE", i);
+			break;
+		case MQTT_S_IDLE:
+			if (m->findings && m->findings->c[i].stat_pending)
+				report(m, FND_WARNING, FK_QMTSTAT_IGNORED,
+				       "+QMTSTAT: %d,%d was never answered with AT+QMTOPEN or "
+				       "AT+QMTCLOSE",
+				       i, m->findings->c[i].stat_code);
+			break;
+		case MQTT_S_DISCONNECTING:
+			break;
+		}
+	}
+	f = m->findings;
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->nrecs; i++)
+		free(f->recs[i].msg);
+	free(f->recs);
+	free(f);
+	m->findings = NULL;
+}
+
+/* ---- the control socket ---- */
+
+static void json_str(struct buf *b, const char *s)
+{
+	buf_putc(b, '"');
+	log_escape(b, (const uint8_t *)s, strlen(s), true);
+	buf_putc(b, '"');
+}
+
+static void query_one(struct modem *m, struct buf *out)
+{
+	const struct findings *f = m->findings;
+
+	buf_printf(out,
+	           "{\"modem\":%d,\"count\":%llu,\"errors\":%llu,\"warnings\":%llu,\"info\":%llu",
+	           m->index, (unsigned long long)(f ? f->total : 0),
+	           (unsigned long long)(f ? f->by_sev[FND_ERROR] : 0),
+	           (unsigned long long)(f ? f->by_sev[FND_WARNING] : 0),
+	           (unsigned long long)(f ? f->by_sev[FND_INFO] : 0));
+	if (f && f->total > f->nrecs)
+		buf_printf(out, ",\"dropped\":%llu", (unsigned long long)(f->total - f->nrecs));
+	buf_printf(out, ",\"findings\":[");
+	for (size_t i = 0; f && i < f->nrecs; i++) {
+		const struct fnd_rec *r = &f->recs[i];
+
+		buf_printf(out,
+		           "%s{\"t\":%lld.%03lld,\"severity\":\"%s\",\"kind\":\"%s\",\"line\":%llu,"
+		           "\"msg\":",
+		           i ? "," : "", (long long)(r->t_ms / 1000), (long long)(r->t_ms % 1000),
+		           severity_names[r->sev], kind_names[r->kind],
+		           (unsigned long long)r->line);
+		json_str(out, r->msg ? r->msg : "");
+		buf_putc(out, '}');
+	}
+	buf_printf(out, "]}");
+}
+
+static const char *word(const char **p, const char *end, size_t *len)
+{
+	const char *s = *p;
+
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	*p = s;
+	while (*p < end && **p != ' ' && **p != '\t')
+		(*p)++;
+	*len = (size_t)(*p - s);
+	return s;
+}
+
+int findings_query(struct modemsim *sim, const char *line, size_t len, struct buf *out)
+{
+	const char *p = line, *end = line + len, *w;
+	size_t n;
+	long idx = -1;
+
+	w = word(&p, end, &n);
+	if (n != 5 || memcmp(w, "query", 5) != 0)
+		return 0;
+	w = word(&p, end, &n);
+	if (n != 8 || memcmp(w, "findings", 8) != 0)
+		return 0;
+	w = word(&p, end, &n);
+	if (n) {
+		char num[16], *e;
+
+		snprintf(num, sizeof(num), "%.*s", (int)(n < 15 ? n : 15), w);
+		idx = strtol(num, &e, 10);
+		if (n > 15 || *e || idx < 0) {
+			buf_printf(out,
+			           "{\"ok\":false,\"error\":\"query findings [<modem>]: a modem "
+			           "index, not ");
+			log_escape(out, (const uint8_t *)w, n > 40 ? 40 : n, true);
+			buf_printf(out, "\"}");
+			return 1;
+		}
+		word(&p, end, &n);
+		if (n) {
+			buf_printf(out, "{\"ok\":false,\"error\":\"query findings [<modem>]: "
+			                "unexpected text after the modem index\"}");
+			return 1;
+		}
+	}
+	if (idx >= sim->count) {
+		buf_printf(out,
+		           "{\"ok\":false,\"error\":\"modem %ld does not exist (%d modem%s)\"}",
+		           idx, sim->count, sim->count == 1 ? "" : "s");
+		return 1;
+	}
+	buf_printf(out, "{\"ok\":true,\"modems\":[");
+	for (int i = 0; i < sim->count; i++) {
+		if (idx >= 0 && idx != i)
+			continue;
+		if (idx < 0 && i)
+			buf_putc(out, ',');
+		query_one(&sim->modems[i], out);
+	}
+	buf_printf(out, "]}");
+	return 1;
+}
