@@ -69,23 +69,6 @@
 
 enum file_xfer_kind { XFER_QFUPL = 1, XFER_QFWRITE, XFER_QFDWL, XFER_QFREAD };
 
-static const char *end_text(enum at_data_end why)
-{
-	switch (why) {
-	case AT_END_COUNT:
-		return "declared size reached";
-	case AT_END_TIMEOUT:
-		return "inactivity timeout";
-	case AT_END_ESCAPE:
-		return "+++";
-	case AT_END_SUBMIT:
-		return "Ctrl+Z";
-	case AT_END_CANCEL:
-		return "ESC";
-	}
-	return "?";
-}
-
 static int store_error(struct modem *m, int rc)
 {
 	at_why(m, "cannot store the file: %s", err_str(rc));
@@ -193,7 +176,8 @@ static void upload_end(struct modem *m, void *arg, enum at_data_end why)
 	int rc;
 
 	(void)arg;
-	at_why(m, "data ended (%s) after %zu of %zu bytes", end_text(why), x->data.len, x->want);
+	at_why(m, "data ended (%s) after %zu of %zu bytes", at_data_end_name(why), x->data.len,
+	       x->want);
 	rc = x->kind == XFER_QFWRITE ? finish_qfwrite(m) : finish_qfupl(m);
 	fs_xfer_reset(m);
 	at_complete(m, rc);

@@ -35,23 +35,6 @@
 #define SEC_DEFAULT_TIMEOUT_S 100
 #define SEC_ESCAPE_GUARD_S 1.0
 
-static const char *end_text(enum at_data_end why)
-{
-	switch (why) {
-	case AT_END_COUNT:
-		return "declared size reached";
-	case AT_END_TIMEOUT:
-		return "inactivity timeout";
-	case AT_END_ESCAPE:
-		return "+++";
-	case AT_END_SUBMIT:
-		return "Ctrl+Z";
-	case AT_END_CANCEL:
-		return "ESC";
-	}
-	return "?";
-}
-
 static int name_arg(struct at_call *c, enum fs_drive *d, char *name)
 {
 	const struct at_param *p = &c->args.p[0];
@@ -81,7 +64,8 @@ static void upload_end(struct modem *m, void *arg, enum at_data_end why)
 	int rc;
 
 	(void)arg;
-	at_why(m, "data ended (%s) after %zu of %zu bytes", end_text(why), x->data.len, x->want);
+	at_why(m, "data ended (%s) after %zu of %zu bytes", at_data_end_name(why), x->data.len,
+	       x->want);
 	/* AN 2.2.7: the data received before +++ (or the timeout) is what is stored, and
 	 * <uploadsize> is its true size (an M95 capture: declared 1467, "+QSECWRITE: 1392,235a"
 	 * after the timeout, reference §3). */

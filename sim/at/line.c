@@ -281,3 +281,20 @@ void at_line_tick(struct at_line *l, uint64_t now, struct at_event *ev)
 		end_data(l, ev, AT_END_TIMEOUT);
 	}
 }
+
+const char *at_data_end_name(enum at_data_end why)
+{
+	switch (why) {
+	case AT_END_COUNT:
+		return "declared size reached";
+	case AT_END_TIMEOUT:
+		return "inactivity timeout";
+	case AT_END_ESCAPE:
+		return "+++";
+	case AT_END_SUBMIT:
+		return "Ctrl+Z";
+	case AT_END_CANCEL:
+		return "ESC";
+	}
+	return "?";
+}

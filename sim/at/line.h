@@ -84,6 +84,8 @@ size_t at_line_feed(struct at_line *l, const uint8_t *in, size_t n, uint64_t now
 uint64_t at_line_deadline(const struct at_line *l);
 /* Time passed: may report DATA (held '+' that were data after all) or DATA_END. */
 void at_line_tick(struct at_line *l, uint64_t now, struct at_event *ev);
+/* How a data phase ended, in words for traces ("inactivity timeout", "+++", ...). */
+const char *at_data_end_name(enum at_data_end why);
 /* A command line is partly received (URCs should wait for it, for a while). */
 bool at_line_partial(const struct at_line *l);
 

@@ -1,6 +1,7 @@
 #include "at/param.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -133,9 +134,9 @@ int at_parse_next(const char **pp, const char *end, struct at_cmd_req *req, cons
 }
 
 /* UTF-8 sequences word processors put where an ASCII quote belongs. */
-static const char *smart_quote(const unsigned char *p, const unsigned char *end)
+const char *at_smart_quote(const uint8_t *p, size_t n)
 {
-	if (end - p >= 3 && p[0] == 0xe2 && p[1] == 0x80) {
+	if (n >= 3 && p[0] == 0xe2 && p[1] == 0x80) {
 		switch (p[2]) {
 		case 0x9c:
 			return "U+201C left double quotation mark";
@@ -149,7 +150,7 @@ static const char *smart_quote(const unsigned char *p, const unsigned char *end)
 			break;
 		}
 	}
-	if (end - p >= 2 && p[0] == 0xc2 && (p[1] == 0xab || p[1] == 0xbb))
+	if (n >= 2 && p[0] == 0xc2 && (p[1] == 0xab || p[1] == 0xbb))
 		return "a guillemet";
 	return NULL;
 }
@@ -231,8 +232,8 @@ int at_parse_args(const char *s, size_t n, struct at_args *a, char *why, size_t 
 			tok = p;
 			while (p < end && *p != ',') {
 				unsigned char c = (unsigned char)*p;
-				const char *sq = smart_quote((const unsigned char *)p,
-				                             (const unsigned char *)end);
+				const char *sq =
+				        at_smart_quote((const uint8_t *)p, (size_t)(end - p));
 
 				if (sq) {
 					snprintf(why, why_len,

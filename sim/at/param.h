@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define AT_MAX_PARAMS 32
 #define AT_NAME_MAX 24
@@ -57,6 +58,10 @@ int at_parse_args(const char *s, size_t n, struct at_args *a, char *why, size_t 
 
 /* Strict numbers for string-valued parameters (e.g. a quoted "0xFFFF"): 0 or -1. */
 int at_parse_number(const char *s, size_t n, long long *out, bool *hex);
+
+/* A UTF-8 quote a word processor put where an ASCII quote belongs, at p: its name
+ * ("U+201C left double quotation mark"), or NULL. */
+const char *at_smart_quote(const uint8_t *p, size_t n);
 
 /* Case-insensitive compare of a parameter's text with a keyword. */
 bool at_param_is(const struct at_param *p, const char *keyword);

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "at/param.h"
 #include "at/dispatch.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -419,28 +420,6 @@ void findings_data_end(struct modem *m, enum at_data_end why)
 
 /* ---- command lines ---- */
 
-/* UTF-8 sequences word processors put where an ASCII quote belongs (as at/param.c). */
-static const char *smart_quote(const uint8_t *p, size_t n)
-{
-	if (n >= 3 && p[0] == 0xe2 && p[1] == 0x80) {
-		switch (p[2]) {
-		case 0x9c:
-			return "U+201C left double quotation mark";
-		case 0x9d:
-			return "U+201D right double quotation mark";
-		case 0x98:
-			return "U+2018 left single quotation mark";
-		case 0x99:
-			return "U+2019 right single quotation mark";
-		default:
-			break;
-		}
-	}
-	if (n >= 2 && p[0] == 0xc2 && (p[1] == 0xab || p[1] == 0xbb))
-		return "a guillemet";
-	return NULL;
-}
-
 void findings_bad_line(struct modem *m, const char *text, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)text;
@@ -457,7 +436,7 @@ void findings_bad_line(struct modem *m, const char *text, size_t len)
 		base = m->at.line;
 		base_len = m->at.line_len;
 	}
-	sq = smart_quote(p + i, len - i);
+	sq = at_smart_quote(p + i, len - i);
 	if (!sq) {
 		snprintf(byte, sizeof(byte), "byte 0x%02x", p[i]);
 		sq = byte;

@@ -1013,6 +1013,25 @@ static int need_connected(struct mqtt_client *c)
 	return AT_ERROR;
 }
 
+/* Send an encoded SUBSCRIBE or UNSUBSCRIBE (rc: the encoder's status) and wait for its
+ * acknowledgement like any pending packet. Frees b. */
+static int send_tracked(struct mqtt_client *c, enum mqtt_packet_type type, uint16_t msgid,
+                        struct buf *b, int rc, const char *first_topic)
+{
+	if (rc == 0 && !pending_add(c, type, msgid, 1, false, b))
+		rc = -ERR_BUSY;
+	if (rc == 0)
+		rc = send_bytes(c, b);
+	buf_free(b);
+	if (rc) {
+		at_why(c->m, "%s not sent: %s", mqtt_codec_type_name(type), err_str(rc));
+		return AT_ERROR;
+	}
+	c->cmd_at = modem_now(c->m);
+	trace_pkt(c, true, type, msgid, first_topic);
+	return AT_OK;
+}
+
 int mqtt_subscribe(struct mqtt_client *c, uint16_t msgid, const char *const *topics, const int *qos,
                    int n)
 {
@@ -1043,18 +1062,7 @@ int mqtt_subscribe(struct mqtt_client *c, uint16_t msgid, const char *const *top
 	}
 	buf_init(&b, 0);
 	rc = mqtt_codec_encode_subscribe(&b, msgid, subs, (size_t)n);
-	if (rc == 0 && !pending_add(c, MQTT_SUBSCRIBE, msgid, 1, false, &b))
-		rc = -ERR_BUSY;
-	if (rc == 0)
-		rc = send_bytes(c, &b);
-	buf_free(&b);
-	if (rc) {
-		at_why(c->m, "SUBSCRIBE not sent: %s", err_str(rc));
-		return AT_ERROR;
-	}
-	c->cmd_at = modem_now(c->m);
-	trace_pkt(c, true, MQTT_SUBSCRIBE, msgid, topics[0]);
-	return AT_OK;
+	return send_tracked(c, MQTT_SUBSCRIBE, msgid, &b, rc, topics[0]);
 }
 
 int mqtt_unsubscribe(struct mqtt_client *c, uint16_t msgid, const char *const *topics, int n)
@@ -1075,18 +1083,7 @@ int mqtt_unsubscribe(struct mqtt_client *c, uint16_t msgid, const char *const *t
 	}
 	buf_init(&b, 0);
 	rc = mqtt_codec_encode_unsubscribe(&b, msgid, f, (size_t)n);
-	if (rc == 0 && !pending_add(c, MQTT_UNSUBSCRIBE, msgid, 1, false, &b))
-		rc = -ERR_BUSY;
-	if (rc == 0)
-		rc = send_bytes(c, &b);
-	buf_free(&b);
-	if (rc) {
-		at_why(c->m, "UNSUBSCRIBE not sent: %s", err_str(rc));
-		return AT_ERROR;
-	}
-	c->cmd_at = modem_now(c->m);
-	trace_pkt(c, true, MQTT_UNSUBSCRIBE, msgid, topics[0]);
-	return AT_OK;
+	return send_tracked(c, MQTT_UNSUBSCRIBE, msgid, &b, rc, topics[0]);
 }
 
 int mqtt_publish_check(struct mqtt_client *c, uint16_t msgid, int qos)
