@@ -11,8 +11,8 @@ configuration and these listeners:
 
 Users and access rules come from mosquitto's dynamic security plugin, not from
 password_file/acl_file: mosquitto 2.0's acl_file never refuses a SUBSCRIBE (its check
-returns success for every subscription, "FIXME - implement ACL subscription strings" in
-src/security_default.c; seen on 2.0.11 here: SUBACK granted 1 for a topic the ACL forbids).
+returns success for every subscription, and src/security_default.c says ACL subscription
+strings are left unimplemented; seen on 2.0.11 here: SUBACK granted 1 for a topic the ACL forbids).
 The plugin refuses it, so a forbidden subscription gets a real SUBACK 0x80, and a wrong
 password a real CONNACK 5. The plugin ships in Debian's mosquitto package.
 

@@ -342,9 +342,7 @@ def test_without_state_nothing_persists(modemsim):
 
 
 def reboot(t, model="ec25"):
-    out = t.cmd("AT+CFUN=1,1")
-    if not out.endswith(b"\r\nOK\r\n"):
-        pytest.skip("AT+CFUN=1,1 is not implemented yet (cmd_network.c): %r" % out)
+    assert t.cmd("AT+CFUN=1,1") == b"AT+CFUN=1,1\r\r\nOK\r\n"
     t.read_until(BOOT_LAST[model], timeout=15)
 
 

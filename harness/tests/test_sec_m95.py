@@ -170,9 +170,7 @@ def test_escape_ends_the_upload(m95):
 
 
 def reboot(t):
-    out = t.cmd("AT+CFUN=1,1")
-    if not out.endswith(b"\r\nOK\r\n"):
-        pytest.skip("AT+CFUN=1,1 is not implemented yet (cmd_network.c): %r" % out)
+    assert t.cmd("AT+CFUN=1,1") == b"AT+CFUN=1,1\r\r\nOK\r\n"
     t.read_until(BOOT_LAST["m95"], timeout=15)
 
 
