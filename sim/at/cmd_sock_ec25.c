@@ -279,61 +279,6 @@ static struct sock *data_sock(struct at_call *c, int id, bool ssl)
 	return s;
 }
 
-static void send_data(struct modem *m, void *arg, const uint8_t *p, size_t n)
-{
-	struct buf *b = &m->sock.req_data;
-
-	(void)arg;
-	if (b->len <= SEND_MAX)
-		buf_append(b, p, n);
-}
-
-/* "SEND OK" when the bytes were taken, "SEND FAIL" when the send buffer is full (EC2x TCP/IP
- * AN, AT+QISEND; reference §5b), ERROR when the socket is gone. */
-static void send_end(struct modem *m, void *arg, enum at_data_end why)
-{
-	struct buf *b = &m->sock.req_data;
-	struct sock *s = sock_get(m, m->sock.req_id);
-	int rc = AT_ERROR;
-
-	(void)arg;
-	switch (why) {
-	case AT_END_CANCEL:
-		/* reference §9: ESC cancels; assumed to answer OK, as +QMTPUB does here */
-		at_why(m, "ESC: send cancelled");
-		rc = AT_OK;
-		break;
-	case AT_END_SUBMIT:
-	case AT_END_COUNT:
-		if (b->len > SEND_MAX) {
-			at_why(m, "more than %d bytes before Ctrl+Z", SEND_MAX);
-			break;
-		}
-		switch (sock_send(s, b->data, b->len)) {
-		case 0:
-			at_text(m, "SEND OK");
-			rc = AT_CUSTOM;
-			break;
-		case -ERR_BUSY:
-			at_why(m, "send buffer full");
-			at_text(m, "SEND FAIL");
-			rc = AT_CUSTOM;
-			break;
-		default:
-			at_why(m, "socket %d is not connected", s->id);
-			break;
-		}
-		break;
-	case AT_END_ESCAPE:
-	case AT_END_TIMEOUT:
-		break;
-	}
-	buf_reset(b);
-	at_complete(m, rc);
-}
-
-static const struct at_data_ops send_ops = {send_data, send_end};
-
 static int do_send(struct at_call *c, bool ssl)
 {
 	struct modem *m = c->m;
@@ -355,9 +300,8 @@ static int do_send(struct at_call *c, bool ssl)
 	s = data_sock(c, id, ssl);
 	if (!s)
 		return AT_ERROR;
-	buf_reset(&m->sock.req_data);
-	m->sock.req_id = id;
-	at_prompt(m, c->args.n == 2 ? (size_t)at_num(c, 1) : 0, &send_ops, NULL);
+	/* an empty Ctrl+Z send is taken (SEND OK), as before */
+	sock_send_prompt(m, id, c->args.n == 2 ? (size_t)at_num(c, 1) : 0, 0, SEND_MAX);
 	return AT_PENDING;
 }
 

@@ -442,62 +442,6 @@ static int cmd_qiopen(struct at_call *c)
 
 /* ---- sending ---- */
 
-static void send_data(struct modem *m, void *arg, const uint8_t *p, size_t n)
-{
-	struct buf *b = &m->sock.req_data;
-
-	(void)arg;
-	if (b->len <= SEND_MAX)
-		buf_append(b, p, n);
-}
-
-/* "SEND OK" once the bytes are taken, "SEND FAIL" when the send buffer is full ("If the
- * process of sending data is blocked", GSM SSL AN 2.2.3), ERROR when the connection is gone. */
-static void send_end(struct modem *m, void *arg, enum at_data_end why)
-{
-	struct buf *b = &m->sock.req_data;
-	struct sock *s = sock_get(m, m->sock.req_id);
-	int rc = AT_ERROR;
-
-	(void)arg;
-	switch (why) {
-	case AT_END_CANCEL:
-		/* "tap ESC to cancel the operation" (AN 2.2.3); assumed to answer OK, as the
-		 * EC25's sends do here (reference §9) */
-		at_why(m, "ESC: send cancelled");
-		rc = AT_OK;
-		break;
-	case AT_END_SUBMIT:
-	case AT_END_COUNT:
-		if (b->len == 0 || b->len > SEND_MAX) {
-			at_why(m, "%zu bytes to send (1-%d)", b->len, SEND_MAX);
-			break;
-		}
-		switch (sock_send(s, b->data, b->len)) {
-		case 0:
-			at_text(m, "SEND OK");
-			rc = AT_CUSTOM;
-			break;
-		case -ERR_BUSY:
-			at_why(m, "send buffer full");
-			at_text(m, "SEND FAIL");
-			rc = AT_CUSTOM;
-			break;
-		default:
-			at_why(m, "socket %d is not connected", s->id);
-			break;
-		}
-		break;
-	case AT_END_ESCAPE:
-	case AT_END_TIMEOUT:
-		break;
-	}
-	buf_reset(b);
-	at_complete(m, rc);
-}
-
-static const struct at_data_ops send_ops = {send_data, send_end};
-
 /* fixed: a <length> was given (exactly that many bytes, 1-1460); else the data run to
  * Ctrl+Z. */
 static int start_send(struct at_call *c, struct sock *s, bool ssl, bool fixed, long long len)
@@ -514,9 +458,7 @@ static int start_send(struct at_call *c, struct sock *s, bool ssl, bool fixed, l
 		at_why(m, "<length> %lld (1-%d)", len, SEND_MAX);
 		return AT_ERROR;
 	}
-	buf_reset(&m->sock.req_data);
-	m->sock.req_id = s->id;
-	at_prompt(m, fixed ? (size_t)len : 0, &send_ops, NULL);
+	sock_send_prompt(m, s->id, fixed ? (size_t)len : 0, 1, SEND_MAX);
 	return AT_PENDING;
 }
 

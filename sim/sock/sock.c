@@ -1089,3 +1089,72 @@ void sock_pdp_down(struct modem *m, int cid, bool by_network)
 		}
 	}
 }
+
+/* ---- the host's payload for AT+QISEND / AT+QSSLSEND ---- */
+
+static void send_data(struct modem *m, void *arg, const uint8_t *p, size_t n)
+{
+	struct buf *b = &m->sock.req_data;
+
+	(void)arg;
+	if (b->len <= m->sock.req_max)
+		buf_append(b, p, n);
+}
+
+/* "SEND OK" when the bytes were taken, "SEND FAIL" when the send buffer is full (EC2x TCP/IP
+ * AN, AT+QISEND; GSM SSL AN 2.2.3 "if the process of sending data is blocked"; reference §5b),
+ * ERROR when the socket is gone. */
+static void send_end(struct modem *m, void *arg, enum at_data_end why)
+{
+	struct buf *b = &m->sock.req_data;
+	struct sock *s = sock_get(m, m->sock.req_id);
+	int rc = AT_ERROR;
+
+	(void)arg;
+	switch (why) {
+	case AT_END_CANCEL:
+		/* reference §9 and GSM SSL AN 2.2.3: ESC cancels; assumed to answer OK, as
+		 * +QMTPUB does here */
+		at_why(m, "ESC: send cancelled");
+		rc = AT_OK;
+		break;
+	case AT_END_SUBMIT:
+	case AT_END_COUNT:
+		if (b->len < m->sock.req_min || b->len > m->sock.req_max) {
+			at_why(m, "%zu bytes to send (%zu-%zu)", b->len, m->sock.req_min,
+			       m->sock.req_max);
+			break;
+		}
+		switch (sock_send(s, b->data, b->len)) {
+		case 0:
+			at_text(m, "SEND OK");
+			rc = AT_CUSTOM;
+			break;
+		case -ERR_BUSY:
+			at_why(m, "send buffer full");
+			at_text(m, "SEND FAIL");
+			rc = AT_CUSTOM;
+			break;
+		default:
+			at_why(m, "socket %d is not connected", s ? s->id : m->sock.req_id);
+			break;
+		}
+		break;
+	case AT_END_ESCAPE:
+	case AT_END_TIMEOUT:
+		break;
+	}
+	buf_reset(b);
+	at_complete(m, rc);
+}
+
+static const struct at_data_ops send_ops = {send_data, send_end};
+
+void sock_send_prompt(struct modem *m, int id, size_t fixed_len, size_t min, size_t max)
+{
+	buf_reset(&m->sock.req_data);
+	m->sock.req_id = id;
+	m->sock.req_min = min;
+	m->sock.req_max = max;
+	at_prompt(m, fixed_len, &send_ops, NULL);
+}

@@ -179,7 +179,15 @@ struct sock_state {
 	int req_id;
 	bool req_sync;
 	bool req_done;
+	size_t req_min; /* sock_send_prompt: the accepted payload sizes */
+	size_t req_max;
 };
+
+/* AT+QISEND / AT+QSSLSEND on both models: "\r\n> ", then exactly fixed_len bytes, or (0) the
+ * bytes up to Ctrl+Z (ESC cancels: OK). Sends them on socket id and answers "SEND OK", or
+ * "SEND FAIL" when the send buffer is full, or ERROR when the socket is gone or the payload is
+ * outside [min, max] bytes. The caller returns AT_PENDING. */
+void sock_send_prompt(struct modem *m, int id, size_t fixed_len, size_t min, size_t max);
 
 void sock_init(struct modem *m);
 /* AT+CFUN=1,1 and shutdown: every socket goes at once (reset), with no callback. */
