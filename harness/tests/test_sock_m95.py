@@ -355,8 +355,13 @@ def read_cmd(t, line, head):
 def recv_echo_on(t, line, head, n, port, urc_text):
     """Read n bytes by command with echo on; an empty answer waits for the next URC."""
     got = b""
+    early = b"\r\n" + b(urc_text) + b"\r\n"
     while len(got) < n:
         out = t.cmd(line)
+        # more data arrived after the previous read emptied the buffer: its URC (AN
+        # 2.2.10.1: empty -> non-empty) may come just before this command's echo
+        if out.startswith(early):
+            out = out[len(early):]
         if out == ok(line):
             urc(t, urc_text)
             continue
