@@ -19,13 +19,23 @@ def commands(model):
     return out.split()
 
 
+def models():
+    out = subprocess.run([BINARY, "--list-models"], capture_output=True, text=True, check=True,
+                         timeout=10).stdout
+    return out.split()
+
+
 def table():
-    ec25, m95 = commands("ec25"), commands("m95")
-    order = ec25 + [c for c in m95 if c not in ec25]
-    rows = ["| Command | EC25 | M95 |", "|---|:-:|:-:|"]
+    names = models()
+    cmds = {m: commands(m) for m in names}
+    order = []
+    for m in names:
+        order += [c for c in cmds[m] if c not in order]
+    rows = ["| Command | %s |" % " | ".join(m.upper() for m in names),
+            "|---|%s" % (":-:|" * len(names))]
     for c in order:
-        rows.append("| `%s` | %s | %s |" % (c, "yes" if c in ec25 else "-",
-                                             "yes" if c in m95 else "-"))
+        rows.append("| `%s` | %s |" % (c, " | ".join("yes" if c in cmds[m] else "-"
+                                                      for m in names)))
     return "\n".join(rows)
 
 

@@ -13,6 +13,8 @@
 #include "at/dispatch.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "modem/findings.h"
+#include "modem/hooks.h"
 #include "modem/identity.h"
 #include "modem/modem.h"
 #include "modem/modemsim.h"
@@ -28,9 +30,9 @@
 
 static const char usage[] =
         "Usage: modemsim [OPTION]...\n"
-        "Make a Quectel EC25 (LTE) or M95 (GSM) modem appear on a pseudo-terminal.\n"
+        "Make a cellular modem (Quectel EC25, M95, BG96) appear on a pseudo-terminal.\n"
         "\n"
-        "  -m, --model MODEL      ec25 (default) or m95\n"
+        "  -m, --model MODEL      ec25 (default), m95 or bg96 (--list-models)\n"
         "  -l, --link PATH        make PATH a symlink to the pty (removed on exit);\n"
         "                         with --count N > 1 the links are PATH.0 ... PATH.N-1\n"
         "  -n, --count N          serve N independent modems from one process (1-1024)\n"
@@ -65,6 +67,7 @@ static const char usage[] =
         "                         unix-domain socket PATH (mode 0600); each answer is a JSON\n"
         "                         line\n"
         "      --list-commands    print the AT commands of --model, one per line, and exit\n"
+        "      --list-models      print the models, one per line, and exit\n"
         "  -v, --verbose          more diagnostics on stderr (repeat for debug)\n"
         "  -h, --help             show this help and exit\n"
         "  -V, --version          show the version and exit\n"
@@ -129,6 +132,7 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 		OPT_RESOLVE,
 		OPT_ROUTE,
 		OPT_LIST_COMMANDS,
+		OPT_LIST_MODELS,
 		OPT_SCENARIO,
 		OPT_CHECK,
 		OPT_CONTROL,
@@ -148,6 +152,7 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 	        {"resolve", required_argument, NULL, OPT_RESOLVE},
 	        {"route", required_argument, NULL, OPT_ROUTE},
 	        {"list-commands", no_argument, NULL, OPT_LIST_COMMANDS},
+	        {"list-models", no_argument, NULL, OPT_LIST_MODELS},
 	        {"scenario", required_argument, NULL, OPT_SCENARIO},
 	        {"check", required_argument, NULL, OPT_CHECK},
 	        {"control", required_argument, NULL, OPT_CONTROL},
@@ -168,8 +173,9 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 		switch (c) {
 		case 'm':
 			if (!profile_find(optarg))
-				die_usage("--model: unknown model '%s' (expected ec25 or m95)",
-				          optarg);
+				die_usage(
+				        "--model: unknown model '%s' (expected ec25, m95 or bg96)",
+				        optarg);
 			o->model = optarg;
 			model_given = true;
 			break;
@@ -242,6 +248,9 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 		case OPT_LIST_COMMANDS:
 			o->list_commands = true;
 			break;
+		case OPT_LIST_MODELS:
+			o->list_models = true;
+			break;
 		case OPT_SCENARIO:
 			if (n_scenarios == MAX_SCENARIOS)
 				die_usage("--scenario: at most %s files", "16");
@@ -280,9 +289,9 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 /* Every command the model answers (first row of a name wins, as in the dispatcher). */
 static void list_commands(const struct model_profile *model)
 {
-	for (const struct at_cmd *const *f = model->families; *f; f++)
-		for (const struct at_cmd *c = *f; c->name; c++)
-			if (at_lookup(model->families, c->name) == c)
+	for (const struct at_family *const *f = model->families; *f; f++)
+		for (const struct at_cmd *c = (*f)->cmds; c->name; c++)
+			if (at_lookup(model->families, c->name, NULL) == c)
 				printf("AT%s\n", c->name);
 }
 
@@ -422,6 +431,11 @@ int main(int argc, char **argv)
 	net_map_init(&netmap);
 	sim.net = &netmap;
 	parse_args(argc, argv, &sim.opt);
+	if (sim.opt.list_models) {
+		for (const struct model_profile *const *p = profile_table; *p; p++)
+			printf("%s\n", (*p)->name);
+		return 0;
+	}
 	if (sim.opt.list_commands) {
 		list_commands(profile_find(sim.opt.model));
 		return 0;
@@ -448,6 +462,7 @@ int main(int argc, char **argv)
 	uv_loop_init(&loop);
 	sim.loop = &loop;
 	modemsim_flush_init(&sim);
+	modemsim_add_hooks(&sim, &findings_hooks); /* the module judges the host */
 	/* The broker starts first so that mosquitto comes up while the ptys open. */
 	if (sim.opt.broker == BROKER_EMBEDDED) {
 		rc = net_broker_start(&sim, sim.opt.broker_given, on_broker_ready, &sim.broker);

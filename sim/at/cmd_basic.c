@@ -153,7 +153,7 @@ static int cmd_ipr(struct at_call *c)
 		n, AT_REQ_EXEC | AT_REQ_WRITE, 1, 1, AT_SPEC(AT_NUM(0, 9)), NULL, 0, 0, fn         \
 	}
 
-const struct at_cmd at_family_basic[] = {
+static const struct at_cmd basic_cmds[] = {
         FLAG_ROW("E", cmd_e),
         FLAG_ROW("V", cmd_v),
         FLAG_ROW("Q", cmd_q),
@@ -178,4 +178,9 @@ const struct at_cmd at_family_basic[] = {
          "4000000)",
          0, 0, cmd_ipr},
         {0},
+};
+
+const struct at_family at_family_basic = {
+        .name = "basic",
+        .cmds = basic_cmds,
 };

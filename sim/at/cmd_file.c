@@ -23,7 +23,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "modem/modem.h"
-#include "scenario/engine.h"
+#include "modem/hooks.h"
 #include "store/checksum.h"
 #include "store/fs.h"
 
@@ -151,7 +151,7 @@ static int finish_qfupl(struct modem *m)
 		return store_error(m, rc);
 	result_line_start(m);
 	at_info(m, "+QFUPL: %zu,%x", x->data.len, fs_xor16(x->data.data, x->data.len));
-	scn_notify_upload(m, fs_drive_name(x->drive), x->name);
+	modem_hook_upload(m, fs_drive_name(x->drive), x->name);
 	return AT_OK;
 }
 
@@ -176,6 +176,11 @@ static void upload_end(struct modem *m, void *arg, enum at_data_end why)
 	int rc;
 
 	(void)arg;
+	if (why == AT_END_ABANDON) {
+		/* the power went: nothing is stored, as when the module loses power mid-upload */
+		fs_xfer_reset(m);
+		return;
+	}
 	at_why(m, "data ended (%s) after %zu of %zu bytes", at_data_end_name(why), x->data.len,
 	       x->want);
 	rc = x->kind == XFER_QFWRITE ? finish_qfwrite(m) : finish_qfupl(m);
@@ -588,7 +593,13 @@ static int cmd_qfclose(struct at_call *c)
 
 /* Malformed parameters give +CME ERROR: 400 (invalid input value), as a file command's own
  * checks do. */
-const struct at_cmd at_family_file_ec25[] = {
+static int fs_init_family(struct modem *m, const struct at_family *f)
+{
+	(void)f;
+	return fs_init(m);
+}
+
+static const struct at_cmd file_ec25_cmds[] = {
         {"+QFUPL", W | T, 1, 4, AT_SPEC(AT_STR(0), SIZE, AT_NUM(1, 65535), AT_NUM(0, 1)),
          "+QFUPL: <filename>[,(1-<freesize>)[,(1-65535)[,(0,1)]]]", 0, CME_FILE_INPUT, cmd_qfupl},
         {"+QFDWL", W | T, 1, 1, AT_SPEC(AT_STR(0)), "+QFDWL: <filename>", 0, CME_FILE_INPUT,
@@ -612,4 +623,12 @@ const struct at_cmd at_family_file_ec25[] = {
         {"+QFCLOSE", W | T, 1, 1, AT_SPEC(HANDLE), "+QFCLOSE: <filehandle>", 0, CME_FILE_INPUT,
          cmd_qfclose},
         {0},
+};
+
+const struct at_family at_family_file_ec25 = {
+        .name = "file-quectel",
+        .cmds = file_ec25_cmds,
+        .init = fs_init_family,
+        .reboot = fs_reboot,
+        .close = fs_free,
 };

@@ -94,7 +94,7 @@ static int cmd_qccid_m95(struct at_call *c)
 		n, AT_REQ_EXEC | AT_REQ_TEST, 0, 0, NULL, 0, NULL, flags, 0, fn                    \
 	}
 
-const struct at_cmd at_family_identity_ec25[] = {
+static const struct at_cmd identity_ec25_cmds[] = {
         ID_ROW("+CGMI", cmd_cgmi, 0),
         ID_ROW("+GMI", cmd_cgmi, 0),
         ID_ROW("+CGMM", cmd_cgmm, 0),
@@ -109,7 +109,12 @@ const struct at_cmd at_family_identity_ec25[] = {
         {0},
 };
 
-const struct at_cmd at_family_identity_m95[] = {
+const struct at_family at_family_identity_ec25 = {
+        .name = "identity-quectel",
+        .cmds = identity_ec25_cmds,
+};
+
+static const struct at_cmd identity_m95_cmds[] = {
         ID_ROW("+CGMI", cmd_cgmi, 0),
         ID_ROW("+GMI", cmd_cgmi, 0),
         ID_ROW("+CGMM", cmd_cgmm, 0),
@@ -122,4 +127,9 @@ const struct at_cmd at_family_identity_m95[] = {
         ID_ROW("+CCID", cmd_ccid_m95, AT_F_SIM),
         ID_ROW("+QCCID", cmd_qccid_m95, AT_F_SIM),
         {0},
+};
+
+const struct at_family at_family_identity_m95 = {
+        .name = "identity-quectel-gsm",
+        .cmds = identity_m95_cmds,
 };

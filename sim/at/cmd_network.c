@@ -8,9 +8,11 @@
  *   AT+QPOWD=1 (M95)        ==> NORMAL POWER DOWN (no OK), silence, then the boot URCs
  *   AT+QNTP=1,"server"      ==> OK, then <== +QNTP: 0,"yyyy/MM/dd,hh:mm:ss±zz" */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "at/families.h"
+#include "core/err.h"
 #include "core/log.h"
 #include "modem/modem.h"
 
@@ -51,10 +53,10 @@ static int cmd_cpin(struct at_call *c)
 static int *reg_mode(struct modem *m, const char *name)
 {
 	if (strcmp(name, "+CGREG") == 0)
-		return &m->net.cgreg_n;
+		return &m->reg.cgreg_n;
 	if (strcmp(name, "+CEREG") == 0)
-		return &m->net.cereg_n;
-	return &m->net.creg_n;
+		return &m->reg.cereg_n;
+	return &m->reg.creg_n;
 }
 
 /* +CREG / +CGREG / +CEREG: the write form sets <n> (omitted: 0, 27.007 7.2). */
@@ -65,7 +67,7 @@ static int cmd_reg(struct at_call *c)
 
 	switch (c->req) {
 	case AT_REQ_READ:
-		net_format_reg(c->m, c->cmd->name, *n, line, sizeof(line));
+		reg_format(c->m, c->cmd->name, *n, line, sizeof(line));
 		at_info(c->m, "%s", line);
 		return AT_OK;
 	case AT_REQ_WRITE:
@@ -81,8 +83,8 @@ static int cmd_reg(struct at_call *c)
 static void register_cb(struct modem *m, void *arg)
 {
 	(void)arg;
-	m->net.reg_timer = NULL;
-	net_set_registration(m, m->net.reg_stat);
+	m->reg.reg_timer = NULL;
+	reg_set_registration(m, m->reg.reg_stat);
 }
 
 /* The network takes the modem back after +CFUN=1 or +COPS=0 (after a realistic delay). The
@@ -90,27 +92,27 @@ static void register_cb(struct modem *m, void *arg)
  * command runs. */
 static void schedule_registration(struct modem *m)
 {
-	uint64_t d = modem_delay(m, NET_REGISTER_DELAY_MS);
+	uint64_t d = modem_delay(m, REG_DELAY_MS);
 
-	if (m->cfun != 1 || m->net.cops_mode == 2 || net_registered(m) || m->net.reg_timer)
+	if (m->cfun != 1 || m->reg.cops_mode == 2 || reg_registered(m) || m->reg.reg_timer)
 		return;
 	if (d == 0) {
-		net_set_registration(m, m->net.reg_stat);
+		reg_set_registration(m, m->reg.reg_stat);
 		return;
 	}
-	m->net.reg_timer = modem_after(m, d, register_cb, NULL);
+	m->reg.reg_timer = modem_after(m, d, register_cb, NULL);
 }
 
 static void deregister(struct modem *m)
 {
-	modem_timer_cancel(m->net.reg_timer);
-	m->net.reg_timer = NULL;
-	net_set_registration(m, NET_STAT_NOT_REGISTERED);
+	modem_timer_cancel(m->reg.reg_timer);
+	m->reg.reg_timer = NULL;
+	reg_set_registration(m, REG_STAT_NOT_REGISTERED);
 }
 
 /* ---- +COPS ---- */
 
-static const char *oper_name(const struct net_state *n, int format)
+static const char *oper_name(const struct reg_state *n, int format)
 {
 	if (format == 1)
 		return n->oper_short;
@@ -122,10 +124,10 @@ static const char *oper_name(const struct net_state *n, int format)
 /* 27.007 7.3: `+COPS: <mode>[,<format>,<oper>[,<AcT>]]`, only <mode> while not registered. */
 static int cops_read(struct at_call *c)
 {
-	const struct net_state *n = &c->m->net;
+	const struct reg_state *n = &c->m->reg;
 	char act[16] = "";
 
-	if (!net_registered(c->m)) {
+	if (!reg_registered(c->m)) {
 		at_info(c->m, "+COPS: %d", n->cops_mode);
 		return AT_OK;
 	}
@@ -138,14 +140,14 @@ static int cops_read(struct at_call *c)
 
 static void cops_scan_done(struct modem *m, void *arg)
 {
-	const struct net_state *n = &m->net;
+	const struct reg_state *n = &m->reg;
 	char act[16] = "";
 
 	(void)arg;
 	if (n->act >= 0)
 		snprintf(act, sizeof(act), ",%d", n->act);
 	/* <stat> 2: the current operator; then the supported modes and formats (27.007 7.3) */
-	at_info(m, "+COPS: (%d,\"%s\",\"%s\",\"%s\"%s),,(0-4),(0-2)", net_registered(m) ? 2 : 1,
+	at_info(m, "+COPS: (%d,\"%s\",\"%s\",\"%s\"%s),,(0-4),(0-2)", reg_registered(m) ? 2 : 1,
 	        n->oper_long, n->oper_short, n->oper_numeric, act);
 	at_complete(m, AT_OK);
 }
@@ -153,7 +155,7 @@ static void cops_scan_done(struct modem *m, void *arg)
 static int cmd_cops(struct at_call *c)
 {
 	struct modem *m = c->m;
-	struct net_state *n = &m->net;
+	struct reg_state *n = &m->reg;
 	char oper[40];
 	int mode, format;
 
@@ -216,11 +218,11 @@ static int cmd_cops(struct at_call *c)
 
 static int cmd_csq(struct at_call *c)
 {
-	const struct net_state *n = &c->m->net;
+	const struct reg_state *n = &c->m->reg;
 
 	if (c->req != AT_REQ_EXEC)
 		return AT_OK;
-	if (!net_registered(c->m)) {
+	if (!reg_registered(c->m)) {
 		at_info(c->m, "+CSQ: 99,99");
 		return AT_OK;
 	}
@@ -229,18 +231,20 @@ static int cmd_csq(struct at_call *c)
 }
 
 /* EC25 +QCSQ: `+QCSQ: "LTE",<rssi>,<rsrp>,<sinr>,<rsrq>` or `+QCSQ: "NOSERVICE"` (reference
- * §7, the field log's `+QCSQ: "LTE",50,-78,188,-14`). */
+ * §7, the field log's `+QCSQ: "LTE",50,-78,188,-14`); the BG96 names its RAT "CAT-M1" (a BG96
+ * capture: `+QCSQ: "CAT-M1",-62,-101,71,-20`). The <sysmode> is the profile's. */
 static int cmd_qcsq(struct at_call *c)
 {
-	const struct net_state *n = &c->m->net;
+	const struct reg_state *n = &c->m->reg;
 
 	if (c->req != AT_REQ_EXEC)
 		return AT_OK;
-	if (!net_registered(c->m)) {
+	if (!reg_registered(c->m)) {
 		at_info(c->m, "+QCSQ: \"NOSERVICE\"");
 		return AT_OK;
 	}
-	at_info(c->m, "+QCSQ: \"LTE\",%d,%d,%d,%d", n->lte_rssi, n->rsrp, n->sinr, n->rsrq);
+	at_info(c->m, "+QCSQ: \"%s\",%d,%d,%d,%d", n->qcsq_mode, n->lte_rssi, n->rsrp, n->sinr,
+	        n->rsrq);
 	return AT_OK;
 }
 
@@ -248,11 +252,11 @@ static int cmd_qcsq(struct at_call *c)
  * log); `+QNWINFO: No Service` without a network (EC25 AT manual [MEM]). */
 static int cmd_qnwinfo(struct at_call *c)
 {
-	const struct net_state *n = &c->m->net;
+	const struct reg_state *n = &c->m->reg;
 
 	if (c->req != AT_REQ_EXEC)
 		return AT_OK;
-	if (!net_registered(c->m)) {
+	if (!reg_registered(c->m)) {
 		at_info(c->m, "+QNWINFO: No Service");
 		return AT_OK;
 	}
@@ -272,12 +276,12 @@ static int cmd_cclk(struct at_call *c)
 
 	switch (c->req) {
 	case AT_REQ_READ:
-		net_rtc_format(modem_rtc_ms(m), m->rtc_tz, false, text, sizeof(text));
+		reg_rtc_format(modem_rtc_ms(m), m->rtc_tz, false, text, sizeof(text));
 		at_info(m, "+CCLK: \"%s\"", text);
 		return AT_OK;
 	case AT_REQ_WRITE:
 		if (at_str(c, 0, text, sizeof(text)) != 0 ||
-		    net_rtc_parse(text, strlen(text), &utc, &tz) != 0) {
+		    reg_rtc_parse(text, strlen(text), &utc, &tz) != 0) {
 			at_why(m, "time must be \"yy/MM/dd,hh:mm:ss+zz\" with a valid date");
 			return AT_ERROR;
 		}
@@ -415,15 +419,15 @@ static void ntp_done(struct modem *m, void *arg)
 	int64_t real;
 
 	(void)arg;
-	m->net.ntp_timer = NULL;
-	if (!net_registered(m)) {
+	m->reg.ntp_timer = NULL;
+	if (!reg_registered(m)) {
 		modem_urc(m, "+QNTP: 561");
 		return;
 	}
 	real = modem_rtc_ms(m) - m->rtc_offset_ms;
-	if (m->net.ntp_set_rtc)
+	if (m->reg.ntp_set_rtc)
 		m->rtc_offset_ms = 0;
-	net_rtc_format(real, m->rtc_tz, true, text, sizeof(text));
+	reg_rtc_format(real, m->rtc_tz, true, text, sizeof(text));
 	modem_urc(m, "+QNTP: 0,\"%s\"", text);
 }
 
@@ -432,7 +436,7 @@ static void ntp_done(struct modem *m, void *arg)
 static int cmd_qntp(struct at_call *c)
 {
 	struct modem *m = c->m;
-	struct net_state *n = &m->net;
+	struct reg_state *n = &m->reg;
 	char server[sizeof(n->ntp_server)];
 
 	switch (c->req) {
@@ -474,7 +478,14 @@ static int cmd_qntp(struct at_call *c)
 		n, RWT, 0, 1, AT_SPEC(AT_NUM(0, 2)), n ": (0-2)", 0, 0, cmd_reg                    \
 	}
 
-const struct at_cmd at_family_network_ec25[] = {
+static int network_init(struct modem *m, const struct at_family *f)
+{
+	(void)f;
+	reg_init(m);
+	return 0;
+}
+
+static const struct at_cmd network_ec25_cmds[] = {
         {"+CPIN", RD | AT_REQ_TEST, 0, 0, NULL, 0, NULL, 0, 0, cmd_cpin},
         REG_ROW("+CREG"),
         REG_ROW("+CGREG"),
@@ -496,9 +507,16 @@ const struct at_cmd at_family_network_ec25[] = {
         {0},
 };
 
+const struct at_family at_family_network_ec25 = {
+        .name = "network-quectel",
+        .cmds = network_ec25_cmds,
+        .init = network_init,
+        .reboot = reg_reboot,
+};
+
 /* The M95 is GSM only: no +CEREG, +QCSQ, +QNWINFO (absent from the M95 AT manual); +QNTP is
  * left out of this family. */
-const struct at_cmd at_family_network_m95[] = {
+static const struct at_cmd network_m95_cmds[] = {
         {"+CPIN", RD | AT_REQ_TEST, 0, 0, NULL, 0, NULL, 0, 0, cmd_cpin},
         REG_ROW("+CREG"),
         REG_ROW("+CGREG"),
@@ -510,4 +528,148 @@ const struct at_cmd at_family_network_m95[] = {
         {"+QPOWD", AT_REQ_WRITE | AT_REQ_TEST, 1, 1, AT_SPEC(AT_NUM(0, 1)), "+QPOWD: (0,1)", 0, 0,
          cmd_qpowd_m95},
         {0},
+};
+
+const struct at_family at_family_network_m95 = {
+        .name = "network-quectel-gsm",
+        .cmds = network_m95_cmds,
+        .init = network_init,
+        .reboot = reg_reboot,
+};
+
+/* ---- BG96 AT+QCFG: the Cat-M1 / NB-IoT scan settings ----
+ *
+ * BG96 AT manual (RAK5010 and Magenta documents quote its test output; drivers: FreeRTOS BG96,
+ * TinyGSM, ST X-CUBE-CELLULAR): "nwscanseq" <scanseq> is RAT codes of two digits each, 00
+ * automatic, 01 GSM, 02 Cat-M1, 03 Cat-NB1 (`020301`: Cat-M1, then NB1, then GSM);
+ * "nwscanmode" 0 automatic, 1 GSM only, 3 LTE only; "iotopmode" 0 Cat-M1, 1 Cat-NB1, 2 both.
+ * Each write takes an optional <effect> (1, the default: at once; 0: after a reboot), and the
+ * read answers the value alone (`+QCFG: "nwscanseq",020301`). The values live in non-volatile
+ * memory: a reboot keeps them. Defaults (the manual's order M1 -> NB1 -> GSM, both IoT modes,
+ * automatic scan) are a choice: a BG95 capture showed other values out of the box, so they
+ * vary with firmware and carrier configuration. */
+struct qcfg_state {
+	char scanseq[16];
+	int scanmode;
+	int iotopmode;
+};
+
+static struct qcfg_state *qcfg_of(struct at_call *c)
+{
+	void **slot = modem_family_state(c->m, c->fam);
+
+	return slot ? *slot : NULL;
+}
+
+static int qcfg_effect(struct at_call *c, int i)
+{
+	if (!at_given(c, i))
+		return 0;
+	if (c->args.p[i].type != AT_P_NUM || c->args.p[i].num < 0 || c->args.p[i].num > 1) {
+		at_why(c->m, "<effect> must be 0 or 1");
+		return -1;
+	}
+	return 0;
+}
+
+static bool scanseq_ok(const struct at_param *p)
+{
+	if (p->type != AT_P_NUM || p->len < 2 || p->len > 8 || p->len % 2 || p->hex)
+		return false;
+	for (size_t i = 0; i < p->len; i += 2)
+		if (p->s[i] != '0' || p->s[i + 1] < '0' || p->s[i + 1] > '3')
+			return false;
+	return true;
+}
+
+static int cmd_qcfg(struct at_call *c)
+{
+	struct qcfg_state *q = qcfg_of(c);
+	const struct at_param *key = &c->args.p[0];
+	int *field = NULL, max = 0;
+
+	if (!q)
+		return AT_ERROR;
+	if (at_param_is(key, "nwscanseq")) {
+		if (c->args.n == 1) {
+			at_info(c->m, "+QCFG: \"nwscanseq\",%s", q->scanseq);
+			return AT_OK;
+		}
+		if (c->args.n > 3 || !scanseq_ok(&c->args.p[1]) || qcfg_effect(c, 2)) {
+			at_why(c->m, "\"nwscanseq\",<scanseq>[,<effect>]: 00, or RAT codes 01-03");
+			return AT_ERROR;
+		}
+		/* 00 (automatic) reads back as the automatic order */
+		if (c->args.p[1].num == 0)
+			snprintf(q->scanseq, sizeof(q->scanseq), "020301");
+		else
+			snprintf(q->scanseq, sizeof(q->scanseq), "%.*s", (int)c->args.p[1].len,
+			         c->args.p[1].s);
+		return AT_OK;
+	}
+	if (at_param_is(key, "nwscanmode")) {
+		field = &q->scanmode;
+		max = 3;
+	} else if (at_param_is(key, "iotopmode")) {
+		field = &q->iotopmode;
+		max = 2;
+	} else {
+		at_why(c->m, "AT+QCFG key \"%.*s\" is not simulated", (int)key->len, key->s);
+		return AT_ERROR;
+	}
+	if (c->args.n == 1) {
+		at_info(c->m, "+QCFG: \"%.*s\",%d", (int)key->len, key->s, *field);
+		return AT_OK;
+	}
+	if (c->args.n > 3 || c->args.p[1].type != AT_P_NUM || c->args.p[1].num < 0 ||
+	    c->args.p[1].num > max || (field == &q->scanmode && c->args.p[1].num == 2) ||
+	    qcfg_effect(c, 2)) {
+		at_why(c->m, "\"%.*s\",<mode>[,<effect>]: mode out of range", (int)key->len,
+		       key->s);
+		return AT_ERROR;
+	}
+	*field = (int)c->args.p[1].num;
+	return AT_OK;
+}
+
+static int qcfg_init(struct modem *m, const struct at_family *f)
+{
+	void **slot = modem_family_state(m, f);
+	struct qcfg_state *q;
+
+	if (!slot)
+		return 0;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ERR_NOMEM;
+	snprintf(q->scanseq, sizeof(q->scanseq), "020301");
+	q->scanmode = 0;
+	q->iotopmode = 2;
+	*slot = q;
+	return 0;
+}
+
+static void qcfg_close(struct modem *m)
+{
+	for (size_t i = 0; i < MODEM_FAMILIES_MAX && m->model->families[i]; i++)
+		if (m->model->families[i] == &at_family_qcfg_bg96) {
+			free(m->fstate[i]);
+			m->fstate[i] = NULL;
+		}
+}
+
+static const struct at_cmd qcfg_bg96_cmds[] = {
+        /* test reply: a RAK5010 (BG96) document's, the keys simulated here */
+        {"+QCFG", AT_REQ_WRITE | AT_REQ_TEST, 1, 3, AT_SPEC(AT_TEXT(32)),
+         "+QCFG: \"nwscanmode\",(0,1,3),(0,1)\n+QCFG: \"nwscanseq\",(00-010203),(0,1)\n"
+         "+QCFG: \"iotopmode\",(0-2)",
+         0, 0, cmd_qcfg},
+        {0},
+};
+
+const struct at_family at_family_qcfg_bg96 = {
+        .name = "qcfg-bg96",
+        .cmds = qcfg_bg96_cmds,
+        .init = qcfg_init,
+        .close = qcfg_close,
 };

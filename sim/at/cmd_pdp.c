@@ -36,7 +36,7 @@
 
 static bool network_ready(const struct modem *m)
 {
-	return m->cfun == 1 && (m->net.stat == 1 || m->net.stat == 5);
+	return m->cfun == 1 && (m->reg.stat == 1 || m->reg.stat == 5);
 }
 
 /* Fail a TCP/IP command: plain ERROR (EC2x TCP/IP AN: "If there is any error: ERROR"), with the
@@ -221,7 +221,14 @@ static int ec25_qigeterror(struct at_call *c)
 
 #define PDP_CID AT_NUM(1, PDP_EC25_CIDS)
 
-const struct at_cmd at_family_pdp_ec25[] = {
+static int pdp_init_family(struct modem *m, const struct at_family *f)
+{
+	(void)f;
+	pdp_init(m);
+	return 0;
+}
+
+static const struct at_cmd pdp_ec25_cmds[] = {
         {"+QICSGP", AT_REQ_WRITE | AT_REQ_TEST, 1, 6,
          AT_SPEC(PDP_CID, AT_NUM(1, 3), AT_STR(PDP_APN_MAX), AT_STR(PDP_CRED_MAX),
                  AT_STR(PDP_CRED_MAX), AT_NUM(0, 3)),
@@ -235,6 +242,14 @@ const struct at_cmd at_family_pdp_ec25[] = {
          "+QIDNSCFG: (1-16),<pridnsaddr>,<secdnsaddr>", 0, 0, ec25_qidnscfg},
         {"+QIGETERROR", AT_REQ_EXEC | AT_REQ_TEST, 0, 0, NULL, 0, NULL, 0, 0, ec25_qigeterror},
         {0},
+};
+
+const struct at_family at_family_pdp_ec25 = {
+        .name = "pdp-quectel",
+        .cmds = pdp_ec25_cmds,
+        .init = pdp_init_family,
+        .reboot = pdp_reboot,
+        .close = pdp_free,
 };
 
 /* ======================= M95 ======================= */
@@ -452,7 +467,7 @@ static int m95_qidnsip(struct at_call *c)
 #define RWT (AT_REQ_READ | AT_REQ_WRITE | AT_REQ_TEST)
 #define ET (AT_REQ_EXEC | AT_REQ_TEST)
 
-const struct at_cmd at_family_pdp_m95[] = {
+static const struct at_cmd pdp_m95_cmds[] = {
         {"+QIFGCNT", RWT, 1, 1, AT_SPEC(AT_NUM(0, PDP_M95_CTXS - 1)), "+QIFGCNT: (0-1)", 0, 0,
          m95_qifgcnt},
         {"+QICSGP", RWT, 2, 5,
@@ -469,4 +484,12 @@ const struct at_cmd at_family_pdp_m95[] = {
         {"+QIMUX", RWT, 1, 1, AT_SPEC(AT_NUM(0, 1)), "+QIMUX: (0,1)", 0, 0, m95_qimux},
         {"+QIDNSIP", RWT, 1, 1, AT_SPEC(AT_NUM(0, 1)), "+QIDNSIP: (0,1)", 0, 0, m95_qidnsip},
         {0},
+};
+
+const struct at_family at_family_pdp_m95 = {
+        .name = "pdp-quectel-gsm",
+        .cmds = pdp_m95_cmds,
+        .init = pdp_init_family,
+        .reboot = pdp_reboot,
+        .close = pdp_free,
 };

@@ -21,7 +21,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "modem/modem.h"
-#include "scenario/engine.h"
+#include "modem/hooks.h"
 #include "store/checksum.h"
 #include "store/fs.h"
 
@@ -64,6 +64,11 @@ static void upload_end(struct modem *m, void *arg, enum at_data_end why)
 	int rc;
 
 	(void)arg;
+	if (why == AT_END_ABANDON) {
+		/* the power went: nothing is stored, as when the module loses power mid-upload */
+		fs_xfer_reset(m);
+		return;
+	}
 	at_why(m, "data ended (%s) after %zu of %zu bytes", at_data_end_name(why), x->data.len,
 	       x->want);
 	/* AN 2.2.7: the data received before +++ (or the timeout) is what is stored, and
@@ -72,7 +77,7 @@ static void upload_end(struct modem *m, void *arg, enum at_data_end why)
 	rc = fs_put(m, x->drive, x->name, x->data.data, x->data.len, NULL);
 	if (rc == 0) {
 		at_info(m, "+QSECWRITE: %zu,%x", x->data.len, fs_xor16(x->data.data, x->data.len));
-		scn_notify_upload(m, fs_drive_name(x->drive), x->name);
+		modem_hook_upload(m, fs_drive_name(x->drive), x->name);
 	} else {
 		at_why(m, "cannot store the file: %s", err_str(rc));
 		rc = rc == -ERR_NOSPC || rc == -ERR_TOOBIG ? CME_SEC_MEMORY_FULL : CME_SEC_WRITE;
@@ -169,7 +174,13 @@ static int cmd_qsecdel(struct at_call *c)
 }
 
 /* Test texts follow AN 2.2.7-2.2.9 with the documented ranges filled in. */
-const struct at_cmd at_family_sec_m95[] = {
+static int fs_init_family(struct modem *m, const struct at_family *f)
+{
+	(void)f;
+	return fs_init(m);
+}
+
+static const struct at_cmd sec_m95_cmds[] = {
         {"+QSECWRITE", AT_REQ_READ | AT_REQ_WRITE | AT_REQ_TEST, 2, 3,
          AT_SPEC(AT_STR(0), AT_NUM(0, 0x7fffffff), AT_NUM(3, 200)),
          "+QSECWRITE: <filename>,<filesize>[,(3-200)]", 0, CME_INCORRECT_PARAMETERS, cmd_qsecwrite},
@@ -178,4 +189,12 @@ const struct at_cmd at_family_sec_m95[] = {
         {"+QSECDEL", AT_REQ_WRITE | AT_REQ_TEST, 1, 1, AT_SPEC(AT_STR(0)), "+QSECDEL: <filename>",
          0, CME_INCORRECT_PARAMETERS, cmd_qsecdel},
         {0},
+};
+
+const struct at_family at_family_sec_m95 = {
+        .name = "file-quectel-gsm",
+        .cmds = sec_m95_cmds,
+        .init = fs_init_family,
+        .reboot = fs_reboot,
+        .close = fs_free,
 };

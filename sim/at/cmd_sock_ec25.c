@@ -76,16 +76,6 @@ static int open_err(int status)
 
 /* ---- the socket's callbacks ---- */
 
-static void print_no_carrier(struct modem *m)
-{
-	if (m->at.quiet)
-		return;
-	if (!m->at.verbose)
-		at_send(m, "3\r", 2);
-	else
-		at_text(m, "NO CARRIER");
-}
-
 static void ec25_opened(struct sock *s, int status, const char *cause)
 {
 	struct modem *m = s->m;
@@ -501,7 +491,7 @@ static int cmd_o(struct at_call *c)
 		return AT_ERROR;
 	if (!s || sock_transparent(s) != 0) {
 		at_why(m, "no transparent connection to return to");
-		print_no_carrier(m);
+		at_result_code(m, "NO CARRIER", 3);
 		return AT_CUSTOM;
 	}
 	at_text(m, "CONNECT");
@@ -510,7 +500,14 @@ static int cmd_o(struct at_call *c)
 
 #define W_T (AT_REQ_WRITE | AT_REQ_TEST)
 
-const struct at_cmd at_family_sock_ec25[] = {
+static int sock_init_family(struct modem *m, const struct at_family *f)
+{
+	(void)f;
+	sock_init(m);
+	return 0;
+}
+
+static const struct at_cmd sock_ec25_cmds[] = {
         {"+QIOPEN", W_T, 5, 7,
          AT_SPEC(AT_NUM(1, PDP_EC25_CIDS), SOCK_ID, AT_STR(15), AT_STR(SOCK_HOST_MAX - 1),
                  AT_NUM(0, 65535), AT_NUM(0, 65535), AT_NUM(0, 2)),
@@ -539,4 +536,13 @@ const struct at_cmd at_family_sock_ec25[] = {
          cmd_qsslstate},
         {"O", AT_REQ_EXEC | AT_REQ_WRITE, 1, 1, AT_SPEC(AT_NUM(0, 9)), NULL, 0, 0, cmd_o},
         {0},
+};
+
+const struct at_family at_family_sock_ec25 = {
+        .name = "sock-quectel",
+        .cmds = sock_ec25_cmds,
+        .init = sock_init_family,
+        .reboot = sock_reboot,
+        .close = sock_free,
+        .pdp_down = sock_pdp_down,
 };

@@ -807,7 +807,14 @@ static int cmd_o(struct at_call *c)
 #define RWT (AT_REQ_READ | AT_REQ_WRITE | AT_REQ_TEST)
 #define SSID AT_NUM(0, M95_SOCKS - 1)
 
-const struct at_cmd at_family_sock_m95[] = {
+static int sock_init_family(struct modem *m, const struct at_family *f)
+{
+	(void)f;
+	sock_init(m);
+	return 0;
+}
+
+static const struct at_cmd sock_m95_cmds[] = {
         {"+QIOPEN", AT_REQ_WRITE | AT_REQ_TEST, 3, 4, NULL, 0, NULL, 0, 0, cmd_qiopen},
         {"+QISEND", ALL, 1, 2, NULL, 0, NULL, 0, 0, cmd_qisend},
         {"+QIRD", AT_REQ_WRITE | AT_REQ_TEST, 4, 4,
@@ -836,4 +843,13 @@ const struct at_cmd at_family_sock_m95[] = {
          cmd_qsslstate},
         {"O", AT_REQ_EXEC | AT_REQ_WRITE, 1, 1, AT_SPEC(AT_NUM(0, 9)), NULL, 0, 0, cmd_o},
         {0},
+};
+
+const struct at_family at_family_sock_m95 = {
+        .name = "sock-quectel-gsm",
+        .cmds = sock_m95_cmds,
+        .init = sock_init_family,
+        .reboot = sock_reboot,
+        .close = sock_free,
+        .pdp_down = sock_pdp_down,
 };

@@ -17,8 +17,10 @@ enum key_kind {
 	KEY_PSK, /* identity and key */
 };
 
+/* Which dialects have a key (struct qssl_dialect.keys). */
 #define EC25 1
 #define M95 2
+#define BG96 4
 
 struct key_def {
 	const char *key;
@@ -40,21 +42,21 @@ struct key_def {
 	}
 
 static const struct key_def keys[] = {
-        INT_KEY("sslversion", 0, 4, sslversion, EC25 | M95),
+        INT_KEY("sslversion", 0, 4, sslversion, EC25 | M95 | BG96),
         INT_KEY("dtls", 0, 1, dtls, EC25),
         INT_KEY("dtlsversion", 0, 1, dtlsversion, EC25),
         {"ciphersuite", KEY_SUITE, 0, 0xFFFF, offsetof(struct ssl_ctx_cfg, ciphersuite), 0,
-         EC25 | M95},
-        STR_KEY("cacert", KEY_PATH, cacert, EC25 | M95),
+         EC25 | M95 | BG96},
+        STR_KEY("cacert", KEY_PATH, cacert, EC25 | M95 | BG96),
         /* In the EG25-G test output (reference §5a) with no description in any source found:
          * taken and read back like "cacert", never used for a handshake. */
         STR_KEY("cacertex", KEY_PATH, cacertex, EC25),
-        STR_KEY("clientcert", KEY_PATH, clientcert, EC25 | M95),
-        STR_KEY("clientkey", KEY_KEY, clientkey, EC25 | M95),
-        INT_KEY("seclevel", 0, 2, seclevel, EC25 | M95),
-        INT_KEY("ignorelocaltime", 0, 1, ignorelocaltime, EC25),
-        INT_KEY("negotiatetime", 10, 300, negotiatetime, EC25),
-        INT_KEY("sni", 0, 1, sni, EC25),
+        STR_KEY("clientcert", KEY_PATH, clientcert, EC25 | M95 | BG96),
+        STR_KEY("clientkey", KEY_KEY, clientkey, EC25 | M95 | BG96),
+        INT_KEY("seclevel", 0, 2, seclevel, EC25 | M95 | BG96),
+        INT_KEY("ignorelocaltime", 0, 1, ignorelocaltime, EC25 | BG96),
+        INT_KEY("negotiatetime", 10, 300, negotiatetime, EC25 | BG96),
+        INT_KEY("sni", 0, 1, sni, EC25 | BG96),
         STR_KEY("psk", KEY_PSK, psk_identity, EC25),
         INT_KEY("closetimemode", 0, 1, closetimemode, EC25),
         INT_KEY("session_cache", 0, 1, session_cache, EC25),
@@ -107,6 +109,35 @@ static const char m95_test[] = "+QSSLCFG: \"sslversion\",(0-5),(0-4)\n"
                                "+QSSLCFG: \"smtpstyle\",(0-2)\n"
                                "+QSSLCFG: \"smtpsctxi\",(0-5)";
 
+/* Assembled from the BG96 SSL manual's keys and a BG96's cipher list (a RAK5010 document
+ * quoting its test output; reference: BG96 notes in the closing note of the dialect issue);
+ * checkhost and ignorecertchain are left out (not simulated). */
+static const char bg96_test[] =
+        "+QSSLCFG: \"sslversion\",(0-5),(0-4)\n"
+        "+QSSLCFG: \"ciphersuite\",(0-5),(0X0035,0X002F,0X0005,0X0004,0X000A,0X003D,0XC011,"
+        "0XC012,0XC013,0XC014,0XC027,0XC028,0XC02F,0XFFFF)\n"
+        "+QSSLCFG: \"cacert\",(0-5),<cacertpath>\n"
+        "+QSSLCFG: \"clientcert\",(0-5),<client_cert_path>\n"
+        "+QSSLCFG: \"clientkey\",(0-5),<client_key_path>\n"
+        "+QSSLCFG: \"seclevel\",(0-5),(0-2)\n"
+        "+QSSLCFG: \"sni\",(0-5),(0,1)\n"
+        "+QSSLCFG: \"ignorelocaltime\",(0-5),(0,1)\n"
+        "+QSSLCFG: \"negotiatetime\",(0-5),(10-300)";
+
+/* What differs between the Quectel models' AT+QSSLCFG (the family's data). */
+struct qssl_dialect {
+	unsigned keys; /* EC25, M95 or BG96: the keys of the dialect */
+	/* Read reply: EC25 echoes the context ("+QSSLCFG: \"sslversion\",1,4", reference §5a);
+	 * the M95 does not ("+QSSLCFG: \"sslversion\",<sslversion>", AN §2.2.1). */
+	bool ctx_in_reply;
+	/* "clientkey": EC25 <client_key_path>,<key_pwd> (reference §5a); the M95's has only
+	 * <clientkeyname> (GSM SSL AN 2.2.1). The most parameters the write takes. */
+	int clientkey_max_args;
+	/* The M95's keys without a context ("ignorertctime", "https", ...). */
+	bool globals;
+	const char *test;
+};
+
 static const struct key_def *find_key(const struct at_param *p, unsigned model)
 {
 	for (const struct key_def *k = keys; k->key; k++)
@@ -152,14 +183,13 @@ static char *str_field(struct ssl_ctx_cfg *c, const struct key_def *k)
 	return (char *)c + k->off;
 }
 
-/* Read reply: EC25 echoes the context ("+QSSLCFG: \"sslversion\",1,4", reference §5a);
- * the M95 does not ("+QSSLCFG: \"sslversion\",<sslversion>", AN §2.2.1). */
-static void query_key(struct modem *m, const struct key_def *k, int ctx)
+static void query_key(struct modem *m, const struct qssl_dialect *d, const struct key_def *k,
+                      int ctx)
 {
 	struct ssl_ctx_cfg *c = &m->ssl.ctx[ctx];
 	char head[64];
 
-	if (m->model->id == MODEL_M95)
+	if (!d->ctx_in_reply)
 		snprintf(head, sizeof(head), "+QSSLCFG: \"%s\"", k->key);
 	else
 		snprintf(head, sizeof(head), "+QSSLCFG: \"%s\",%d", k->key, ctx);
@@ -228,9 +258,7 @@ static int set_key(struct at_call *c, const struct key_def *k, int ctx)
 			return AT_ERROR;
 		return AT_OK;
 	case KEY_KEY:
-		/* EC25: <client_key_path>,<key_pwd> (reference §5a); the M95's clientkey has
-		 * only <clientkeyname> (GSM SSL AN 2.2.1) */
-		if (c->args.n > (c->m->model->id == MODEL_M95 ? 3 : 4) ||
+		if (c->args.n > ((const struct qssl_dialect *)c->fam->data)->clientkey_max_args ||
 		    copy_str(c, 2, cfg->clientkey, sizeof(cfg->clientkey)))
 			return AT_ERROR;
 		cfg->keypwd[0] = 0;
@@ -308,12 +336,12 @@ static int m95_global(struct at_call *c, bool *handled)
 static int cmd_qsslcfg(struct at_call *c)
 {
 	struct modem *m = c->m;
-	unsigned model = m->model->id == MODEL_M95 ? M95 : EC25;
+	const struct qssl_dialect *d = c->fam->data;
 	const struct key_def *k;
 	long long ctx;
 
 	if (c->req == AT_REQ_TEST) {
-		const char *t = model == M95 ? m95_test : ec25_test;
+		const char *t = d->test;
 
 		while (*t) {
 			const char *nl = strchr(t, '\n');
@@ -324,14 +352,14 @@ static int cmd_qsslcfg(struct at_call *c)
 		}
 		return AT_OK;
 	}
-	if (model == M95) {
+	if (d->globals) {
 		bool handled;
 		int rc = m95_global(c, &handled);
 
 		if (handled)
 			return rc;
 	}
-	k = find_key(&c->args.p[0], model);
+	k = find_key(&c->args.p[0], d->keys);
 	if (!k) {
 		at_why(m, "unknown AT+QSSLCFG key \"%.*s\"", (int)c->args.p[0].len, c->args.p[0].s);
 		return AT_ERROR;
@@ -346,20 +374,57 @@ static int cmd_qsslcfg(struct at_call *c)
 		return AT_ERROR;
 	}
 	if (c->args.n == 2) {
-		query_key(m, k, (int)ctx);
+		query_key(m, d, k, (int)ctx);
 		return AT_OK;
 	}
 	return set_key(c, k, (int)ctx);
 }
 
-const struct at_cmd at_family_ssl_ec25[] = {
+static int ssl_init_family(struct modem *m, const struct at_family *f)
+{
+	(void)f;
+	ssl_init(m);
+	return 0;
+}
+
+static const struct at_cmd ctx_cmds[] = {
         {"+QSSLCFG", AT_REQ_WRITE | AT_REQ_TEST, 2, 4, AT_SPEC(AT_TEXT(32)), NULL, 0, 0,
          cmd_qsslcfg},
         {0},
 };
 
-const struct at_cmd at_family_ssl_m95[] = {
+static const struct qssl_dialect ec25_dialect = {EC25, true, 4, false, ec25_test};
+
+const struct at_family at_family_ssl_ec25 = {
+        .name = "ssl-quectel",
+        .cmds = ctx_cmds,
+        .data = &ec25_dialect,
+        .init = ssl_init_family,
+        .reboot = ssl_init,
+};
+
+static const struct qssl_dialect bg96_dialect = {BG96, true, 3, false, bg96_test};
+
+const struct at_family at_family_ssl_bg96 = {
+        .name = "ssl-quectel-bg96",
+        .cmds = ctx_cmds,
+        .data = &bg96_dialect,
+        .init = ssl_init_family,
+        .reboot = ssl_init,
+};
+
+static const struct at_cmd m95_cmds[] = {
         {"+QSSLCFG", AT_REQ_WRITE | AT_REQ_TEST, 1, 4, AT_SPEC(AT_TEXT(32)), NULL, 0, 0,
          cmd_qsslcfg},
         {0},
+};
+
+static const struct qssl_dialect m95_dialect = {M95, false, 3, true, m95_test};
+
+const struct at_family at_family_ssl_m95 = {
+        .name = "ssl-quectel-gsm",
+        .cmds = m95_cmds,
+        .data = &m95_dialect,
+        .init = ssl_init_family,
+        .reboot = ssl_init,
 };

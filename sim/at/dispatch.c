@@ -6,17 +6,20 @@
 #include <strings.h>
 
 #include "core/log.h"
-#include "modem/findings.h"
+#include "modem/hooks.h"
 #include "modem/modem.h"
 #include "modem/modemsim.h"
-#include "scenario/engine.h"
 
-const struct at_cmd *at_lookup(const struct at_cmd *const *families, const char *name)
+const struct at_cmd *at_lookup(const struct at_family *const *families, const char *name,
+                               const struct at_family **fam)
 {
 	for (; *families; families++)
-		for (const struct at_cmd *c = *families; c->name; c++)
-			if (strcasecmp(c->name, name) == 0)
+		for (const struct at_cmd *c = (*families)->cmds; c->name; c++)
+			if (strcasecmp(c->name, name) == 0) {
+				if (fam)
+					*fam = *families;
 				return c;
+			}
 	return NULL;
 }
 
@@ -168,7 +171,7 @@ static void trace_result(struct modem *m, const char *cmd, size_t len, int rc)
 /* The line is over: print its final result, and let URCs and input flow again. */
 static void enter_transparent(struct modem *m)
 {
-	double guard = 1000.0 * m->sim->opt.time_scale;
+	double guard = (double)modem_proto_ms(m, 1000);
 
 	m->at.tp_pending = false;
 	if (m->at.tp_banner)
@@ -244,7 +247,7 @@ static void line_fail(struct modem *m, const uint8_t *line, size_t len, const ch
 {
 	m->at.why[0] = 0;
 	at_why(m, "%s", why);
-	findings_bad_line(m, (const char *)line, len);
+	modem_hook_bad_line(m, (const char *)line, len);
 	trace_result(m, (const char *)line, len, AT_ERROR);
 	m->at.why[0] = 0;
 	emit_final(m, AT_ERROR);
@@ -339,14 +342,14 @@ static int run_one(struct modem *m, const struct at_cmd_req *r, bool ask_scenari
 	int rc;
 
 	/* A scenario rule may answer, hold back or drop the command (scenario/engine.h). */
-	if (ask_scenario && m->scn && scn_command(m, r, &rc))
+	if (ask_scenario && modem_hook_command(m, r, &rc))
 		return rc;
 	memset(&call, 0, sizeof(call));
 	call.m = m;
 	call.req = r->req;
-	call.cmd = at_lookup(m->model->families, r->name);
+	call.cmd = at_lookup(m->model->families, r->name, &call.fam);
 	if (!call.cmd) {
-		findings_unknown(m, r->name);
+		modem_hook_unknown(m, r->name);
 		at_why(m, "%s is not a command of the %s", r->name, m->model->model);
 		return AT_ERROR;
 	}
@@ -360,14 +363,14 @@ static int run_one(struct modem *m, const struct at_cmd_req *r, bool ask_scenari
 	if (r->req == AT_REQ_WRITE &&
 	    at_parse_args(r->args, r->args_len, &call.args, why, sizeof(why)) != 0) {
 		at_why(m, "%s", why);
-		findings_bad_line(m, r->text, r->text_len);
+		modem_hook_bad_line(m, r->text, r->text_len);
 		return (call.cmd->flags & AT_F_NOCME) || !call.cmd->bad_args ? AT_ERROR
 		                                                             : call.cmd->bad_args;
 	}
 	rc = central_checks(&call);
 	if (rc != AT_OK)
 		return rc;
-	findings_command(m, &call);
+	modem_hook_call(m, &call);
 	if (r->req == AT_REQ_TEST && call.cmd->test)
 		return print_test(m, call.cmd->test);
 	rc = call.cmd->fn ? call.cmd->fn(&call) : AT_OK;
@@ -390,7 +393,7 @@ static void run_line(struct modem *m)
 		}
 		if (got < 0) {
 			at_why(m, "%s at column %zu", why, (size_t)(m->at.next - m->at.line) + 1);
-			findings_bad_line(m, m->at.next, (size_t)(end - m->at.next));
+			modem_hook_bad_line(m, m->at.next, (size_t)(end - m->at.next));
 			trace_result(m, m->at.next, (size_t)(end - m->at.next), AT_ERROR);
 			line_done(m, AT_ERROR);
 			return;
@@ -402,7 +405,7 @@ static void run_line(struct modem *m)
 		if (rc == AT_PENDING)
 			return;
 		trace_result(m, m->at.cur.text, m->at.cur.text_len, rc);
-		scn_notify_command(m, &m->at.cur, rc);
+		modem_hook_command_done(m, &m->at.cur, rc);
 		if (rc != AT_OK) {
 			line_done(m, rc);
 			return;
@@ -420,7 +423,7 @@ void at_complete(struct modem *m, int rc)
 	m->at.data_arg = NULL;
 	at_line_command(&m->line);
 	trace_result(m, m->at.cur.text, m->at.cur.text_len, rc);
-	scn_notify_command(m, &m->at.cur, rc);
+	modem_hook_command_done(m, &m->at.cur, rc);
 	if (rc != AT_OK) {
 		line_done(m, rc);
 		return;
@@ -496,7 +499,7 @@ void at_prompt(struct modem *m, size_t fixed_len, const struct at_data_ops *ops,
 {
 	m->at.data_ops = ops;
 	m->at.data_arg = arg;
-	at_send(m, "\r\n> ", 4);
+	at_send(m, m->model->prompt, strlen(m->model->prompt));
 	at_line_prompt(&m->line, fixed_len, modem_now(m));
 	modem_line_timer_update(m);
 }
@@ -524,7 +527,7 @@ void at_data_event(struct modem *m, const struct at_event *ev)
 	} else if (ev->type == AT_EV_DATA_END) {
 		void *arg = m->at.data_arg;
 
-		findings_data_end(m, ev->end);
+		modem_hook_data_end(m, ev->end);
 		if (m->at.transparent) {
 			/* back in command mode before the owner answers (OK) */
 			leave_transparent(m);
@@ -534,6 +537,37 @@ void at_data_event(struct modem *m, const struct at_event *ev)
 		}
 		ops->end(m, arg, ev->end);
 	}
+}
+
+void at_data_abandon(struct modem *m)
+{
+	const struct at_data_ops *ops = m->at.data_ops;
+	void *arg = m->at.data_arg;
+
+	m->at.data_ops = NULL;
+	m->at.data_arg = NULL;
+	if (m->at.transparent)
+		leave_transparent(m);
+	else
+		at_line_command(&m->line);
+	if (!ops)
+		return;
+	trace_event(m->index, "note", "data phase abandoned");
+	ops->end(m, arg, AT_END_ABANDON);
+}
+
+void at_result_code(struct modem *m, const char *text, int code)
+{
+	char num[16];
+
+	if (m->at.quiet)
+		return;
+	if (m->at.verbose) {
+		at_text(m, text);
+		return;
+	}
+	snprintf(num, sizeof(num), "%d\r", code);
+	at_send(m, num, strlen(num));
 }
 
 /* ---- +CME ERROR texts (CMEE=2) ---- */

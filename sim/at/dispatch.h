@@ -94,15 +94,33 @@ struct at_cmd {
 	at_handler fn;
 };
 
+/* One family: its commands, its wording, and the state it owns. Every hook is optional. */
+struct at_family {
+	const char *name; /* "mqtt-quectel": for traces and --list-commands */
+	const struct at_cmd *cmds;
+	const void *data; /* the dialect's constants, read by the handlers as c->fam->data */
+	/* Power-on: create the family's state with its defaults. 0 or a negative ERR_*. */
+	int (*init)(struct modem *m, const struct at_family *f);
+	/* AT+CFUN=1,1, AT+QPOWD and the like: volatile state is lost (the modem's timers are
+	 * already cancelled and any data phase was told it is abandoned). */
+	void (*reboot)(struct modem *m);
+	/* Shutdown: free everything the family holds. */
+	void (*close)(struct modem *m);
+	/* A PDP context went down (by_network: the network dropped it, else AT+QIDEACT). */
+	void (*pdp_down)(struct modem *m, int cid, bool by_network);
+};
+
 struct at_call {
 	struct modem *m;
+	const struct at_family *fam; /* the family cmd belongs to */
 	const struct at_cmd *cmd;
 	enum at_req req;
 	struct at_args args;
 };
 
 /* Data phase callbacks: data() gets each chunk as it arrives; end() when the phase ends, and
- * must eventually lead to at_complete(). */
+ * must eventually lead to at_complete(), except for AT_END_ABANDON (reboot, power down,
+ * shutdown): then the owner frees what the phase holds and completes nothing. */
 struct at_data_ops {
 	void (*data)(struct modem *m, void *arg, const uint8_t *p, size_t n);
 	void (*end)(struct modem *m, void *arg, enum at_data_end why);
@@ -130,8 +148,10 @@ struct at_session {
 	void *tp_arg;
 };
 
-/* Families and profiles. */
-const struct at_cmd *at_lookup(const struct at_cmd *const *families, const char *name);
+/* Families and profiles: the first row named name (case-insensitively), and its family in
+ * *fam (fam may be NULL). NULL when no family has it. */
+const struct at_cmd *at_lookup(const struct at_family *const *families, const char *name,
+                               const struct at_family **fam);
 
 /* Engine entry points, used by the modem shell. */
 void at_session_reset(struct at_session *s, int cmee_default);
@@ -178,6 +198,13 @@ void at_run_current(struct modem *m);
 
 /* Data-mode events from the engine, forwarded by the modem shell. */
 void at_data_event(struct modem *m, const struct at_event *ev);
+/* The data phase in progress (prompt, upload, transparent mode), if any, is abandoned: its
+ * owner's end() gets AT_END_ABANDON and the line engine returns to command mode. For reboot,
+ * power down and shutdown. */
+void at_data_abandon(struct modem *m);
+/* Print a result code as the session's V and Q settings want it ("OK"/"0", "NO CARRIER"/"3");
+ * nothing with Q1. For results that are not a command's final result (after +++). */
+void at_result_code(struct modem *m, const char *text, int code);
 
 const char *at_cme_text(int code);
 

@@ -4,23 +4,28 @@
 
 #include "at/dispatch.h"
 
-extern const struct at_cmd at_family_basic[]; /* V.250: E V Q Z &F I S, +CMEE, +IPR */
-extern const struct at_cmd at_family_identity_ec25[]; /* +CGMI +CGMM +GMR +QGMR +GSN +CIMI +QCCID */
-extern const struct at_cmd at_family_identity_m95[];
-extern const struct at_cmd at_family_network_ec25[]; /* +CPIN +CREG +COPS +CSQ +CFUN +CCLK ... */
-extern const struct at_cmd at_family_network_m95[];
-extern const struct at_cmd at_family_pdp_ec25[]; /* +QICSGP +QIACT +QIDEACT +QIDNSCFG ... */
-extern const struct at_cmd at_family_pdp_m95[]; /* +QIFGCNT +QICSGP +QIREGAPP +QIACT ... */
-extern const struct at_cmd at_family_file_ec25[]; /* +QFUPL +QFDWL +QFDEL +QFLST +QFOPEN ... */
-extern const struct at_cmd at_family_sec_m95[]; /* +QSECWRITE +QSECREAD +QSECDEL */
-extern const struct at_cmd at_family_ssl_ec25[]; /* +QSSLCFG */
-extern const struct at_cmd at_family_ssl_m95[];
-extern const struct at_cmd at_family_mqtt_ec25[]; /* +QMTCFG +QMTOPEN +QMTCONN +QMTPUB ... */
-extern const struct at_cmd at_family_mqtt_m95[];
+extern const struct at_family at_family_basic; /* V.250: E V Q Z &F I S, +CMEE, +IPR */
+extern const struct at_family
+        at_family_identity_ec25; /* +CGMI +CGMM +GMR +QGMR +GSN +CIMI +QCCID */
+extern const struct at_family at_family_identity_m95;
+extern const struct at_family at_family_network_ec25; /* +CPIN +CREG +COPS +CSQ +CFUN +CCLK ... */
+extern const struct at_family at_family_network_m95;
+/* BG96 +QCFG "nwscanseq", "nwscanmode", "iotopmode" (Cat-M1 / NB-IoT scan settings) */
+extern const struct at_family at_family_qcfg_bg96;
+extern const struct at_family at_family_pdp_ec25; /* +QICSGP +QIACT +QIDEACT +QIDNSCFG ... */
+extern const struct at_family at_family_pdp_m95; /* +QIFGCNT +QICSGP +QIREGAPP +QIACT ... */
+extern const struct at_family at_family_file_ec25; /* +QFUPL +QFDWL +QFDEL +QFLST +QFOPEN ... */
+extern const struct at_family at_family_sec_m95; /* +QSECWRITE +QSECREAD +QSECDEL */
+extern const struct at_family at_family_ssl_ec25; /* +QSSLCFG */
+extern const struct at_family at_family_ssl_m95;
+extern const struct at_family at_family_ssl_bg96; /* +QSSLCFG with the BG96's keys */
+extern const struct at_family at_family_mqtt_ec25; /* +QMTCFG +QMTOPEN +QMTCONN +QMTPUB ... */
+extern const struct at_family at_family_mqtt_m95;
+extern const struct at_family at_family_mqtt_bg96; /* no +QMTPUBEX, no recv/mode, no +QMTRECV */
 /* +QIOPEN +QISEND +QIRD +QICLOSE +QISTATE, +QSSLOPEN ... +QSSLSTATE, ATO */
-extern const struct at_cmd at_family_sock_ec25[];
+extern const struct at_family at_family_sock_ec25;
 /* +QIOPEN +QISEND +QIRD +QICLOSE +QISACK +QINDI +QIMODE +QIHEAD, +QSSLOPEN ... +QSSLSTATE, ATO */
-extern const struct at_cmd at_family_sock_m95[];
+extern const struct at_family at_family_sock_m95;
 /* +QISTAT's per-socket lines with QIMUX=1 (at/cmd_sock_m95.c). */
 void at_sock_m95_qistat(struct modem *m);
 

@@ -295,6 +295,8 @@ const char *at_data_end_name(enum at_data_end why)
 		return "Ctrl+Z";
 	case AT_END_CANCEL:
 		return "ESC";
+	case AT_END_ABANDON:
+		return "abandoned";
 	}
 	return "?";
 }

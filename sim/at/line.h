@@ -40,6 +40,7 @@ enum at_data_end {
 	AT_END_CANCEL, /* ESC */
 	AT_END_ESCAPE, /* +++ with guard times */
 	AT_END_TIMEOUT, /* no input for idle_ms */
+	AT_END_ABANDON, /* the modem rebooted, powered down or shut down (not from the engine) */
 };
 
 struct at_event {

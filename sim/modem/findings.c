@@ -1,5 +1,7 @@
 #include "modem/findings.h"
 
+#include "modem/hooks.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,6 +15,7 @@
 #include "at/dispatch.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "modem/hooks.h"
 #include "modem/modem.h"
 #include "modem/modemsim.h"
 #include "mqtt/client.h"
@@ -78,7 +81,7 @@ struct findings {
 	uint64_t judged;
 	bool declared; /* the running command gave the length of its data phase */
 	bool phase_flagged; /* the current data phase already has a length finding */
-	struct fnd_client c[MQTT_CLIENTS];
+	struct fnd_client c[MQTT_CLIENTS_MAX];
 };
 
 static struct findings *get(struct modem *m)
@@ -414,6 +417,7 @@ void findings_data_end(struct modem *m, enum at_data_end why)
 	case AT_END_COUNT:
 	case AT_END_SUBMIT:
 	case AT_END_CANCEL:
+	case AT_END_ABANDON:
 		break;
 	}
 }
@@ -483,8 +487,8 @@ void findings_unknown(struct modem *m, const char *name)
 	const char *best = NULL;
 	size_t best_d = (size_t)-1, limit = (strlen(name) + 2) / 3;
 
-	for (const struct at_cmd *const *fam = m->model->families; *fam; fam++)
-		for (const struct at_cmd *c = *fam; c->name; c++) {
+	for (const struct at_family *const *fam = m->model->families; *fam; fam++)
+		for (const struct at_cmd *c = (*fam)->cmds; c->name; c++) {
 			size_t d = distance(name, c->name);
 
 			if (d < best_d) {
@@ -528,7 +532,7 @@ static const char *msgid_in_flight(const struct mqtt_client *c, long long msgid)
 			return "+QMTSUB";
 		if (p->type == MQTT_UNSUBSCRIBE)
 			return "+QMTUNS";
-		return p->ex ? "+QMTPUBEX" : "+QMTPUB";
+		return p->tag ? "+QMTPUBEX" : "+QMTPUB";
 	}
 	return NULL;
 }
@@ -589,7 +593,10 @@ static void judge_mqtt(struct modem *m, struct findings *f, const struct at_call
 	const struct mqtt_client *cl = &m->mqtt.c[idx];
 	long long msgid = at_given(c, 1) && c->args.p[1].type == AT_P_NUM ? at_num(c, 1) : -1;
 	long long qos = at_given(c, 2) && c->args.p[2].type == AT_P_NUM ? at_num(c, 2) : 0;
-	bool m95 = m->model->id == MODEL_M95;
+	/* the model's window refuses (M95: 8512); without one, the M95 AN's is a warning */
+	int window =
+	        m->model->mqtt.inflight_max > 0 ? m->model->mqtt.inflight_max : FINDINGS_DOC_WINDOW;
+	bool refused = m->model->mqtt.inflight_max > 0;
 	const char *busy;
 	char cmd[24];
 
@@ -641,18 +648,18 @@ static void judge_mqtt(struct modem *m, struct findings *f, const struct at_call
 	 * EC25 in this simulator answers, but the host is outside the documented window. */
 	if (op != OP_PUB || qos == 0)
 		return;
-	if (cl->inflight < MQTT_INFLIGHT_MAX) {
+	if (cl->inflight < window) {
 		v->over_window = false;
 		return;
 	}
 	if (v->over_window)
 		return; /* one finding per excursion over the window */
 	v->over_window = true;
-	report(m, m95 ? FND_ERROR : FND_WARNING, FK_INFLIGHT_EXCEEDED,
+	report(m, refused ? FND_ERROR : FND_WARNING, FK_INFLIGHT_EXCEEDED,
 	       "%s with %d QoS 1/2 messages of client %d already in flight: the window is %d "
 	       "(wait for +QMTPUB results; more publishes over it are not reported until it "
 	       "drains)",
-	       cmd, cl->inflight, idx, MQTT_INFLIGHT_MAX);
+	       cmd, cl->inflight, idx, window);
 }
 
 void findings_command(struct modem *m, const struct at_call *c)
@@ -675,7 +682,7 @@ void findings_command(struct modem *m, const struct at_call *c)
 		if (strcmp(name, mqtt_ops[i].name) != 0)
 			continue;
 		if (at_given(c, 0) && c->args.p[0].type == AT_P_NUM && c->args.p[0].num >= 0 &&
-		    c->args.p[0].num < MQTT_CLIENTS)
+		    c->args.p[0].num < MQTT_CLIENTS_MAX)
 			judge_mqtt(m, f, c, mqtt_ops[i].op);
 		return;
 	}
@@ -686,18 +693,19 @@ static void urc_line(struct modem *m, struct findings *f, const char *s)
 {
 	int idx, a, b = 0, k;
 
-	if (sscanf(s, "+QMTOPEN: %d,%d", &idx, &a) == 2 && idx >= 0 && idx < MQTT_CLIENTS) {
+	if (sscanf(s, "+QMTOPEN: %d,%d", &idx, &a) == 2 && idx >= 0 && idx < MQTT_CLIENTS_MAX) {
 		/* 2: "MQTT identifier occupied", the client stays as it was */
 		if (a == 0)
 			f->c[idx].opened = true;
 		else if (a != 2)
 			f->c[idx].opened = f->c[idx].connected = false;
 	} else if ((k = sscanf(s, "+QMTCONN: %d,%d,%d", &idx, &a, &b)) >= 2 && idx >= 0 &&
-	           idx < MQTT_CLIENTS) {
+	           idx < MQTT_CLIENTS_MAX) {
 		f->c[idx].connected = a == 0 && k == 3 && b == 0;
 		if (f->c[idx].connected)
 			f->c[idx].nopens = 0; /* a connection ends a storm */
-	} else if (sscanf(s, "+QMTSTAT: %d,%d", &idx, &a) == 2 && idx >= 0 && idx < MQTT_CLIENTS) {
+	} else if (sscanf(s, "+QMTSTAT: %d,%d", &idx, &a) == 2 && idx >= 0 &&
+	           idx < MQTT_CLIENTS_MAX) {
 		struct fnd_client *v = &f->c[idx];
 
 		v->opened = v->connected = false;
@@ -750,7 +758,7 @@ void findings_close(struct modem *m)
 {
 	struct findings *f;
 
-	for (int i = 0; i < MQTT_CLIENTS; i++) {
+	for (int i = 0; i < MQTT_CLIENTS_MAX; i++) {
 		const struct mqtt_client *c = &m->mqtt.c[i];
 
 		switch (c->state) {
@@ -888,3 +896,15 @@ int findings_query(struct modemsim *sim, const char *line, size_t len, struct bu
 	buf_printf(out, "]}");
 	return 1;
 }
+
+const struct modem_hooks findings_hooks = {
+        .fed = findings_fed,
+        .waiting = findings_waiting,
+        .urc = findings_urc,
+        .reboot = findings_reboot,
+        .close = findings_close,
+        .bad_line = findings_bad_line,
+        .unknown = findings_unknown,
+        .call = findings_command,
+        .data_end = findings_data_end,
+};

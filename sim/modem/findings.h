@@ -74,6 +74,16 @@ struct modemsim;
 /* Records kept per modem for the control socket (the first ones: the root cause comes first);
  * every finding is counted and traced. */
 #define FINDINGS_KEEP 256
+/* The in-flight window of the M95 MQTT AN (3.2.8 note 1): a model without a window of its own
+ * (profile mqtt.inflight_max 0) answers beyond it, but the host is outside the documented
+ * protocol. */
+#define FINDINGS_DOC_WINDOW 5
+
+struct modem_hooks;
+
+/* The findings as an observer of every modem (modem/hooks.h); main.c registers it. The
+ * functions below are its entries. */
+extern const struct modem_hooks findings_hooks;
 
 /* modem.c pump(): after each line-engine event, off = first input byte not yet fed. */
 void findings_fed(struct modem *m, const struct at_event *ev, size_t off);

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "at/dispatch.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "modem/findings.h"
+#include "modem/hooks.h"
 #include "modem/modemsim.h"
-#include "scenario/engine.h"
 
 struct modem_timer {
 	uv_timer_t handle;
@@ -25,10 +25,74 @@ struct modem_timer {
 static void line_timer_cb(uv_timer_t *t);
 static void modem_flush_one(struct modem *m);
 
+static void mqtt_set_init(struct modem *m)
+{
+	struct mqtt_env *env = &m->mqtt.env;
+
+	env->loop = m->sim->loop;
+	env->net = (struct net_host *)m; /* net_conn_open() takes the modem until net_host */
+	env->trace_id = m->index;
+	env->time_scale = m->sim->opt.time_scale;
+	env->limits = &m->model->mqtt;
+	env->faults = &m->mqtt.fault;
+	env->owner = m;
+	for (int i = 0; i < MQTT_CLIENTS_MAX; i++)
+		mqtt_client_init(&m->mqtt.c[i], env, i, NULL);
+}
+
+/* The profile's families, first to last (init) or last to first (reboot, close: the upper
+ * areas let go of what they hold on the lower ones first). */
+static int families_init(struct modem *m)
+{
+	for (const struct at_family *const *f = m->model->families; *f; f++) {
+		int rc = (*f)->init ? (*f)->init(m, *f) : 0;
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static size_t families_count(const struct modem *m)
+{
+	size_t n = 0;
+
+	while (m->model->families[n])
+		n++;
+	return n;
+}
+
+static void families_reboot(struct modem *m)
+{
+	for (size_t i = families_count(m); i-- > 0;)
+		if (m->model->families[i]->reboot)
+			m->model->families[i]->reboot(m);
+}
+
+static void families_close(struct modem *m)
+{
+	for (size_t i = families_count(m); i-- > 0;)
+		if (m->model->families[i]->close)
+			m->model->families[i]->close(m);
+}
+
+void **modem_family_state(struct modem *m, const struct at_family *f)
+{
+	for (size_t i = 0; i < MODEM_FAMILIES_MAX && m->model->families[i]; i++)
+		if (m->model->families[i] == f)
+			return &m->fstate[i];
+	return NULL;
+}
+
+void modem_pdp_down(struct modem *m, int cid, bool by_network)
+{
+	for (const struct at_family *const *f = m->model->families; *f; f++)
+		if ((*f)->pdp_down)
+			(*f)->pdp_down(m, cid, by_network);
+}
+
 int modem_init(struct modem *m, struct modemsim *sim, int index, const struct model_profile *model)
 {
-	int rc;
-
 	memset(m, 0, sizeof(*m));
 	m->index = index;
 	m->sim = sim;
@@ -43,15 +107,8 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 	buf_init(&m->outq, MODEM_OUTBUF_MAX);
 	uv_timer_init(sim->loop, &m->line_timer);
 	m->line_timer.data = m;
-	net_init(m);
-	pdp_init(m);
-	ssl_init(m);
-	mqtt_init(m);
-	sock_init(m);
-	rc = fs_init(m);
-	if (rc)
-		return rc;
-	return 0;
+	mqtt_set_init(m);
+	return families_init(m);
 }
 
 static void timer_free_cb(uv_handle_t *h)
@@ -135,14 +192,14 @@ void modem_close(struct modem *m)
 		return;
 	modem_flush_one(m);
 	m->closing = true;
+	at_data_abandon(m);
 	cancel_all_timers(m);
-	findings_close(m);
-	mqtt_free(m);
-	sock_free(m);
+	modem_hook_close(m);
+	for (int i = 0; i < MQTT_CLIENTS_MAX; i++)
+		mqtt_client_free(&m->mqtt.c[i]);
+	families_close(m);
 	uv_timer_stop(&m->line_timer);
 	uv_close((uv_handle_t *)&m->line_timer, NULL);
-	fs_free(m);
-	pdp_free(m);
 	buf_free(&m->inbuf);
 	buf_free(&m->urcs);
 	buf_free(&m->outq);
@@ -161,6 +218,13 @@ uint64_t modem_delay(const struct modem *m, uint64_t realistic_ms)
 		return 0;
 	scaled = (double)realistic_ms * m->sim->opt.time_scale;
 	return scaled < 0 ? 0 : (uint64_t)scaled;
+}
+
+uint64_t modem_proto_ms(const struct modem *m, uint64_t ms)
+{
+	double f = (double)ms * m->sim->opt.time_scale;
+
+	return f < 1 ? 1 : (uint64_t)f;
 }
 
 int64_t modem_rtc_ms(const struct modem *m)
@@ -285,7 +349,7 @@ void modem_urc_bytes(struct modem *m, const void *p, size_t n)
 		return;
 	}
 	m->n_urcs++;
-	findings_urc(m, p, n);
+	modem_hook_urc(m, p, n);
 	modem_urc_flush(m);
 }
 
@@ -356,12 +420,12 @@ static void pump(struct modem *m)
 			break;
 		}
 		handle_event(m, &ev);
-		findings_fed(m, &ev, off);
+		modem_hook_fed(m, &ev, off);
 	}
 	m->pumping = false;
 	if (m->closing)
 		return;
-	findings_waiting(m, off);
+	modem_hook_waiting(m, off);
 	buf_consume(&m->inbuf, off);
 	if (m->input_paused && m->inbuf.len < MODEM_INBUF_MAX / 2) {
 		m->input_paused = false;
@@ -462,12 +526,13 @@ void modem_boot(struct modem *m)
 		else
 			modem_after(m, d, boot_urc_cb, (void *)b->text);
 	}
-	scn_notify(m, SCN_NOTE_BOOT, 0);
+	modem_hook_note(m, MODEM_NOTE_BOOT, 0);
 }
 
 void modem_reboot(struct modem *m)
 {
 	trace_event(m->index, "note", "reboot");
+	at_data_abandon(m);
 	cancel_all_timers(m);
 	m->on_drain = NULL;
 	at_line_init(&m->line);
@@ -475,14 +540,8 @@ void modem_reboot(struct modem *m)
 	buf_reset(&m->inbuf);
 	buf_reset(&m->urcs);
 	m->cfun = 1;
-	net_reboot(m);
-	mqtt_drop_all(m, 0);
-	findings_reboot(m);
-	sock_reboot(m);
-	pdp_reboot(m);
-	ssl_init(m);
-	mqtt_init(m);
-	fs_reboot(m);
+	families_reboot(m);
+	modem_hook_reboot(m);
 	modem_line_timer_update(m);
 	modem_boot(m);
 }

@@ -12,9 +12,9 @@
 #include "at/dispatch.h"
 #include "at/line.h"
 #include "core/buf.h"
-#include "modem/net.h"
 #include "modem/pdp.h"
 #include "modem/profile.h"
+#include "modem/reg.h"
 #include "modem/ssl.h"
 #include "mqtt/client.h"
 #include "sock/sock.h"
@@ -24,12 +24,22 @@ struct modemsim;
 struct modem_timer;
 struct scn_modem;
 struct findings;
+struct qmt_state;
+struct at_family;
+
+/* The modem's MQTT sessions, dialect-free (mqtt/client.h); the dialect's family words them. */
+struct modem_mqtt {
+	struct mqtt_env env;
+	struct mqtt_client c[MQTT_CLIENTS_MAX];
+	struct mqtt_faults fault; /* broker-side faults armed by scenario/fault.c */
+};
 
 #define MODEM_INBUF_MAX (64 * 1024) /* host bytes waiting while a command runs */
 #define MODEM_OUTBUF_MAX                                                                           \
 	(256 * 1024) /* bytes the host has not read yet; URCs beyond are dropped                   \
 	              */
 #define MODEM_PARTIAL_HOLD_MS 1000 /* URCs wait this long for a half-typed command line */
+#define MODEM_FAMILIES_MAX 16 /* families in one profile */
 
 struct identity {
 	char imei[16];
@@ -79,11 +89,15 @@ struct modem {
 	int ipr; /* +IPR: kept for the read form; the pty has no baud rate */
 	int64_t rtc_offset_ms; /* simulated RTC minus the host's real time */
 	int rtc_tz; /* quarter hours */
-	struct net_state net;
+	struct reg_state reg; /* cellular registration (modem/reg.h) */
 	struct pdp_state pdp;
 	struct fs_state fs;
 	struct ssl_state ssl;
-	struct mqtt_state_all mqtt;
+	struct modem_mqtt mqtt;
+	struct qmt_state *qmt; /* the AT+QMT* family's state (at/cmd_mqtt.h), or NULL */
+	/* State a family keeps for itself, one slot per entry of the profile's family list
+	 * (modem_family_state). */
+	void *fstate[MODEM_FAMILIES_MAX];
 	struct scn_modem *scn; /* scenario engine state (scenario/engine.h), or NULL */
 	uint64_t n_urcs, n_bytes_in, n_bytes_out; /* totals for the control socket's queries */
 	struct sock_state sock;
@@ -99,6 +113,10 @@ void modem_close(struct modem *m);
 void modem_boot(struct modem *m);
 /* AT+CFUN=1,1: clear volatile state, cancel everything pending, boot again. */
 void modem_reboot(struct modem *m);
+/* The slot where family f keeps its own state on m (NULL if f is not in m's profile). */
+void **modem_family_state(struct modem *m, const struct at_family *f);
+/* A PDP context went down: every family that holds something on it is told. */
+void modem_pdp_down(struct modem *m, int cid, bool by_network);
 /* Fault modem.hang: while hung the modem reads and discards what the host sends and sends
  * nothing (answers and URCs wait); unhung, what waited goes out. */
 void modem_hang(struct modem *m, bool hung);
@@ -139,6 +157,9 @@ void modem_timer_cancel(struct modem_timer *t);
 uint64_t modem_now(const struct modem *m);
 /* A modem-side delay under the timing profile: 0 with --timing fast, else ms * --time-scale. */
 uint64_t modem_delay(const struct modem *m, uint64_t realistic_ms);
+/* A protocol timer (guard times, upload inactivity, pkt_timeout) of ms under --time-scale, at
+ * least 1; --timing fast leaves it as it is: it is the protocol, not the module's latency. */
+uint64_t modem_proto_ms(const struct modem *m, uint64_t ms);
 /* Simulated RTC, milliseconds since the Unix epoch (UTC). */
 int64_t modem_rtc_ms(const struct modem *m);
 

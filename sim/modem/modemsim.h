@@ -8,6 +8,7 @@
 #include <uv.h>
 
 struct modem;
+struct modem_hooks;
 struct net_map;
 struct net_broker;
 struct scn_engine;
@@ -27,6 +28,7 @@ struct modemsim_options {
 	double time_scale;
 	int verbose;
 	bool list_commands;
+	bool list_models;
 	enum broker_mode broker;
 	bool broker_given; /* --broker on the command line: its failures are fatal */
 	const char *certs_dir; /* --certs: the test PKI for the embedded broker */
@@ -45,6 +47,9 @@ struct modemsim {
 	struct net_map *net; /* --resolve and --route, plus the embedded broker's defaults */
 	struct net_broker *broker; /* the embedded broker, or NULL */
 	struct scn_engine *scn; /* --scenario / --control (scenario/engine.h), or NULL */
+	const struct modem_hooks *hooks[4];
+	        /* MODEM_HOOKS_MAX */ /* observers of every modem (modem/hooks.h) */
+	int nhooks;
 };
 
 #endif

@@ -6,23 +6,14 @@
 #include "core/log.h"
 #include "modem/modem.h"
 
-/* Who is told when a context goes down (host AT+QIDEACT, network drop). The socket and MQTT
- * areas add their "close everything on this context" function here when they arrive:
- * +QIURC: "closed" for sockets, +QMTSTAT for MQTT clients (reference §4a: "After it, MQTT
- * clients on that context get +QMTSTAT and sockets close"). by_network is false for a host
- * AT+QIDEACT, whose sockets close silently. M95 passes cid 1. */
-typedef void (*pdp_down_fn)(struct modem *m, int cid, bool by_network);
-
-static const pdp_down_fn pdp_down_hooks[] = {
-        mqtt_pdp_down,
-        sock_pdp_down,
-        NULL,
-};
-
+/* Who is told when a context goes down (host AT+QIDEACT, network drop): every family of the
+ * profile with a pdp_down hook, e.g. +QIURC: "closed" for sockets, +QMTSTAT for MQTT clients
+ * (reference §4a: "After it, MQTT clients on that context get +QMTSTAT and sockets close").
+ * by_network is false for a host AT+QIDEACT, whose sockets close silently. The legacy stack
+ * passes cid 1. */
 static void run_down_hooks(struct modem *m, int cid, bool by_network)
 {
-	for (size_t i = 0; pdp_down_hooks[i]; i++)
-		pdp_down_hooks[i](m, cid, by_network);
+	modem_pdp_down(m, cid, by_network);
 }
 
 /* ---- simulated addresses ----
@@ -117,27 +108,40 @@ static bool m95_up(enum pdp_m95_state s)
 	return false;
 }
 
+static bool ctx_active(const struct modem *m, int cid)
+{
+	return cid >= 1 && cid <= PDP_EC25_CIDS && m->pdp.ctx[cid].active;
+}
+
+static bool legacy_active(const struct modem *m, int cid)
+{
+	(void)cid;
+	return m95_up(m->pdp.m95.state);
+}
+
 bool pdp_active(const struct modem *m, int cid)
 {
-	switch (m->model->id) {
-	case MODEL_EC25:
-		return cid >= 1 && cid <= PDP_EC25_CIDS && m->pdp.ctx[cid].active;
-	case MODEL_M95:
-		return m95_up(m->pdp.m95.state);
-	}
-	return false;
+	return m->model->pdp->active(m, cid);
+}
+
+static const char *ctx_local_ip(const struct modem *m, int cid)
+{
+	const struct pdp_ctx *c = &m->pdp.ctx[cid];
+
+	return c->act_type == PDP_IPV6 ? c->ip6 : c->ip4;
+}
+
+static const char *legacy_local_ip(const struct modem *m, int cid)
+{
+	(void)cid;
+	return m->pdp.m95.ip4;
 }
 
 const char *pdp_local_ip(const struct modem *m, int cid)
 {
-	const struct pdp_ctx *c;
-
 	if (!pdp_active(m, cid))
 		return NULL;
-	if (m->model->id == MODEL_M95)
-		return m->pdp.m95.ip4;
-	c = &m->pdp.ctx[cid];
-	return c->act_type == PDP_IPV6 ? c->ip6 : c->ip4;
+	return m->model->pdp->local_ip(m, cid);
 }
 
 void pdp_set_error(struct modem *m, int code)
@@ -240,28 +244,46 @@ void pdp_m95_deactivate(struct modem *m)
 
 /* ---- network side ---- */
 
+static void ctx_network_deactivate(struct modem *m, int cid)
+{
+	if (!pdp_active(m, cid))
+		return;
+	/* EC2x TCP/IP AN 2.5.5; reference §4a: the URC, then the clients on it close. */
+	modem_urc(m, "+QIURC: \"pdpdeact\",%d", cid);
+	ec25_down(m, cid, true);
+}
+
+static void legacy_network_deactivate(struct modem *m, int cid)
+{
+	(void)cid;
+	if (!m95_up(m->pdp.m95.state))
+		return;
+	/* +QISTAT then reports PDP DEACT until AT+QIDEACT (M95 AT manual, AT+QISTAT); the URC
+	 * as the M26 driver parses it (reference §4b). */
+	m->pdp.m95.ip4[0] = 0;
+	pdp_m95_set_state(m, PDP_M95_PDP_DEACT);
+	modem_urc(m, "+PDP DEACT");
+	run_down_hooks(m, 1, true);
+}
+
 void pdp_network_deactivate(struct modem *m, int cid)
 {
-	switch (m->model->id) {
-	case MODEL_EC25:
-		if (!pdp_active(m, cid))
-			return;
-		/* EC2x TCP/IP AN 2.5.5; reference §4a: the URC, then the clients on it close. */
-		modem_urc(m, "+QIURC: \"pdpdeact\",%d", cid);
-		ec25_down(m, cid, true);
-		return;
-	case MODEL_M95:
-		if (!m95_up(m->pdp.m95.state))
-			return;
-		/* +QISTAT then reports PDP DEACT until AT+QIDEACT (M95 AT manual, AT+QISTAT);
-		 * the URC as the M26 driver parses it (reference §4b). */
-		m->pdp.m95.ip4[0] = 0;
-		pdp_m95_set_state(m, PDP_M95_PDP_DEACT);
-		modem_urc(m, "+PDP DEACT");
-		run_down_hooks(m, 1, true);
-		return;
-	}
+	m->model->pdp->network_deactivate(m, cid);
 }
+
+const struct pdp_style pdp_style_contexts = {
+        .contexts = PDP_EC25_CIDS,
+        .active = ctx_active,
+        .local_ip = ctx_local_ip,
+        .network_deactivate = ctx_network_deactivate,
+};
+
+const struct pdp_style pdp_style_legacy = {
+        .contexts = 1,
+        .active = legacy_active,
+        .local_ip = legacy_local_ip,
+        .network_deactivate = legacy_network_deactivate,
+};
 
 void pdp_network_deactivate_all(struct modem *m)
 {

@@ -74,6 +74,18 @@ struct pdp_state {
 	int last_err; /* +QIGETERROR: result of the last TCP/IP command, 0 or 55x/56x/57x */
 };
 
+/* What differs between the 3GPP contexts 1-16 (+QIACT: EC25, BG96) and the GSM legacy stack's
+ * one context (+QIREGAPP/+QIACT: M95), as profile data (struct model_profile.pdp). */
+struct pdp_style {
+	int contexts; /* how many a host can address; 1: every cid means the one context */
+	bool (*active)(const struct modem *m, int cid);
+	const char *(*local_ip)(const struct modem *m, int cid); /* of an active context */
+	void (*network_deactivate)(struct modem *m, int cid);
+};
+
+extern const struct pdp_style pdp_style_contexts;
+extern const struct pdp_style pdp_style_legacy;
+
 void pdp_init(struct modem *m);
 /* AT+CFUN=1,1: every context is deactivated (no URC: the host asked for the reboot). */
 void pdp_reboot(struct modem *m);

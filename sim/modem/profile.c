@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "at/families.h"
+#include "modem/pdp.h"
 
 /* EG25-G boot capture (reference §7): RDY, +CFUN: 1, +CPIN: READY, +QUSIM: 1, then SMS and
  * phonebook ready some seconds later. */
@@ -19,17 +20,57 @@ static const struct boot_urc m95_boot[] = {
         {"Call Ready", 3000}, {"SMS Ready", 4000}, {NULL, 0},
 };
 
-static const struct at_cmd *const ec25_families[] = {
-        at_family_basic,     at_family_identity_ec25, at_family_network_ec25,
-        at_family_pdp_ec25,  at_family_file_ec25,     at_family_ssl_ec25,
-        at_family_mqtt_ec25, at_family_sock_ec25,     NULL,
+/* BG96 boot capture (a Cat-M1 bring-up log, SKT): RDY, +CFUN: 1, APP RDY, +CPIN: READY,
+ * +QUSIM: 1, +QIND: SMS DONE; no +QIND: PB DONE in either BG96 capture found. APP RDY is the
+ * BG96 AT manual's "send AT commands after it" (older firmware lacks it). */
+static const struct boot_urc bg96_boot[] = {
+        {"RDY", 0},         {"+CFUN: 1", 400},         {"APP RDY", 450}, {"+CPIN: READY", 500},
+        {"+QUSIM: 1", 600}, {"+QIND: SMS DONE", 2500}, {NULL, 0},
 };
 
-static const struct at_cmd *const m95_families[] = {
-        at_family_basic,    at_family_identity_m95, at_family_network_m95,
-        at_family_pdp_m95,  at_family_sec_m95,      at_family_ssl_m95,
-        at_family_mqtt_m95, at_family_sock_m95,     NULL,
+static const struct at_family *const ec25_families[] = {
+        &at_family_basic,     &at_family_identity_ec25, &at_family_network_ec25,
+        &at_family_pdp_ec25,  &at_family_file_ec25,     &at_family_ssl_ec25,
+        &at_family_mqtt_ec25, &at_family_sock_ec25,     NULL,
 };
+
+static const struct at_family *const m95_families[] = {
+        &at_family_basic,    &at_family_identity_m95, &at_family_network_m95,
+        &at_family_pdp_m95,  &at_family_sec_m95,      &at_family_ssl_m95,
+        &at_family_mqtt_m95, &at_family_sock_m95,     NULL,
+};
+
+/* The BG96 is the EC25's platform with Cat-M1/NB-IoT radio: the EC25 families, with its own
+ * MQTT and SSL key sets and the scan settings of +QCFG. */
+static const struct at_family *const bg96_families[] = {
+        &at_family_basic,        &at_family_identity_ec25,
+        &at_family_network_ec25, &at_family_qcfg_bg96,
+        &at_family_pdp_ec25,     &at_family_file_ec25,
+        &at_family_ssl_bg96,     &at_family_mqtt_bg96,
+        &at_family_sock_ec25,    NULL,
+};
+
+/* EC25 list: EG25-G AT+QSSLCFG=? output (reference §5a). */
+static const int ec25_suites[] = {
+        0x0035, 0x002F, 0x0005, 0x000A, 0x003D, 0xC003, 0xC004, 0xC005, 0xC008, 0xC009,
+        0xC00A, 0xC012, 0xC013, 0xC014, 0xC00D, 0xC00E, 0xC00F, 0xC023, 0xC024, 0xC025,
+        0xC026, 0xC027, 0xC028, 0xC029, 0xC02A, 0xC02F, 0xC030, 0,
+};
+
+/* M95: RSA key exchange only (GSM SSL AN V3.3 table 2). */
+static const int m95_suites[] = {0x0035, 0x002F, 0x0005, 0x0004, 0x000A, 0x003D, 0};
+
+/* BG96: its AT+QSSLCFG=? list as a RAK5010 (BG96) document quotes it. */
+static const int bg96_suites[] = {0x0035, 0x002F, 0x0005, 0x0004, 0x000A, 0x003D, 0xC011,
+                                  0xC012, 0xC013, 0xC014, 0xC027, 0xC028, 0xC02F, 0};
+
+/* MQTT limits: six clients, payload 1-1548 (reference §6c: EC2x, BG96 and M95 "(1-1548)"),
+ * topic 255; the M95's in-flight window of 5 (M95 MQTT AN 3.2.8 note 1). */
+#define QUECTEL_MQTT(window)                                                                       \
+	{                                                                                          \
+		.clients = 6, .inflight_max = (window), .payload_max = 1548,                       \
+		.topic_max = MQTT_TOPIC_MAX                                                        \
+	}
 
 const struct model_profile profile_ec25 = {
         .id = MODEL_EC25,
@@ -43,6 +84,20 @@ const struct model_profile profile_ec25 = {
         .cmee_default = 1,
         .boot = ec25_boot,
         .families = ec25_families,
+        .prompt = "\r\n> ",
+        /* LTE band 3: EARFCN 1300 lies in band 3's downlink range 1200-1949 */
+        .cell = {.act = 7,
+                 .ci = 0x1A2D101,
+                 .rssi = 25,
+                 .ber = 99,
+                 .nw_act = "FDD LTE",
+                 .qcsq_mode = "LTE",
+                 .band = "LTE BAND 3",
+                 .channel = 1300},
+        .pdp = &pdp_style_contexts,
+        .mqtt = QUECTEL_MQTT(0),
+        .ssl_suites = ec25_suites,
+        .ssl_rtc_global = false,
 };
 
 const struct model_profile profile_m95 = {
@@ -57,13 +112,65 @@ const struct model_profile profile_m95 = {
         .cmee_default = 0,
         .boot = m95_boot,
         .families = m95_families,
+        .prompt = "\r\n> ",
+        /* GSM only: no AcT, a two-byte cell id */
+        .cell = {.act = -1,
+                 .ci = 0x0C5F,
+                 .rssi = 22,
+                 .ber = 0,
+                 .nw_act = "GSM",
+                 .qcsq_mode = "GSM",
+                 .band = "GSM 900",
+                 .channel = 0},
+        .pdp = &pdp_style_legacy,
+        .mqtt = QUECTEL_MQTT(5),
+        .ssl_suites = m95_suites,
+        .ssl_rtc_global = true,
+};
+
+/* Identity from BG96 captures: ATI `Quectel` / `BG96` / `Revision: BG96MAR02A07M1G` (TinyGSM
+ * issue 157 and a RAK5010 document), AT+QGMR `BG96MAR02A07M1G_01.016.01.016` (firmware
+ * names), IMEI TAC 86528404 (a Particle tracker's trace). Registered on Cat-M1 (AcT 8,
+ * `+CEREG: 2,1,"D0B","C45C010",8` in that trace), LTE band 12 (EARFCN 5110 lies in band 12's
+ * downlink range 5010-5179); +QCSQ and +QNWINFO name the RAT "CAT-M1". */
+const struct model_profile profile_bg96 = {
+        .id = MODEL_BG96,
+        .name = "bg96",
+        .manufacturer = "Quectel",
+        .model = "BG96",
+        .ati_model = "BG96",
+        .revision = "BG96MAR02A07M1G",
+        .subrevision = "01.016.01.016",
+        .imei_tac = "86528404",
+        .cmee_default = 1,
+        .boot = bg96_boot,
+        .families = bg96_families,
+        .prompt = "\r\n> ",
+        .cell = {.act = 8,
+                 .ci = 0xC45C010,
+                 .rssi = 25,
+                 .ber = 99,
+                 .nw_act = "CAT-M1",
+                 .qcsq_mode = "CAT-M1",
+                 .band = "LTE BAND 12",
+                 .channel = 5110},
+        .pdp = &pdp_style_contexts,
+        .mqtt = QUECTEL_MQTT(0),
+        .ssl_suites = bg96_suites,
+        .ssl_rtc_global = false,
+};
+
+const struct model_profile *const profile_table[] = {
+        &profile_ec25,
+        &profile_m95,
+        &profile_bg96,
+        NULL,
 };
 
 const struct model_profile *profile_find(const char *name)
 {
-	if (strcasecmp(name, "ec25") == 0)
-		return &profile_ec25;
-	if (strcasecmp(name, "m95") == 0)
-		return &profile_m95;
+	for (const struct model_profile *const *p = profile_table; *p; p++)
+		if (strcasecmp(name, (*p)->name) == 0)
+			return *p;
 	return NULL;
 }

@@ -9,19 +9,9 @@
 #include "modem/modem.h"
 #include "store/fs.h"
 
-/* EC25 list: EG25-G AT+QSSLCFG=? output (reference §5a). */
-static const int ec25_suites[] = {
-        0x0035, 0x002F, 0x0005, 0x000A, 0x003D, 0xC003, 0xC004, 0xC005, 0xC008, 0xC009,
-        0xC00A, 0xC012, 0xC013, 0xC014, 0xC00D, 0xC00E, 0xC00F, 0xC023, 0xC024, 0xC025,
-        0xC026, 0xC027, 0xC028, 0xC029, 0xC02A, 0xC02F, 0xC030, 0,
-};
-
-/* M95: RSA key exchange only (GSM SSL AN V3.3 table 2). */
-static const int m95_suites[] = {0x0035, 0x002F, 0x0005, 0x0004, 0x000A, 0x003D, 0};
-
 const int *ssl_model_suites(const struct modem *m)
 {
-	return m->model->id == MODEL_M95 ? m95_suites : ec25_suites;
+	return m->model->ssl_suites;
 }
 
 void ssl_init(struct modem *m)
@@ -133,7 +123,7 @@ int ssl_params_build(struct modem *m, int ctx, const char *host, struct ssl_para
 	/* "sni" is the EC25's; off by default (reference §5a). An address is never sent as a
 	 * name (RFC 6066 3), a choice where the module's manual is silent. */
 	cfg->sni = c->sni && !is_ip_literal(p->host) ? p->host : NULL;
-	if (m->model->id == MODEL_M95) {
+	if (m->model->ssl_rtc_global) {
 		cfg->ignore_time = m->ssl.ignorertctime != 0;
 	} else {
 		cfg->ignore_time = c->ignorelocaltime != 0;

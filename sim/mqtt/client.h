@@ -1,67 +1,87 @@
-/* The modem's MQTT clients (AT+QMT*): six per modem, each a real MQTT 3.1 / 3.1.1 session
- * over a real TCP or TLS connection (net/conn.h) to a real broker.
+/* An MQTT 3.1 / 3.1.1 client session over a real TCP or TLS connection (net/conn.h) to a real
+ * broker. It knows MQTT, not any module's AT dialect: it reports through struct
+ * mqtt_client_ops (as sock/sock.h does with sock_ops) and returns negative ERR_* causes; the
+ * dialect's family (at/cmd_mqtt.c for Quectel's AT+QMT*) words every result and URC.
  *
- * Wire sequence and URCs (reference §6; M95 MQTT AN; host-drivers.md):
+ *   mqtt_client_open     TCP (+TLS) connect                      ops->opened(0 | -NET_ERR_*)
+ *   mqtt_client_connect  ==> CONNECT     <== CONNACK              ops->connack(rc)
+ *   mqtt_client_subscribe ==> SUBSCRIBE  <== SUBACK               ops->suback(id, granted)
+ *   mqtt_client_publish  ==> PUBLISH     <== PUBACK / PUBREC ..   ops->puback(id, tag)
+ *                        <== PUBLISH     ==> PUBACK ...           ops->message() (may refuse)
+ *   mqtt_client_disconnect ==> DISCONNECT (server closes)         ops->lost(MQTT_LOSS_DISCONNECTED)
+ *   peer close / reset / protocol error                           ops->lost(MQTT_LOSS_PEER...)
+ *   PINGREQ unanswered                                            ops->ping_failed, ops->lost(PING)
+ *   pkt_timeout x retry_times                                     ops->retransmitted ... gave_up
  *
- *   AT+QMTOPEN  -> OK   TCP (+TLS) connect                +QMTOPEN: <id>,<result>
- *   AT+QMTCONN  -> OK   ==> CONNECT     <== CONNACK        +QMTCONN: <id>,0,<ret_code>
- *   AT+QMTSUB   -> OK   ==> SUBSCRIBE   <== SUBACK         +QMTSUB: <id>,<msgid>,0,<qos>[,...]
- *   AT+QMTPUB   -> > .. ==> PUBLISH     <== PUBACK/PUBCOMP +QMTPUB: <id>,<msgid>,0
- *                       <== PUBLISH     ==> PUBACK ...     +QMTRECV: ...
- *   AT+QMTDISC  -> OK   ==> DISCONNECT  (server closes)    +QMTDISC: <id>,0  +QMTSTAT: <id>,5
- *   peer close / reset                                     +QMTSTAT: <id>,1
- *   PINGREQ unanswered                                     +QMTPING: <id>,1  +QMTSTAT: <id>,2
+ * A success event only ever follows the broker's answer. Callbacks run from the loop
+ * (connection events, the client's timer), never from inside a mqtt_client_* call, except
+ * ops->message() which mqtt_client_resume() may cause. Every callback is optional.
  *
- * A success URC is only ever emitted after the broker's answer arrived. */
+ * Flow control: ops->message() returns false when the owner cannot take the message now; the
+ * client then stops reading the connection (TCP pushes back on the broker), does not
+ * acknowledge the message, and offers it again after mqtt_client_resume(). */
 #ifndef MODEMSIM_MQTT_CLIENT_H
 #define MODEMSIM_MQTT_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "core/buf.h"
+#include "mqtt/codec.h"
 
-struct modem;
 struct net_conn;
-struct modem_timer;
+struct net_host;
+struct tls_config;
 
-#define MQTT_CLIENTS 6
-#define MQTT_INFLIGHT_MAX 5 /* M95 MQTT AN 3.2.8 note 1: in-flight window is 5 */
-#define MQTT_RECV_SLOTS 5 /* recv/mode 1: buffers 0-4 */
+/* Array bounds; a model's real limits come from its profile (struct mqtt_limits). */
+#define MQTT_CLIENTS_MAX 6
+#define MQTT_PENDING_MAX 16 /* packets awaiting an acknowledgement, per client */
 #define MQTT_TOPIC_MAX 255 /* reference §6c: topic max 255 B */
 #define MQTT_HOST_MAX 100 /* M95 MQTT AN 3.2.2: host name at most 100 bytes */
-#define MQTT_PAYLOAD_MAX 1548 /* reference §6c: EC2x and M95 "(1-1548)" */
+#define MQTT_RX_PACKET_MAX (1024 * 1024) /* larger packets from the broker: protocol error */
 
+/* What a model allows (profile data). */
+struct mqtt_limits {
+	int clients; /* client_idx 0 .. clients-1 */
+	int inflight_max; /* outgoing QoS 1/2 publishes unacknowledged; 0: no window */
+	size_t payload_max; /* bytes of one PUBLISH payload the host may send */
+	size_t topic_max;
+};
+
+/* The protocol settings of one client (the dialect keeps its own beside them). */
 struct mqtt_cfg {
-	int version; /* 3: MQTT 3.1 (MQIsdp), 4: MQTT 3.1.1 */
-	int pdpcid;
-	int ssl_enable;
-	int ssl_ctx;
+	int version; /* MQTT_PROTO_V31 (3) or MQTT_PROTO_V311 (4) */
 	int keepalive; /* seconds, 0: none */
 	int clean; /* 1: clean session */
 	int pkt_timeout; /* seconds */
 	int retry_times;
-	int timeout_notice;
 	int will_fg;
 	int will_qos;
 	int will_retain;
 	char will_topic[MQTT_TOPIC_MAX + 1];
 	struct buf will_msg;
-	int recv_mode; /* 0: payload in the URC, 1: buffered */
-	int recv_len; /* 1: URC carries the payload length */
-	char ali_key[64]; /* aliauth: kept and reported only */
-	char ali_name[64];
-	char ali_secret[128];
 };
 
 enum mqtt_state {
 	MQTT_S_IDLE, /* no network */
-	MQTT_S_OPENING, /* AT+QMTOPEN: resolving, connecting, handshaking */
-	MQTT_S_OPEN, /* network open, MQTT "initial" (QMTCONN? state 1) */
-	MQTT_S_CONNECTING, /* CONNECT sent (state 2) */
-	MQTT_S_CONNECTED, /* state 3 */
-	MQTT_S_DISCONNECTING, /* DISCONNECT sent (state 4) */
+	MQTT_S_OPENING, /* resolving, connecting, handshaking */
+	MQTT_S_OPEN, /* network open, MQTT not connected */
+	MQTT_S_CONNECTING, /* CONNECT sent */
+	MQTT_S_CONNECTED,
+	MQTT_S_DISCONNECTING, /* DISCONNECT sent */
+};
+
+/* Why a session's network ended (ops->lost). */
+enum mqtt_loss {
+	MQTT_LOSS_PEER, /* the broker closed or reset it, or the network failed */
+	MQTT_LOSS_PROTOCOL, /* the broker sent something malformed or too large */
+	MQTT_LOSS_PING, /* no PINGRESP within pkt_timeout */
+	MQTT_LOSS_CONNACK, /* no CONNACK within pkt_timeout */
+	MQTT_LOSS_RETRIES, /* a packet unacknowledged after retry_times retransmissions */
+	MQTT_LOSS_DISCONNECTED, /* the normal end after DISCONNECT */
+	MQTT_LOSS_DROPPED, /* the owner dropped it (mqtt_client_drop with a reason) */
 };
 
 /* One outgoing packet waiting for its acknowledgement. */
@@ -70,57 +90,10 @@ struct mqtt_pending {
 	uint8_t type; /* MQTT_PUBLISH (QoS 1/2), MQTT_PUBREL, MQTT_SUBSCRIBE, MQTT_UNSUBSCRIBE */
 	uint16_t msgid;
 	int qos;
-	bool ex; /* reported as +QMTPUBEX */
+	int tag; /* the owner's, given with the publish (Quectel: +QMTPUBEX or +QMTPUB) */
 	int retries;
-	uint64_t sent_at;
+	uint64_t due; /* retransmission deadline (loop ms) */
 	struct buf packet; /* bytes to send again (with DUP set where the spec allows) */
-	struct modem_timer *timer;
-};
-
-struct mqtt_recv_slot {
-	bool used;
-	uint16_t msgid;
-	struct buf topic;
-	struct buf payload;
-};
-
-struct mqtt_client {
-	int idx;
-	struct modem *m;
-	enum mqtt_state state;
-	struct mqtt_cfg cfg;
-	char host[MQTT_HOST_MAX + 1];
-	int port;
-	struct net_conn *conn;
-	struct buf rx; /* unparsed bytes from the broker */
-	uint64_t cmd_at; /* when the pending command was answered OK, for realistic latency */
-	uint64_t urc_due; /* result URCs go out in order: none before this time */
-	int urc_queued; /* URCs scheduled and not yet emitted */
-	struct mqtt_pending pend[16];
-	int inflight; /* outgoing QoS 1/2 publishes not yet acknowledged */
-	uint16_t qos2_in[32]; /* incoming QoS 2 ids awaiting PUBREL (deduplication) */
-	int nqos2_in;
-	struct mqtt_recv_slot slots[MQTT_RECV_SLOTS];
-	struct modem_timer *conn_timer; /* CONNACK timeout */
-	struct modem_timer *ping_timer; /* keepalive */
-	struct modem_timer *pingresp_timer;
-	struct modem_timer *close_timer;
-	uint64_t last_tx;
-	bool paused; /* receive slots full: socket reading stopped */
-	/* counters for queries */
-	uint64_t pub_out, pub_in;
-};
-
-/* The publish whose payload the host is typing (one AT command runs at a time). */
-struct mqtt_pub_req {
-	struct mqtt_client *c;
-	uint16_t msgid;
-	int qos;
-	int retain;
-	bool ex;
-	bool fixed;
-	char topic[MQTT_TOPIC_MAX + 1];
-	struct buf payload;
 };
 
 /* Faults of the broker's side (scenario/fault.c), armed per modem; they survive a reboot, as
@@ -138,45 +111,106 @@ struct mqtt_faults {
 	struct mqtt_fault_one close_after; /* the broker closes after value more PUBLISHes */
 };
 
-struct mqtt_state_all {
-	struct mqtt_client c[MQTT_CLIENTS];
-	struct mqtt_pub_req pub;
-	struct mqtt_faults fault;
+struct mqtt_client;
+
+struct mqtt_client_ops {
+	void (*state)(struct mqtt_client *c, enum mqtt_state old, enum mqtt_state now);
+	/* The open finished: 0, or -NET_ERR_* with a cause (the client is idle again). */
+	void (*opened)(struct mqtt_client *c, int status, const char *cause);
+	/* CONNACK arrived with this return code (0: connected; else the session is open). */
+	void (*connack)(struct mqtt_client *c, unsigned rc);
+	void (*suback)(struct mqtt_client *c, uint16_t id, const uint8_t *granted, size_t n);
+	void (*unsuback)(struct mqtt_client *c, uint16_t id);
+	/* A QoS 1 PUBLISH's PUBACK or a QoS 2 PUBLISH's PUBCOMP. */
+	void (*puback)(struct mqtt_client *c, uint16_t id, int tag);
+	/* A packet was sent again (retries: how many times so far). */
+	void (*retransmitted)(struct mqtt_client *c, enum mqtt_packet_type type, uint16_t id,
+	                      int tag, int retries);
+	/* A packet stayed unacknowledged after retry_times retransmissions; lost(RETRIES)
+	 * follows. */
+	void (*gave_up)(struct mqtt_client *c, enum mqtt_packet_type type, uint16_t id, int tag);
+	/* A PUBLISH from the broker (QoS 2: once, however often the broker sends it). Return
+	 * false to refuse it for now (see flow control above); pub points into the client's
+	 * buffer during the call only. */
+	bool (*message)(struct mqtt_client *c, uint16_t id, const struct mqtt_publish *pub);
+	void (*ping_failed)(struct mqtt_client *c);
+	/* The network is gone (the client is idle again). cause: words for the trace. */
+	void (*lost)(struct mqtt_client *c, enum mqtt_loss why, const char *cause);
 };
 
-void mqtt_init(struct modem *m);
+/* What the client needs from its owner; shared by a modem's clients, outlives them. */
+struct mqtt_env {
+	uv_loop_t *loop;
+	struct net_host *net; /* where connections are opened */
+	int trace_id; /* the modem number in traces */
+	double time_scale; /* protocol timers (pkt_timeout, keepalive) are multiplied by it */
+	const struct mqtt_limits *limits;
+	struct mqtt_faults *faults; /* broker-side faults (scenario/fault.c); may be NULL */
+	const struct mqtt_client_ops *ops;
+	void *owner; /* the owner's (the modem), for its ops */
+};
 
-/* Operations behind the AT commands. They return 0 when the command answers OK (the result
- * URC follows), or an AT result (AT_ERROR, a CME code) when it fails at once. */
-int mqtt_open(struct mqtt_client *c, const char *host, int port);
-int mqtt_close(struct mqtt_client *c);
-int mqtt_connect(struct mqtt_client *c, const char *client_id, const char *user, const char *pass);
-int mqtt_disconnect(struct mqtt_client *c);
-int mqtt_subscribe(struct mqtt_client *c, uint16_t msgid, const char *const *topics, const int *qos,
-                   int n);
-int mqtt_unsubscribe(struct mqtt_client *c, uint16_t msgid, const char *const *topics, int n);
-/* Checks before the payload is taken (state, msgid rules, in-flight window). */
-int mqtt_publish_check(struct mqtt_client *c, uint16_t msgid, int qos);
-int mqtt_publish(struct mqtt_client *c, uint16_t msgid, int qos, int retain, const char *topic,
-                 const uint8_t *payload, size_t len, bool ex);
-/* AT+QMTRECV=<id>[,<recv_id>]: print stored messages and free their slots. */
-int mqtt_recv_read(struct mqtt_client *c, int recv_id);
-/* QMTCONN? state number (1-4), 0 when the client has no network. */
-int mqtt_conn_state(const struct mqtt_client *c);
-void mqtt_cfg_defaults(struct modem *m, struct mqtt_cfg *cfg);
-/* Reboot or network loss: close every client without URCs (reboot) or with
- * +QMTSTAT: <id>,<code> (code > 0). */
-void mqtt_drop_all(struct modem *m, int qmtstat_code);
-void mqtt_free(struct modem *m);
-/* A PDP context went down (network drop or AT+QIDEACT): its clients lose their connection
- * with +QMTSTAT: <id>,1 (the socket is gone, as a reset by the peer; no source names the
- * code). The M95 has one context: cid is 1 and every client is on it. */
-void mqtt_pdp_down(struct modem *m, int cid, bool by_network);
+struct mqtt_client {
+	int idx;
+	const struct mqtt_env *env;
+	void *user; /* the owner's per-client state */
+	enum mqtt_state state;
+	struct mqtt_cfg cfg;
+	char host[MQTT_HOST_MAX + 1];
+	int port;
+	struct net_conn *conn;
+	struct buf rx; /* unparsed bytes from the broker */
+	struct mqtt_pending pend[MQTT_PENDING_MAX];
+	int inflight; /* outgoing QoS 1/2 publishes not yet acknowledged */
+	/* Incoming QoS 2 ids awaiting PUBREL, one bit per id (8 KiB, allocated with the first
+	 * QoS 2 message): every id the broker may use is remembered, so no duplicate is
+	 * delivered twice however many are in flight. */
+	uint8_t *qos2_in;
+	uv_timer_t timer; /* the earliest of the deadlines below and the pendings' */
+	bool timer_live;
+	uint64_t connack_due, ping_due, pingresp_due, close_due; /* loop ms; 0: none */
+	uint64_t last_tx;
+	bool paused; /* the owner refused a message: the connection is not read */
+	uint64_t pub_out, pub_in; /* counters for queries */
+};
 
+/* Set up client idx over env (env outlives it). Cannot fail. */
+void mqtt_client_init(struct mqtt_client *c, const struct mqtt_env *env, int idx, void *user);
+/* Release the connection (RST) and every buffer, and close the timer; the client's memory
+ * must stay valid until the loop has run once more (the timer closes asynchronously). */
+void mqtt_client_free(struct mqtt_client *c);
+/* The protocol defaults (MQTT 3.1.1, keepalive 120 s, clean session, 5 s x 3). */
+void mqtt_cfg_defaults(struct mqtt_cfg *cfg);
+
+/* Operations. Each returns 0 (the event follows from the loop) or a negative ERR_* cause:
+ * -ERR_STATE (not in a state that allows it), -ERR_BUSY (msgid in flight, window full, no
+ * pending slot), -ERR_INVAL (bad arguments), -ERR_NOMEM. */
+/* tls NULL: plain TCP; else used during the call only. timeout_ms covers lookup, connect and
+ * handshake. */
+int mqtt_client_open(struct mqtt_client *c, const char *host, int port,
+                     const struct tls_config *tls, uint64_t timeout_ms);
+int mqtt_client_connect(struct mqtt_client *c, const char *client_id, const char *user,
+                        const char *pass);
+int mqtt_client_disconnect(struct mqtt_client *c);
+int mqtt_client_subscribe(struct mqtt_client *c, uint16_t msgid, const char *const *topics,
+                          const int *qos, int n);
+int mqtt_client_unsubscribe(struct mqtt_client *c, uint16_t msgid, const char *const *topics,
+                            int n);
+/* The checks a publish will meet, before its payload is taken. -ERR_INVAL: msgid/QoS
+ * mismatch; -ERR_BUSY: msgid in flight; -ERR_NOSPC: the in-flight window is full. */
+int mqtt_client_publish_check(const struct mqtt_client *c, uint16_t msgid, int qos);
+int mqtt_client_publish(struct mqtt_client *c, uint16_t msgid, int qos, int retain,
+                        const char *topic, const uint8_t *payload, size_t len, int tag);
+/* Drop the network: RST (abort) or a graceful close, no event. A connection being opened is
+ * abandoned. */
+void mqtt_client_drop(struct mqtt_client *c, bool abort_conn);
+/* The same, reporting ops->lost(why, cause) afterwards (a network the modem lost). */
+void mqtt_client_lose(struct mqtt_client *c, enum mqtt_loss why, const char *cause);
+/* The owner can take messages again: read on. */
+void mqtt_client_resume(struct mqtt_client *c);
+
+const char *mqtt_state_name(enum mqtt_state s);
 /* Arm a broker-side fault (see struct mqtt_faults); client -1 for any. */
-void mqtt_fault_connack(struct modem *m, int client, int code);
-void mqtt_fault_suback(struct modem *m, int client, int code);
-void mqtt_fault_noack(struct modem *m, int client, int count);
-void mqtt_fault_close_after(struct modem *m, int client, int publishes);
+void mqtt_fault_arm(struct mqtt_fault_one *f, int client, int value);
 
 #endif

@@ -902,7 +902,7 @@ int net_conn_open(struct modem *m, const char *host, int port, const struct tls_
 	}
 	if (pol && (pol->shape.delay_ms || pol->shape.rate || pol->shape.fragment))
 		net_conn_fault_shape(c, &pol->shape);
-	if (pol && pol->down && !net_registered(m)) {
+	if (pol && pol->down && !reg_registered(m)) {
 		/* No network (fault): the lookup waits for it, until the deadline. */
 		c->parked = true;
 		trace_event(m->index, "net", "conn %u: waiting for the network (fault)", c->id);
@@ -1068,7 +1068,7 @@ static bool net_down(const struct net_conn *c)
 {
 	const struct net_link_policy *pol = policy_peek(c->m);
 
-	return pol && pol->down && !net_registered(c->m);
+	return pol && pol->down && !reg_registered(c->m);
 }
 
 static bool blackholed(const struct net_conn *c)

@@ -9,9 +9,10 @@
 #include "at/dispatch.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "modem/hooks.h"
 #include "modem/modem.h"
 #include "modem/modemsim.h"
-#include "modem/net.h"
+#include "modem/reg.h"
 #include "modem/pdp.h"
 #include "mqtt/client.h"
 #include "net/broker.h"
@@ -151,7 +152,7 @@ static void timer_fire(uv_timer_t *handle)
 			do_run(e, t->m, t->h, t->cmd);
 			break;
 		case TIMER_REGISTRATION:
-			net_set_registration(t->m, t->stat);
+			reg_set_registration(t->m, t->stat);
 			t->m->scn->has_reg = true;
 			t->m->scn->reg = t->stat;
 			break;
@@ -184,6 +185,8 @@ static struct scn_timer *timer_add(struct scn_engine *e, struct modem *m, uint64
 
 /* ---- start and stop ---- */
 
+static const struct modem_hooks scn_hooks;
+
 int scn_engine_start(struct modemsim *sim)
 {
 	struct scn_engine *e;
@@ -195,6 +198,11 @@ int scn_engine_start(struct modemsim *sim)
 		return -ERR_NOMEM;
 	e->modems = calloc((size_t)(sim->count ? sim->count : 1), sizeof(*e->modems));
 	if (!e->modems) {
+		free(e);
+		return -ERR_NOMEM;
+	}
+	if (modemsim_add_hooks(sim, &scn_hooks) != 0) {
+		free(e->modems);
 		free(e);
 		return -ERR_NOMEM;
 	}
@@ -259,7 +267,7 @@ void scn_engine_stop(struct modemsim *sim)
  * -113 + 2 * CSQ (27.007 8.5); the others are a choice that moves with it. */
 static void set_signal(struct modem *m, int rssi, int ber)
 {
-	struct net_state *n = &m->net;
+	struct reg_state *n = &m->reg;
 
 	n->rssi = rssi;
 	if (ber >= 0)
@@ -274,14 +282,14 @@ static void set_signal(struct modem *m, int rssi, int ber)
 
 static void set_operator(struct modem *m, const char *name)
 {
-	snprintf(m->net.oper_long, sizeof(m->net.oper_long), "%s", name);
+	snprintf(m->reg.oper_long, sizeof(m->reg.oper_long), "%s", name);
 	size_t n = strlen(name);
 
 	/* the short form is cut to its field, as a network's short name is */
-	if (n >= sizeof(m->net.oper_short))
-		n = sizeof(m->net.oper_short) - 1;
-	memcpy(m->net.oper_short, name, n);
-	m->net.oper_short[n] = 0;
+	if (n >= sizeof(m->reg.oper_short))
+		n = sizeof(m->reg.oper_short) - 1;
+	memcpy(m->reg.oper_short, name, n);
+	m->reg.oper_short[n] = 0;
 }
 
 static int apply_setting(struct scn_engine *e, struct modem *m, const struct scn_stmt *s, char *err,
@@ -334,7 +342,7 @@ static int apply_setting(struct scn_engine *e, struct modem *m, const struct scn
 			}
 			t->stat = st->a;
 		} else {
-			net_set_registration(m, st->a);
+			reg_set_registration(m, st->a);
 			sm->has_reg = true;
 			sm->reg = st->a;
 		}
@@ -343,7 +351,7 @@ static int apply_setting(struct scn_engine *e, struct modem *m, const struct scn
 		set_signal(m, st->a, st->b);
 		sm->has_signal = true;
 		sm->rssi = st->a;
-		sm->ber = m->net.ber;
+		sm->ber = m->reg.ber;
 		return 0;
 	case SCN_SET_OPERATOR:
 		set_operator(m, text);
@@ -536,7 +544,7 @@ int scn_apply(struct modemsim *sim, const struct scn_stmt *s, char *err, size_t 
 
 static bool mqtt_state_is(const struct modem *m, int client, bool connected)
 {
-	for (int i = 0; i < MQTT_CLIENTS; i++) {
+	for (int i = 0; i < MQTT_CLIENTS_MAX; i++) {
 		enum mqtt_state st = m->mqtt.c[i].state;
 
 		if (client >= 0 && i != client)
@@ -575,7 +583,7 @@ static bool window_holds(const struct scn_engine *e, const struct modem *m,
 	case SCN_STATE_PDP_ACTIVE:
 		return any_pdp_active(m);
 	case SCN_STATE_REGISTERED:
-		return net_registered(m);
+		return reg_registered(m);
 	case SCN_STATE_SIM_READY:
 		return m->sim_state == SIM_READY;
 	}
@@ -915,13 +923,13 @@ void scn_notify(struct modem *m, enum scn_note what, int arg)
 	case SCN_NOTE_BOOT: {
 		uint64_t last = 0;
 
-		/* The network's settings outlive the modem's reboot (net_reboot reset them). */
+		/* The network's settings outlive the modem's reboot (reg_reboot reset them). */
 		if (sm->has_signal)
 			set_signal(m, sm->rssi, sm->ber);
 		if (sm->has_oper)
 			set_operator(m, sm->oper);
 		if (sm->has_reg)
-			m->net.stat = sm->reg;
+			m->reg.stat = sm->reg;
 		/* `after boot` fires once the last boot URC is out */
 		for (const struct boot_urc *b = m->model->boot; b && b->text; b++) {
 			uint64_t d = modem_delay(m, b->delay_ms);
@@ -1045,11 +1053,11 @@ static void query_modem(const struct modem *m, struct buf *b)
 	buf_printf(b, ",\"imsi\":");
 	json_cstr(b, m->id.imsi);
 	buf_printf(b, ",\"sim\":\"%s\",\"cfun\":%d,\"registration\":%d,\"rssi\":%d,\"ber\":%d",
-	           sims[m->sim_state], m->cfun, m->net.stat, m->net.rssi, m->net.ber);
+	           sims[m->sim_state], m->cfun, m->reg.stat, m->reg.rssi, m->reg.ber);
 	buf_printf(b, ",\"operator\":");
-	json_cstr(b, m->net.oper_long);
+	json_cstr(b, m->reg.oper_long);
 	buf_printf(b, ",\"busy\":%s,\"pdp\":[", m->at.busy ? "true" : "false");
-	for (int cid = 1; cid <= PDP_EC25_CIDS; cid++) {
+	for (int cid = 1; cid <= m->model->pdp->contexts; cid++) {
 		const char *ip = pdp_local_ip(m, cid);
 
 		if (!pdp_active(m, cid))
@@ -1058,12 +1066,10 @@ static void query_modem(const struct modem *m, struct buf *b)
 		json_cstr(b, ip ? ip : "");
 		buf_putc(b, '}');
 		first = false;
-		if (m->model->id == MODEL_M95)
-			break; /* one context, whatever the cid */
 	}
 	buf_printf(b, "],\"mqtt\":[");
 	first = true;
-	for (int i = 0; i < MQTT_CLIENTS; i++) {
+	for (int i = 0; i < MQTT_CLIENTS_MAX; i++) {
 		const struct mqtt_client *c = &m->mqtt.c[i];
 
 		if (c->state == MQTT_S_IDLE)
@@ -1094,7 +1100,7 @@ static void query_files(const struct modem *m, struct buf *b)
 static void query_mqtt(const struct modem *m, struct buf *b)
 {
 	buf_printf(b, "{\"modem\":%d,\"clients\":[", m->index);
-	for (int i = 0; i < MQTT_CLIENTS; i++) {
+	for (int i = 0; i < m->model->mqtt.clients; i++) {
 		const struct mqtt_client *c = &m->mqtt.c[i];
 
 		buf_printf(b, "%s{\"client\":%d,\"state\":\"%s\",\"host\":", i ? "," : "", i,
@@ -1273,3 +1279,29 @@ int scn_check_file(const char *path, const char *model, FILE *out, FILE *errs)
 	scn_script_free(&s);
 	return bad;
 }
+
+/* ---- the engine as an observer of every modem (modem/hooks.h) ---- */
+
+static void hook_note(struct modem *m, enum modem_note what, int arg)
+{
+	switch (what) {
+	case MODEM_NOTE_BOOT:
+		scn_notify(m, SCN_NOTE_BOOT, arg);
+		return;
+	case MODEM_NOTE_PUBLISH:
+		scn_notify(m, SCN_NOTE_PUBLISH, arg);
+		return;
+	case MODEM_NOTE_TLS_HANDSHAKE:
+		scn_notify(m, SCN_NOTE_TLS_HANDSHAKE, arg);
+		return;
+	}
+}
+
+static const struct modem_hooks scn_hooks = {
+        .command = scn_command,
+        .command_done = scn_notify_command,
+        .note = hook_note,
+        .mqtt_state = scn_notify_mqtt,
+        .upload = scn_notify_upload,
+        .urc_latency = scn_urc_latency,
+};

@@ -63,7 +63,7 @@ struct fire {
 
 #define CLIENT_P                                                                                   \
 	{                                                                                          \
-		"client", SCN_V_NUM, false, 0, MQTT_CLIENTS - 1, NULL                              \
+		"client", SCN_V_NUM, false, 0, MQTT_CLIENTS_MAX - 1, NULL                          \
 	}
 #define FOR_P(req)                                                                                 \
 	{                                                                                          \
@@ -642,7 +642,7 @@ static int fire_pdp_deact(struct fire *f)
 {
 	int cid = (int)num_or(f, "cid", 1);
 
-	if (f->m->model->id == MODEL_M95)
+	if (f->m->model->pdp->contexts == 1)
 		cid = 1; /* one context (pdp.h) */
 	if (!pdp_active(f->m, cid))
 		return fail_msg(f, -ERR_STATE, "PDP context %d is not active", cid);
@@ -663,8 +663,8 @@ static void dereg_end(struct modem *m, void *arg)
 		pol->down = false;
 	trace_event(m->index, "fault", "net.deregister ended: the network is back");
 	/* the network takes the modem back unless the host turned the radio off meanwhile */
-	if (m->cfun == 1 && m->net.cops_mode != 2)
-		net_set_registration(m, m->net.reg_stat);
+	if (m->cfun == 1 && m->reg.cops_mode != 2)
+		reg_set_registration(m, m->reg.reg_stat);
 	net_link_update(m);
 }
 
@@ -690,11 +690,11 @@ static void dereg_cb(struct modem *m, void *arg)
 {
 	(void)arg;
 	/* A registration on its way would undo the loss. */
-	modem_timer_cancel(m->net.reg_timer);
-	m->net.reg_timer = NULL;
+	modem_timer_cancel(m->reg.reg_timer);
+	m->reg.reg_timer = NULL;
 	/* 27.007 7.2: 2 "not registered, searching", then 0 "not searching" */
-	net_set_registration(m, NET_STAT_SEARCHING);
-	net_set_registration(m, NET_STAT_NOT_REGISTERED);
+	reg_set_registration(m, REG_STAT_SEARCHING);
+	reg_set_registration(m, REG_STAT_NOT_REGISTERED);
 	net_link_update(m); /* no registration, no traffic */
 }
 
@@ -708,7 +708,7 @@ static int fire_net_deregister(struct fire *f)
 
 	if (!pol || !fm)
 		return fail_msg(f, -ERR_NOMEM, "out of memory");
-	if (!net_registered(m) && !again)
+	if (!reg_registered(m) && !again)
 		return fail_msg(f, -ERR_STATE, "modem %d is not registered", m->index);
 	if (!again && !modem_after(m, 0, dereg_cb, NULL))
 		return fail_msg(f, -ERR_NOMEM, "out of memory");
@@ -730,9 +730,9 @@ static void sim_remove_cb(struct modem *m, void *arg)
 	 * module without its SIM detaches: contexts down, registration lost. */
 	modem_urc(m, "+CPIN: NOT READY");
 	pdp_network_deactivate_all(m);
-	modem_timer_cancel(m->net.reg_timer);
-	m->net.reg_timer = NULL;
-	net_set_registration(m, NET_STAT_NOT_REGISTERED);
+	modem_timer_cancel(m->reg.reg_timer);
+	m->reg.reg_timer = NULL;
+	reg_set_registration(m, REG_STAT_NOT_REGISTERED);
 }
 
 static int fire_sim_remove(struct fire *f)
@@ -810,19 +810,26 @@ static int fire_tls_trap(struct fire *f)
 
 /* ---- mqtt.* ---- */
 
+/* A count of acknowledgements or publishes: 0 or less disarms (-1). */
+static int positive(long long v)
+{
+	return v > 0 ? (int)v : -1;
+}
+
 static int fire_mqtt(struct fire *f)
 {
 	const char *n = f->def->name;
 	int client = (int)num_or(f, "client", -1);
 
 	if (strcmp(n, "mqtt.connack") == 0)
-		mqtt_fault_connack(f->m, client, (int)num_or(f, "code", 0));
+		mqtt_fault_arm(&f->m->mqtt.fault.connack, client, (int)num_or(f, "code", 0));
 	else if (strcmp(n, "mqtt.suback") == 0)
-		mqtt_fault_suback(f->m, client, (int)num_or(f, "code", 0));
+		mqtt_fault_arm(&f->m->mqtt.fault.suback, client, (int)num_or(f, "code", 0));
 	else if (strcmp(n, "mqtt.noack") == 0)
-		mqtt_fault_noack(f->m, client, (int)num_or(f, "count", 1));
+		mqtt_fault_arm(&f->m->mqtt.fault.noack, client, positive(num_or(f, "count", 1)));
 	else
-		mqtt_fault_close_after(f->m, client, (int)num_or(f, "publishes", 1));
+		mqtt_fault_arm(&f->m->mqtt.fault.close_after, client,
+		               positive(num_or(f, "publishes", 1)));
 	return 0;
 }
 

@@ -921,9 +921,9 @@ static int parse_setting(struct ps *ps, int which)
 	st->what = (enum scn_setting)which;
 	switch (st->what) {
 	case SCN_SET_MODEL: {
-		static const char *const models[] = {"ec25", "m95", NULL};
+		static const char *const models[] = {"ec25", "m95", "bg96", NULL};
 
-		if (take_choice(ps, models, "a model (ec25 or m95)", &k))
+		if (take_choice(ps, models, "a model (ec25, m95 or bg96)", &k))
 			return -1;
 		return pool_add(ps, models[k], strlen(models[k]), 0, &st->text);
 	}

@@ -144,16 +144,6 @@ static void host_pause(struct sock *s, bool on)
 		m->port.pause_input(m->port.ctx, on);
 }
 
-static void print_ok(struct modem *m)
-{
-	if (m->at.quiet)
-		return;
-	if (!m->at.verbose)
-		at_send(m, "0\r", 2);
-	else
-		at_text(m, "OK");
-}
-
 /* ---- counters ---- */
 
 static uint64_t tx_unacked(const struct sock *s)
@@ -956,12 +946,13 @@ static void tp_end(struct modem *m, void *arg, enum at_data_end why)
 {
 	struct sock *s = arg;
 
-	(void)why; /* transparent mode ends only by "+++" (or by us, with no callback) */
+	if (why == AT_END_ABANDON)
+		return; /* a reboot or shutdown: the socket goes with it */
 	s->tp_escaped = true;
 	host_pause(s, false);
 	trace_event(m->index, "sock", "socket %d: +++: command mode, %zu bytes held", s->id,
 	            s->rx.len);
-	print_ok(m);
+	at_result_code(m, "OK", 0);
 	if (s->closed_pending)
 		finish_closed(s); /* the peer had closed: tell the model now, as in buffer mode */
 }
@@ -1112,6 +1103,9 @@ static void send_end(struct modem *m, void *arg, enum at_data_end why)
 
 	(void)arg;
 	switch (why) {
+	case AT_END_ABANDON:
+		buf_reset(b);
+		return;
 	case AT_END_CANCEL:
 		/* reference §9 and GSM SSL AN 2.2.3: ESC cancels; assumed to answer OK, as
 		 * +QMTPUB does here */

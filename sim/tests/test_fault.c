@@ -431,13 +431,13 @@ static void test_policy_refuse_and_down(void)
 
 	/* no network: a new connection waits (parked), then goes when it comes back */
 	pol->down = true;
-	modem.net.stat = NET_STAT_NOT_REGISTERED;
+	modem.reg.stat = REG_STAT_NOT_REGISTERED;
 	memset(&r, 0, sizeof(r));
 	CHECK(net_conn_open(&modem, "127.0.0.1", s.port, NULL, 5000, &ops, &r, &r.c) == 0);
 	run_for(200);
 	CHECK(!r.opened && !s.accepted);
 	pol->down = false;
-	modem.net.stat = NET_STAT_HOME;
+	modem.reg.stat = REG_STAT_HOME;
 	net_link_update(&modem);
 	CHECK(run_until(&r.opened, 2000) && r.status == 0);
 	CHECK(run_until(&s.accepted, 1000));
@@ -487,7 +487,7 @@ int main(void)
 	sim.net = &map;
 	sim.opt.time_scale = 1.0;
 	modem.sim = &sim;
-	modem.net.stat = NET_STAT_HOME;
+	modem.reg.stat = REG_STAT_HOME;
 	log_set_level(getenv("TEST_VERBOSE") ? LOG_DEBUG : LOG_WARN);
 
 	test_check_vectors();

@@ -1,4 +1,4 @@
-#include "modem/net.h"
+#include "modem/reg.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -7,46 +7,48 @@
 #include "modem/modem.h"
 
 /* Defaults: a coherent serving cell on the test network 001/01 that the IMSI belongs to
- * (identity.c). EC25 on LTE band 3 (EARFCN 1300 lies in band 3's downlink range 1200-1949);
- * CSQ 25 is -63 dBm, the same RSSI +QCSQ reports, RSRP -93 dBm, SINR raw 150 = 10 dB, RSRQ
- * -10 dB. Formats: reference §7 and the EC25 field log (seeds/000). M95 is GSM only: +COPS has
- * no AcT field (M95 drivers parse `+COPS: 0,0,"<oper>"`), and its cell id has two bytes. */
-void net_init(struct modem *m)
+ * (identity.c), with the cell of the model's profile (struct cell_defaults: RAT, cell id,
+ * CSQ, band). RSSI -63 dBm (the same as CSQ 25), RSRP -93 dBm, SINR raw 150 = 10 dB, RSRQ
+ * -10 dB. Formats: reference §7 and the EC25 field log (seeds/000). A GSM-only model (act -1)
+ * prints no AcT field (M95 drivers parse `+COPS: 0,0,"<oper>"`), and its cell id has two
+ * bytes. */
+void reg_init(struct modem *m)
 {
-	struct net_state *n = &m->net;
-	bool m95 = m->model->id == MODEL_M95;
+	struct reg_state *n = &m->reg;
+	const struct cell_defaults *cell = &m->model->cell;
 
 	memset(n, 0, sizeof(*n));
-	n->stat = NET_STAT_HOME;
-	n->reg_stat = NET_STAT_HOME;
+	n->stat = REG_STAT_HOME;
+	n->reg_stat = REG_STAT_HOME;
 	snprintf(n->oper_long, sizeof(n->oper_long), "modemsim");
 	snprintf(n->oper_short, sizeof(n->oper_short), "modemsim");
 	snprintf(n->oper_numeric, sizeof(n->oper_numeric), "00101");
-	n->act = m95 ? -1 : 7;
+	n->act = cell->act;
 	n->lac = 0x2B44;
-	n->ci = m95 ? 0x0C5F : 0x1A2D101;
-	n->rssi = m95 ? 22 : 25;
-	n->ber = m95 ? 0 : 99;
+	n->ci = cell->ci;
+	n->rssi = cell->rssi;
+	n->ber = cell->ber;
 	n->lte_rssi = -63;
 	n->rsrp = -93;
 	n->sinr = 150;
 	n->rsrq = -10;
-	snprintf(n->nw_act, sizeof(n->nw_act), "FDD LTE");
-	snprintf(n->band, sizeof(n->band), "LTE BAND 3");
-	n->channel = 1300;
+	snprintf(n->nw_act, sizeof(n->nw_act), "%s", cell->nw_act ? cell->nw_act : "");
+	snprintf(n->qcsq_mode, sizeof(n->qcsq_mode), "%s", cell->qcsq_mode ? cell->qcsq_mode : "");
+	snprintf(n->band, sizeof(n->band), "%s", cell->band ? cell->band : "");
+	n->channel = cell->channel;
 	n->ntp_port = 123;
 }
 
 /* Called by modem_reboot after it cancelled every modem timer: the pointers are stale, not
  * live, so they are only forgotten here. */
-void net_reboot(struct modem *m)
+void reg_reboot(struct modem *m)
 {
-	net_init(m);
+	reg_init(m);
 }
 
-bool net_registered(const struct modem *m)
+bool reg_registered(const struct modem *m)
 {
-	return m->net.stat == NET_STAT_HOME || m->net.stat == NET_STAT_ROAMING;
+	return m->reg.stat == REG_STAT_HOME || m->reg.stat == REG_STAT_ROAMING;
 }
 
 /* Location fields of <n>=2: lac/tac two bytes, ci two bytes on GSM and four on LTE, both as
@@ -55,22 +57,22 @@ bool net_registered(const struct modem *m)
  * `+CREG: 2,0` carries no location. */
 static int format_location(const struct modem *m, char *out, size_t len)
 {
-	const struct net_state *n = &m->net;
+	const struct reg_state *n = &m->reg;
 
-	if (!net_registered(m))
+	if (!reg_registered(m))
 		return snprintf(out, len, "%s", "");
-	if (m->model->id == MODEL_M95)
+	if (n->act < 0)
 		return snprintf(out, len, ",\"%04X\",\"%04X\"", n->lac & 0xFFFF, n->ci & 0xFFFF);
 	return snprintf(out, len, ",\"%04X\",\"%X\",%d", n->lac & 0xFFFF, n->ci, n->act);
 }
 
-void net_format_reg(const struct modem *m, const char *name, int n, char *out, size_t len)
+void reg_format(const struct modem *m, const char *name, int n, char *out, size_t len)
 {
 	char loc[48] = "";
 
 	if (n == 2)
 		format_location(m, loc, sizeof(loc));
-	snprintf(out, len, "%s: %d,%d%s", name, n, m->net.stat, loc);
+	snprintf(out, len, "%s: %d,%d%s", name, n, m->reg.stat, loc);
 }
 
 /* The URC of one command in mode n: "+CREG: <stat>" or "+CREG: <stat>,<lac>,<ci>[,<AcT>]". */
@@ -82,46 +84,46 @@ static void reg_urc(struct modem *m, const char *name, int n)
 		return;
 	if (n == 2)
 		format_location(m, loc, sizeof(loc));
-	modem_urc(m, "%s: %d%s", name, m->net.stat, loc);
+	modem_urc(m, "%s: %d%s", name, m->reg.stat, loc);
 }
 
 static void reg_urcs(struct modem *m)
 {
-	reg_urc(m, "+CREG", m->net.creg_n);
-	reg_urc(m, "+CGREG", m->net.cgreg_n);
+	reg_urc(m, "+CREG", m->reg.creg_n);
+	reg_urc(m, "+CGREG", m->reg.cgreg_n);
 	/* +CEREG is an LTE command: the M95 has none (its cereg_n stays 0). */
-	reg_urc(m, "+CEREG", m->net.cereg_n);
+	reg_urc(m, "+CEREG", m->reg.cereg_n);
 }
 
-void net_set_registration(struct modem *m, int stat)
+void reg_set_registration(struct modem *m, int stat)
 {
-	if (stat < NET_STAT_NOT_REGISTERED || stat > NET_STAT_ROAMING) {
+	if (stat < REG_STAT_NOT_REGISTERED || stat > REG_STAT_ROAMING) {
 		log_msg(LOG_WARN, "#%d: registration state %d is not a 27.007 <stat>", m->index,
 		        stat);
 		return;
 	}
-	if (m->net.stat == stat)
+	if (m->reg.stat == stat)
 		return;
-	trace_event(m->index, "net", "registration %d -> %d", m->net.stat, stat);
-	m->net.stat = stat;
+	trace_event(m->index, "net", "registration %d -> %d", m->reg.stat, stat);
+	m->reg.stat = stat;
 	reg_urcs(m);
 }
 
-void net_set_cell(struct modem *m, unsigned lac, unsigned ci)
+void reg_set_cell(struct modem *m, unsigned lac, unsigned ci)
 {
-	if (m->net.lac == lac && m->net.ci == ci)
+	if (m->reg.lac == lac && m->reg.ci == ci)
 		return;
-	trace_event(m->index, "net", "cell %X/%X -> %X/%X", m->net.lac, m->net.ci, lac, ci);
-	m->net.lac = lac;
-	m->net.ci = ci;
-	if (!net_registered(m))
+	trace_event(m->index, "net", "cell %X/%X -> %X/%X", m->reg.lac, m->reg.ci, lac, ci);
+	m->reg.lac = lac;
+	m->reg.ci = ci;
+	if (!reg_registered(m))
 		return;
 	/* 27.007 7.2: n=2 also reports a change of the serving cell; n=1 does not. */
-	if (m->net.creg_n == 2)
+	if (m->reg.creg_n == 2)
 		reg_urc(m, "+CREG", 2);
-	if (m->net.cgreg_n == 2)
+	if (m->reg.cgreg_n == 2)
 		reg_urc(m, "+CGREG", 2);
-	if (m->net.cereg_n == 2)
+	if (m->reg.cereg_n == 2)
 		reg_urc(m, "+CEREG", 2);
 }
 
@@ -160,7 +162,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
-void net_rtc_format(int64_t utc_ms, int tz, bool long_year, char *out, size_t len)
+void reg_rtc_format(int64_t utc_ms, int tz, bool long_year, char *out, size_t len)
 {
 	int64_t local = floor_div(utc_ms, 1000) + (int64_t)tz * 15 * 60;
 	int64_t days = floor_div(local, 86400), secs = local - days * 86400, y;
@@ -183,7 +185,7 @@ static int two_digits(const char *s, int *v)
 /* "yy/MM/dd,hh:mm:ss±zz": exactly 20 bytes. yy is 2000+yy (the EC25 and M95 RTCs count from
  * 1980 and 2004; a host setting the clock means this century). zz: -48..+56 quarter hours
  * (UTC-12 to UTC+14). */
-int net_rtc_parse(const char *s, size_t n, int64_t *utc_ms, int *tz)
+int reg_rtc_parse(const char *s, size_t n, int64_t *utc_ms, int *tz)
 {
 	static const char shape[] = "dd/dd/dd,dd:dd:dd#dd";
 	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

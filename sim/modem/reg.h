@@ -2,8 +2,8 @@
  * the simulated RTC's text forms. Scenario code changes the network through the net_set_*
  * functions, which emit the registration URCs a host asked for (3GPP TS 27.007 7.2, 10.1.19,
  * 10.1.22); the values below may also be changed directly before the host next asks. */
-#ifndef MODEMSIM_MODEM_NET_H
-#define MODEMSIM_MODEM_NET_H
+#ifndef MODEMSIM_MODEM_REG_H
+#define MODEMSIM_MODEM_REG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,22 +13,22 @@ struct modem;
 struct modem_timer;
 
 /* <stat> of +CREG / +CGREG / +CEREG (27.007 7.2). */
-enum net_stat {
-	NET_STAT_NOT_REGISTERED = 0,
-	NET_STAT_HOME = 1,
-	NET_STAT_SEARCHING = 2,
-	NET_STAT_DENIED = 3,
-	NET_STAT_UNKNOWN = 4,
-	NET_STAT_ROAMING = 5,
+enum reg_stat {
+	REG_STAT_NOT_REGISTERED = 0,
+	REG_STAT_HOME = 1,
+	REG_STAT_SEARCHING = 2,
+	REG_STAT_DENIED = 3,
+	REG_STAT_UNKNOWN = 4,
+	REG_STAT_ROAMING = 5,
 };
 
-struct net_state {
+struct reg_state {
 	/* Unsolicited result mode <n> of +CREG / +CGREG / +CEREG: 0 off, 1 <stat>, 2 with cell. */
 	int creg_n;
 	int cgreg_n;
 	int cereg_n;
-	int stat; /* enum net_stat; one value for CS and PS: the simulated network attaches both */
-	int reg_stat; /* what +CFUN=1 and +COPS=0 register as: NET_STAT_HOME or NET_STAT_ROAMING */
+	int stat; /* enum reg_stat; one value for CS and PS: the simulated network attaches both */
+	int reg_stat; /* what +CFUN=1 and +COPS=0 register as: REG_STAT_HOME or REG_STAT_ROAMING */
 
 	/* Operator (+COPS): the test network MCC 001 / MNC 01 of the SIM's IMSI. */
 	char oper_long[32];
@@ -51,7 +51,8 @@ struct net_state {
 	int rsrq; /* dB */
 
 	/* +QNWINFO (EC25). */
-	char nw_act[16]; /* "FDD LTE" */
+	char nw_act[16]; /* +QNWINFO "FDD LTE" */
+	char qcsq_mode[16]; /* +QCSQ "LTE" */
 	char band[24]; /* "LTE BAND 3" */
 	int channel; /* EARFCN */
 
@@ -64,27 +65,27 @@ struct net_state {
 };
 
 /* Defaults of the modem's model; registered (home). */
-void net_init(struct modem *m);
+void reg_init(struct modem *m);
 /* Power cycle: back to the defaults, URC modes off. */
-void net_reboot(struct modem *m);
+void reg_reboot(struct modem *m);
 
 /* Change the registration state and emit +CREG/+CGREG/+CEREG URCs in the modes the host set.
- * stat is an enum net_stat; nothing is emitted when it does not change. */
-void net_set_registration(struct modem *m, int stat);
+ * stat is an enum reg_stat; nothing is emitted when it does not change. */
+void reg_set_registration(struct modem *m, int stat);
 /* Move to another serving cell; hosts with <n>=2 get the URCs with the new location. */
-void net_set_cell(struct modem *m, unsigned lac, unsigned ci);
-bool net_registered(const struct modem *m);
+void reg_set_cell(struct modem *m, unsigned lac, unsigned ci);
+bool reg_registered(const struct modem *m);
 /* Delay before the network registers the modem, under the timing profile. */
-#define NET_REGISTER_DELAY_MS 1500
+#define REG_DELAY_MS 1500
 
 /* The read answer of +CREG / +CGREG / +CEREG, e.g. "+CREG: 2,1,\"2B44\",\"1A2D101\",7". */
-void net_format_reg(const struct modem *m, const char *name, int n, char *out, size_t len);
+void reg_format(const struct modem *m, const char *name, int n, char *out, size_t len);
 
 /* RTC text forms. The RTC runs in UTC (modem_rtc_ms); tz is the local offset in quarter hours
  * and the printed time is local time, as 27.007 8.15 defines +CCLK.
  * "yy/MM/dd,hh:mm:ss±zz" (+CCLK) or, with long_year, "yyyy/MM/dd,hh:mm:ss±zz" (+QNTP). */
-void net_rtc_format(int64_t utc_ms, int tz, bool long_year, char *out, size_t len);
+void reg_rtc_format(int64_t utc_ms, int tz, bool long_year, char *out, size_t len);
 /* Parse the +CCLK form (n bytes, no quotes). 0 with the UTC time and tz, or -1. */
-int net_rtc_parse(const char *s, size_t n, int64_t *utc_ms, int *tz);
+int reg_rtc_parse(const char *s, size_t n, int64_t *utc_ms, int *tz);
 
 #endif
