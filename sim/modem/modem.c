@@ -25,8 +25,18 @@ struct modem_timer {
 static void line_timer_cb(uv_timer_t *t);
 static void modem_flush_one(struct modem *m);
 
+/* The modem's own directory under --state (store/fs.h), or NULL: nothing persists. */
+static const char *state_root(const struct modem *m, char *out, size_t len)
+{
+	if (!m->sim || !m->sim->state_dir[0])
+		return NULL;
+	snprintf(out, len, "%s/%d", m->sim->state_dir, m->index);
+	return out;
+}
+
 int modem_init(struct modem *m, struct modemsim *sim, int index, const struct model_profile *model)
 {
+	char root[sizeof(sim->state_dir) + 16];
 	int rc;
 
 	memset(m, 0, sizeof(*m));
@@ -48,7 +58,8 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 	ssl_init(m);
 	mqtt_init(m);
 	sock_init(m);
-	rc = fs_init(m);
+	at_file_xfer_reset(m);
+	rc = fs_init(&m->fs, model->drives, state_root(m, root, sizeof(root)), index);
 	if (rc)
 		return rc;
 	return 0;
@@ -141,7 +152,8 @@ void modem_close(struct modem *m)
 	sock_free(m);
 	uv_timer_stop(&m->line_timer);
 	uv_close((uv_handle_t *)&m->line_timer, NULL);
-	fs_free(m);
+	at_file_xfer_drop(m);
+	fs_free(&m->fs);
 	pdp_free(m);
 	buf_free(&m->inbuf);
 	buf_free(&m->urcs);
@@ -482,7 +494,8 @@ void modem_reboot(struct modem *m)
 	pdp_reboot(m);
 	ssl_init(m);
 	mqtt_init(m);
-	fs_reboot(m);
+	at_file_xfer_drop(m);
+	fs_reboot(&m->fs);
 	modem_line_timer_update(m);
 	modem_boot(m);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "at/cmd_file.h"
 #include "at/dispatch.h"
 #include "at/line.h"
 #include "core/buf.h"
@@ -82,6 +83,7 @@ struct modem {
 	struct net_state net;
 	struct pdp_state pdp;
 	struct fs_state fs;
+	struct at_file_xfer file_xfer; /* the file families' data phase (at/cmd_file.h) */
 	struct ssl_state ssl;
 	struct mqtt_state_all mqtt;
 	struct scn_modem *scn; /* scenario engine state (scenario/engine.h), or NULL */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 struct at_cmd;
+struct fs_drive_spec;
 
 enum model_id { MODEL_EC25, MODEL_M95 };
 
@@ -25,6 +26,9 @@ struct model_profile {
 	int cmee_default;
 	const struct boot_urc *boot; /* NULL-terminated by text */
 	const struct at_cmd *const *families;
+	/* The file drives (store/fs.h): sizes, naming rules, which persist. Ended by a row
+	 * whose prefix is NULL. */
+	const struct fs_drive_spec *drives;
 };
 
 const struct model_profile *profile_find(const char *name);
