@@ -46,6 +46,11 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 	m->cfun = 1;
 	m->ipr = 115200;
 	m->sim_state = SIM_READY;
+	/* First: the one step that can fail (an unusable state directory), with nothing else to
+	 * undo then. */
+	rc = fs_init(&m->fs, model->drives, state_root(m, root, sizeof(root)), index);
+	if (rc)
+		return rc;
 	at_line_init(&m->line);
 	at_session_reset(&m->at, model->cmee_default);
 	buf_init(&m->inbuf, MODEM_INBUF_MAX);
@@ -59,9 +64,6 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 	mqtt_init(m);
 	sock_init(m);
 	at_file_xfer_reset(m);
-	rc = fs_init(&m->fs, model->drives, state_root(m, root, sizeof(root)), index);
-	if (rc)
-		return rc;
 	return 0;
 }
 

@@ -92,7 +92,8 @@ struct modem {
 	struct findings *findings; /* modem/findings.h: where the host broke the protocol */
 };
 
-/* Create a modem (not yet attached to a port). Returns 0 or a negative ERR_*. */
+/* Create a modem (not yet attached to a port). Returns 0 or a negative ERR_* (-ERR_EXIST: its
+ * directory under --state is unusable, see fs_init); on failure nothing needs closing. */
 int modem_init(struct modem *m, struct modemsim *sim, int index, const struct model_profile *model);
 /* Cancel timers and free everything; the uv handles close asynchronously, so the memory of m
  * must stay valid until the loop has run once more (sim_free does that). */

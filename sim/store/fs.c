@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -166,41 +167,82 @@ bool fs_match(const char *pattern, const char *name)
 	return *pattern == 0;
 }
 
-/* ---- disk copies of the persistent drives ---- */
+/* ---- disk copies of the persistent drives ----
+ *
+ * Nothing is read or written through a symbolic link (issue 10 item 8): at every write, delete
+ * and load, <root> is opened with O_NOFOLLOW | O_DIRECTORY, <root>/<drive> and <root>/tmp the
+ * same way relative to it, and files by name relative to those descriptors. A link (or anything
+ * but a directory) put in place of one of them, before start-up or while modemsim runs, is
+ * refused, never followed: the operation fails with -ERR_IO and a log line names the path. */
 
-static int path_of(const struct fs_state *s, char *out, size_t len, const char *sub,
-                   const char *name)
+/* "<root>[/<sub>[/<name>]]", for log lines. */
+static void path_of(const struct fs_state *s, char *out, size_t len, const char *sub,
+                    const char *name)
 {
-	int n = snprintf(out, len, "%s/%s%s%s", s->root, sub, name ? "/" : "", name ? name : "");
-
-	return n < 0 || (size_t)n >= len ? -ERR_NAME : 0;
+	snprintf(out, len, "%s%s%s%s%s", s->root, sub ? "/" : "", sub ? sub : "", name ? "/" : "",
+	         name ? name : "");
 }
 
-static int make_dir(const char *path)
+/* Why name under at is no directory the store may use, or NULL if it looks like one. */
+static const char *not_a_dir(int at, const char *name)
 {
-	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+	struct stat st;
+
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return NULL;
+	if (S_ISLNK(st.st_mode))
+		return "is a symbolic link";
+	if (!S_ISDIR(st.st_mode))
+		return "is not a directory";
+	return NULL;
+}
+
+/* Open the directory name under at (for the root: AT_FDCWD and its absolute path) as a real
+ * directory, creating it first if create; path names it in log lines. Returns the descriptor,
+ * -ERR_NOENT (absent, and !create) or -ERR_IO (logged). */
+static int open_dir(const struct fs_state *s, int at, const char *name, const char *path,
+                    bool create)
+{
+	const char *why;
+	int fd, err;
+
+	if (create && mkdirat(at, name, 0700) != 0 && errno != EEXIST) {
 		log_msg(LOG_WARN, "cannot create %s: %s", path, strerror(errno));
 		return -ERR_IO;
 	}
-	return 0;
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	err = errno;
+	if (err == ENOENT && !create)
+		return -ERR_NOENT;
+	why = not_a_dir(at, name);
+	if (why)
+		log_msg(LOG_ERROR,
+		        "#%d: %s %s; not used (the modem's files stay inside the state directory)",
+		        s->trace_id, path, why);
+	else
+		log_msg(LOG_WARN, "#%d: cannot open %s: %s", s->trace_id, path, strerror(err));
+	return -ERR_IO;
 }
 
-/* Create <root>, <root>/<drive> and <root>/tmp when first needed. */
-static int make_dirs(const struct fs_state *s, const char *sub)
+/* mkstemp relative to a directory descriptor: a new file "w" + 8 hex digits in dir. */
+static int make_temp(int dir, char *name, size_t len)
 {
-	char path[sizeof(s->root) + 16];
-	int rc;
+	struct timespec ts;
 
-	if (make_dir(s->root) != 0)
-		return -ERR_IO;
-	rc = path_of(s, path, sizeof(path), sub, NULL);
-	if (rc == 0)
-		rc = make_dir(path);
-	if (rc == 0)
-		rc = path_of(s, path, sizeof(path), "tmp", NULL);
-	if (rc == 0)
-		rc = make_dir(path);
-	return rc;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (unsigned i = 0; i < 100; i++) {
+		unsigned r = (unsigned)ts.tv_nsec ^ (unsigned)getpid() << 12 ^ i * 0x9e3779b9u;
+		int fd;
+
+		snprintf(name, len, "w%08x", r);
+		fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	errno = EEXIST;
+	return -1;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -218,35 +260,58 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Write the whole file to a temporary file and rename it into place, so a crash leaves the old
- * copy or the new one, never half of one. */
+/* Write the whole file to a temporary file in <root>/tmp and rename it into <root>/<drive>, so a
+ * crash leaves the old copy or the new one, never half of one. The directories are created
+ * when first needed. */
 static int persist(const struct fs_state *s, const struct fs_file *f)
 {
 	const struct fs_drive_spec *ds = drive_spec(s, f->drive);
-	char tmp[sizeof(s->root) + 32], dst[sizeof(s->root) + FS_NAME_MAX + 16];
-	int fd, rc = -ERR_IO;
+	char tmp[sizeof(s->root) + 32], dst[sizeof(s->root) + FS_NAME_MAX + 16], name[16];
+	int root, dir, tmpdir, fd, err = 0, rc = -ERR_IO;
 
 	if (!ds || !ds->persist || !s->root[0])
 		return 0;
-	if (make_dirs(s, ds->prefix) != 0 || path_of(s, tmp, sizeof(tmp), "tmp/wXXXXXX", NULL) ||
-	    path_of(s, dst, sizeof(dst), ds->prefix, f->name))
+	root = open_dir(s, AT_FDCWD, s->root, s->root, true);
+	if (root < 0)
 		return -ERR_IO;
-	fd = mkstemp(tmp);
+	path_of(s, dst, sizeof(dst), ds->prefix, NULL);
+	dir = open_dir(s, root, ds->prefix, dst, true);
+	if (dir < 0)
+		goto close_root;
+	path_of(s, tmp, sizeof(tmp), "tmp", NULL);
+	tmpdir = open_dir(s, root, "tmp", tmp, true);
+	if (tmpdir < 0)
+		goto close_dir;
+	fd = make_temp(tmpdir, name, sizeof(name));
 	if (fd < 0) {
-		log_msg(LOG_WARN, "#%d: cannot create %s: %s", s->trace_id, tmp, strerror(errno));
-		return -ERR_IO;
+		log_msg(LOG_WARN, "#%d: cannot create a file in %s: %s", s->trace_id, tmp,
+		        strerror(errno));
+		goto close_tmpdir;
 	}
 	if (write_all(fd, f->data, f->len) == 0 && fsync(fd) == 0)
 		rc = 0;
-	if (close(fd) != 0)
+	else
+		err = errno;
+	if (close(fd) != 0 && rc == 0) {
+		err = errno;
 		rc = -ERR_IO;
-	if (rc == 0 && rename(tmp, dst) != 0)
-		rc = -ERR_IO;
-	if (rc != 0) {
-		log_msg(LOG_WARN, "#%d: cannot store %s:%s in %s: %s", s->trace_id, ds->prefix,
-		        f->name, dst, strerror(errno));
-		unlink(tmp);
 	}
+	if (rc == 0 && renameat(tmpdir, name, dir, f->name) != 0) {
+		err = errno;
+		rc = -ERR_IO;
+	}
+	if (rc != 0) {
+		path_of(s, dst, sizeof(dst), ds->prefix, f->name);
+		log_msg(LOG_WARN, "#%d: cannot store %s:%s in %s: %s", s->trace_id, ds->prefix,
+		        f->name, dst, strerror(err));
+		unlinkat(tmpdir, name, 0);
+	}
+close_tmpdir:
+	close(tmpdir);
+close_dir:
+	close(dir);
+close_root:
+	close(root);
 	return rc;
 }
 
@@ -254,16 +319,29 @@ static int unpersist(const struct fs_state *s, const struct fs_file *f)
 {
 	const struct fs_drive_spec *ds = drive_spec(s, f->drive);
 	char path[sizeof(s->root) + FS_NAME_MAX + 16];
+	int root, dir, rc = -ERR_IO;
 
 	if (!ds || !ds->persist || !s->root[0])
 		return 0;
-	if (path_of(s, path, sizeof(path), ds->prefix, f->name) != 0)
-		return -ERR_IO;
-	if (unlink(path) != 0 && errno != ENOENT) {
-		log_msg(LOG_WARN, "#%d: cannot remove %s: %s", s->trace_id, path, strerror(errno));
-		return -ERR_IO;
+	root = open_dir(s, AT_FDCWD, s->root, s->root, false);
+	if (root < 0)
+		return root == -ERR_NOENT ? 0 : -ERR_IO; /* absent: nothing stored */
+	path_of(s, path, sizeof(path), ds->prefix, NULL);
+	dir = open_dir(s, root, ds->prefix, path, false);
+	if (dir < 0) {
+		rc = dir == -ERR_NOENT ? 0 : -ERR_IO;
+		goto close_root;
 	}
-	return 0;
+	rc = 0;
+	if (unlinkat(dir, f->name, 0) != 0 && errno != ENOENT) {
+		path_of(s, path, sizeof(path), ds->prefix, f->name);
+		log_msg(LOG_WARN, "#%d: cannot remove %s: %s", s->trace_id, path, strerror(errno));
+		rc = -ERR_IO;
+	}
+	close(dir);
+close_root:
+	close(root);
+	return rc;
 }
 
 /* ---- files in memory ---- */
@@ -459,9 +537,9 @@ int fs_get(struct fs_state *s, const char *name, const uint8_t **data, size_t *l
 
 /* ---- lifecycle ---- */
 
-static int read_file(const char *path, size_t max, uint8_t **out, size_t *out_len)
+static int read_file(int dir, const char *name, size_t max, uint8_t **out, size_t *out_len)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	uint8_t *buf;
 	size_t got = 0;
@@ -496,17 +574,22 @@ static int read_file(const char *path, size_t max, uint8_t **out, size_t *out_le
 	return 0;
 }
 
-static void load_drive(struct fs_state *s, const struct fs_drive_spec *ds)
+static void load_drive(struct fs_state *s, int root, const struct fs_drive_spec *ds)
 {
 	char dir[sizeof(s->root) + 16], path[sizeof(s->root) + 300];
 	struct dirent *e;
+	int fd;
 	DIR *d;
 
-	if (path_of(s, dir, sizeof(dir), ds->prefix, NULL) != 0)
+	path_of(s, dir, sizeof(dir), ds->prefix, NULL);
+	fd = open_dir(s, root, ds->prefix, dir, false);
+	if (fd < 0)
+		return; /* nothing stored yet, or refused (logged) */
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
 		return;
-	d = opendir(dir);
-	if (!d)
-		return; /* nothing stored yet */
+	}
 	while ((e = readdir(d)) != NULL) {
 		char check[FS_NAME_MAX + 1];
 		enum fs_drive drive;
@@ -525,7 +608,7 @@ static void load_drive(struct fs_state *s, const struct fs_drive_spec *ds)
 			continue;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, check);
-		rc = read_file(path, ds->file_max, &data, &len);
+		rc = read_file(fd, check, ds->file_max, &data, &len);
 		if (rc != 0) {
 			log_msg(LOG_WARN, "#%d: %s: %s; ignored", s->trace_id, path, err_str(rc));
 			continue;
@@ -549,8 +632,49 @@ static void load_drive(struct fs_state *s, const struct fs_drive_spec *ds)
 	closedir(d);
 }
 
+/* At start-up: <root>, <root>/tmp and the persistent drives' directories are absent or real
+ * directories. Anything else in their place is named and refused (-ERR_EXIST). */
+static int check_dir(const char *path)
+{
+	struct stat st;
+	const char *why;
+
+	if (lstat(path, &st) != 0)
+		return 0; /* absent: made when first needed */
+	if (S_ISLNK(st.st_mode))
+		why = "is a symbolic link";
+	else if (!S_ISDIR(st.st_mode))
+		why = "is not a directory";
+	else
+		return 0;
+	log_msg(LOG_ERROR,
+	        "%s %s: the modem's files must stay inside the state directory, so it is not "
+	        "used; remove it",
+	        path, why);
+	return -ERR_EXIST;
+}
+
+static int check_dirs(const struct fs_state *s)
+{
+	char path[sizeof(s->root) + 16];
+
+	if (check_dir(s->root) != 0)
+		return -ERR_EXIST;
+	path_of(s, path, sizeof(path), "tmp", NULL);
+	if (check_dir(path) != 0)
+		return -ERR_EXIST;
+	for (const struct fs_drive_spec *ds = s->drives; ds && ds->prefix; ds++) {
+		path_of(s, path, sizeof(path), ds->prefix, NULL);
+		if (ds->persist && check_dir(path) != 0)
+			return -ERR_EXIST;
+	}
+	return 0;
+}
+
 int fs_init(struct fs_state *s, const struct fs_drive_spec *drives, const char *root, int trace_id)
 {
+	int rc, fd;
+
 	memset(s, 0, sizeof(*s));
 	s->drives = drives;
 	s->trace_id = trace_id;
@@ -562,9 +686,18 @@ int fs_init(struct fs_state *s, const struct fs_drive_spec *drives, const char *
 		return 0;
 	}
 	snprintf(s->root, sizeof(s->root), "%s", root);
+	rc = check_dirs(s);
+	if (rc != 0) {
+		s->root[0] = 0;
+		return rc;
+	}
+	fd = open_dir(s, AT_FDCWD, s->root, s->root, false);
+	if (fd < 0)
+		return 0; /* nothing stored yet, or refused (logged) */
 	for (const struct fs_drive_spec *ds = s->drives; ds && ds->prefix; ds++)
 		if (ds->persist)
-			load_drive(s, ds);
+			load_drive(s, fd, ds);
+	close(fd);
 	return 0;
 }
 

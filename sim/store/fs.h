@@ -8,6 +8,12 @@
  * never a host path: names are checked by fs_resolve before they reach the disk, so nothing
  * outside the state directory is ever touched.
  *
+ * Nor is anything reached through a symbolic link (issue 10 item 8): <root>, <root>/tmp and the
+ * drive directories must be real directories. fs_init refuses to start with a link (or any
+ * non-directory) in their place; one that appears later makes every write, delete or load that
+ * would go through it fail with -ERR_IO and a log line naming the path, and the store stays as
+ * it was (the AT families answer as for any disk failure).
+ *
  * The store knows nothing of AT commands or modems: the AT families (at/cmd_file.c for EC25,
  * at/cmd_sec.c for M95) keep the state of their data phases themselves (at/cmd_file.h) and
  * turn the store's error causes into their result codes. */
@@ -74,7 +80,9 @@ struct fs_state {
 /* Start an empty store with the drives of drives (kept by reference: a static table) and load
  * their persistent files from root (the modem's directory, <state_dir>/<index>; NULL or "": nothing
  * persists). Files that cannot be read or whose names are not valid modem names are skipped with
- * a warning. trace_id names the modem in log lines. */
+ * a warning. trace_id names the modem in log lines. Returns 0, or -ERR_EXIST when root,
+ * root/tmp or a persistent drive's directory is a symbolic link or not a directory (logged with
+ * its path; the store is then empty and persists nothing, and fs_free is still safe). */
 int fs_init(struct fs_state *s, const struct fs_drive_spec *drives, const char *root, int trace_id);
 /* AT+CFUN=1,1: the files of memory-only drives (RAM:) are lost, open handles are dropped. */
 void fs_reboot(struct fs_state *s);
