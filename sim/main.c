@@ -483,6 +483,12 @@ int main(int argc, char **argv)
 		const char *lp = NULL;
 
 		rc = modem_init(m, &sim, i, model);
+		if (rc == -ERR_EXIST) {
+			/* --state holds a link or a file where the modem's directories go; the
+			 * store has named it (store/fs.h). Nothing starts, as for a bad option. */
+			status = 2;
+			break;
+		}
 		if (rc) {
 			log_msg(LOG_ERROR, "modem %d: %s", i, err_str(rc));
 			status = 1;

@@ -19,11 +19,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "at/cmd_file.h"
 #include "at/families.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "modem/modem.h"
 #include "modem/hooks.h"
+#include "modem/modemsim.h"
 #include "store/checksum.h"
 #include "store/fs.h"
 
@@ -69,6 +71,32 @@
 
 enum file_xfer_kind { XFER_QFUPL = 1, XFER_QFWRITE, XFER_QFDWL, XFER_QFREAD };
 
+/* ---- the data phase (at/cmd_file.h), shared with at/cmd_sec.c ---- */
+
+uint64_t at_file_proto_ms(const struct modem *m, double seconds)
+{
+	double ms = seconds * 1000.0 * m->sim->opt.time_scale;
+
+	return ms < 0 ? 0 : (uint64_t)ms;
+}
+
+void at_file_xfer_reset(struct modem *m)
+{
+	struct at_file_xfer *x = &m->file_xfer;
+
+	if (x->active)
+		m->on_drain = NULL; /* a download waiting for the host to read */
+	buf_free(&x->data);
+	memset(x, 0, sizeof(*x));
+	buf_init(&x->data, 0);
+}
+
+void at_file_xfer_drop(struct modem *m)
+{
+	m->file_xfer.timer = NULL;
+	at_file_xfer_reset(m);
+}
+
 static int store_error(struct modem *m, int rc)
 {
 	at_why(m, "cannot store the file: %s", err_str(rc));
@@ -87,7 +115,7 @@ static int name_arg(struct at_call *c, enum fs_drive *d, char *name)
 {
 	const struct at_param *p = &c->args.p[0];
 
-	if (fs_resolve(c->m, p->s, p->len, d, name) != 0) {
+	if (fs_resolve(&c->m->fs, p->s, p->len, d, name) != 0) {
 		at_why(c->m,
 		       "\"%.*s\" is not a valid file name (at most %d bytes; no /, \\, :, "
 		       "wildcards or control characters; drives UFS: and RAM:)",
@@ -112,14 +140,14 @@ static struct fs_open *handle_arg(struct at_call *c, int i, int *slot)
 
 static size_t drive_free(const struct modem *m, enum fs_drive d)
 {
-	return fs_drive_total(m, d) - fs_drive_used(m, d);
+	return fs_drive_total(&m->fs, d) - fs_drive_used(&m->fs, d);
 }
 
 /* ---- uploads: +QFUPL and +QFWRITE ---- */
 
 static void upload_data(struct modem *m, void *arg, const uint8_t *p, size_t n)
 {
-	struct fs_xfer *x = &m->fs.xfer;
+	struct at_file_xfer *x = &m->file_xfer;
 	size_t before = x->data.len;
 
 	(void)arg;
@@ -141,12 +169,12 @@ static void result_line_start(struct modem *m)
 
 static int finish_qfupl(struct modem *m)
 {
-	struct fs_xfer *x = &m->fs.xfer;
+	struct at_file_xfer *x = &m->file_xfer;
 	int rc;
 
 	/* BG96 FILE manual: what arrived before a timeout or +++ is kept, and <upload_size> is
 	 * the true count; the store gets exactly these bytes. */
-	rc = fs_put(m, x->drive, x->name, x->data.data, x->data.len, NULL);
+	rc = fs_put(&m->fs, x->drive, x->name, x->data.data, x->data.len, NULL);
 	if (rc != 0)
 		return store_error(m, rc);
 	result_line_start(m);
@@ -157,11 +185,11 @@ static int finish_qfupl(struct modem *m)
 
 static int finish_qfwrite(struct modem *m)
 {
-	struct fs_xfer *x = &m->fs.xfer;
+	struct at_file_xfer *x = &m->file_xfer;
 	struct fs_open *o = &m->fs.open[x->slot];
 	int rc;
 
-	rc = fs_write_at(m, o->f, o->pos, x->data.data, x->data.len);
+	rc = fs_write_at(&m->fs, o->f, o->pos, x->data.data, x->data.len);
 	if (rc != 0)
 		return store_error(m, rc);
 	o->pos += x->data.len;
@@ -172,19 +200,19 @@ static int finish_qfwrite(struct modem *m)
 
 static void upload_end(struct modem *m, void *arg, enum at_data_end why)
 {
-	struct fs_xfer *x = &m->fs.xfer;
+	struct at_file_xfer *x = &m->file_xfer;
 	int rc;
 
 	(void)arg;
 	if (why == AT_END_ABANDON) {
 		/* the power went: nothing is stored, as when the module loses power mid-upload */
-		fs_xfer_reset(m);
+		at_file_xfer_reset(m);
 		return;
 	}
 	at_why(m, "data ended (%s) after %zu of %zu bytes", at_data_end_name(why), x->data.len,
 	       x->want);
 	rc = x->kind == XFER_QFWRITE ? finish_qfwrite(m) : finish_qfupl(m);
-	fs_xfer_reset(m);
+	at_file_xfer_reset(m);
 	at_complete(m, rc);
 }
 
@@ -193,15 +221,15 @@ static const struct at_data_ops upload_ops = {upload_data, upload_end};
 static void upload_start(struct modem *m, size_t size, long long timeout_s)
 {
 	at_text(m, "CONNECT");
-	at_raw(m, size, fs_proto_ms(m, (double)timeout_s), fs_proto_ms(m, FILE_ESCAPE_GUARD_S),
-	       &upload_ops, NULL);
+	at_raw(m, size, at_file_proto_ms(m, (double)timeout_s),
+	       at_file_proto_ms(m, FILE_ESCAPE_GUARD_S), &upload_ops, NULL);
 }
 
 /* AT+QFUPL=<filename>[,<file_size>[,<timeout>[,<ackmode>]]] */
 static int cmd_qfupl(struct at_call *c)
 {
 	struct modem *m = c->m;
-	struct fs_xfer *x = &m->fs.xfer;
+	struct at_file_xfer *x = &m->file_xfer;
 	char name[FS_NAME_MAX + 1];
 	long long size = at_given(c, 1) ? at_num(c, 1) : FILE_DEFAULT_SIZE;
 	long long timeout = at_given(c, 2) ? at_num(c, 2) : FILE_DEFAULT_TIMEOUT_S;
@@ -211,7 +239,7 @@ static int cmd_qfupl(struct at_call *c)
 	if (rc)
 		return rc;
 	/* host-drivers.md item 11: an existing file gives 407 and no CONNECT. */
-	if (fs_find(m, d, name)) {
+	if (fs_find(&m->fs, d, name)) {
 		at_why(m, "%s:%s already exists", fs_drive_name(d), name);
 		return CME_FILE_EXISTS;
 	}
@@ -221,7 +249,7 @@ static int cmd_qfupl(struct at_call *c)
 		       fs_drive_name(d));
 		return CME_FILE_NO_SPACE;
 	}
-	fs_xfer_reset(m);
+	at_file_xfer_reset(m);
 	x->active = true;
 	x->kind = XFER_QFUPL;
 	x->drive = d;
@@ -236,7 +264,7 @@ static int cmd_qfupl(struct at_call *c)
 static int cmd_qfwrite(struct at_call *c)
 {
 	struct modem *m = c->m;
-	struct fs_xfer *x = &m->fs.xfer;
+	struct at_file_xfer *x = &m->file_xfer;
 	long long len = at_given(c, 1) ? at_num(c, 1) : FILE_DEFAULT_SIZE;
 	long long timeout = at_given(c, 2) ? at_num(c, 2) : FILE_DEFAULT_TIMEOUT_S;
 	struct fs_open *o;
@@ -256,7 +284,7 @@ static int cmd_qfwrite(struct at_call *c)
 		       drive_free(m, o->f->drive));
 		return CME_FILE_NO_SPACE;
 	}
-	fs_xfer_reset(m);
+	at_file_xfer_reset(m);
 	x->active = true;
 	x->kind = XFER_QFWRITE;
 	x->slot = slot;
@@ -270,7 +298,7 @@ static int cmd_qfwrite(struct at_call *c)
 /* Write what the host has room for; true when everything is out. */
 static bool stream_pump(struct modem *m)
 {
-	struct fs_xfer *x = &m->fs.xfer;
+	struct at_file_xfer *x = &m->file_xfer;
 	size_t queued = m->outq.len + (m->port.backlog ? m->port.backlog(m->port.ctx) : 0);
 
 	while (x->sent < x->data.len && queued < FILE_STREAM_HIGH) {
@@ -287,19 +315,19 @@ static bool stream_pump(struct modem *m)
 
 static int stream_finish(struct modem *m)
 {
-	struct fs_xfer *x = &m->fs.xfer;
+	struct at_file_xfer *x = &m->file_xfer;
 
 	/* +QFDWL: the result line follows the data after a CR LF (BG96 FILE manual 2.5; driver
 	 * parsers of "...data\r\n+QFDWL: 20,3\r\n\r\nOK"). +QFREAD: only "\r\nOK\r\n". */
 	if (x->kind == XFER_QFDWL)
 		at_info(m, "+QFDWL: %zu,%x", x->data.len, fs_xor16(x->data.data, x->data.len));
-	fs_xfer_reset(m);
+	at_file_xfer_reset(m);
 	return AT_OK;
 }
 
 static void stream_drained(struct modem *m)
 {
-	if (!m->fs.xfer.active)
+	if (!m->file_xfer.active)
 		return;
 	if (stream_pump(m)) {
 		at_complete(m, stream_finish(m));
@@ -319,9 +347,9 @@ static int stream_start(struct modem *m)
 
 static int stream_load(struct modem *m, int kind, const uint8_t *p, size_t n)
 {
-	struct fs_xfer *x = &m->fs.xfer;
+	struct at_file_xfer *x = &m->file_xfer;
 
-	fs_xfer_reset(m);
+	at_file_xfer_reset(m);
 	if (n && buf_append(&x->data, p, n) != 0) {
 		at_why(m, "out of memory");
 		return AT_ERROR;
@@ -342,7 +370,7 @@ static int cmd_qfdwl(struct at_call *c)
 
 	if (rc)
 		return rc;
-	f = fs_find(m, d, name);
+	f = fs_find(&m->fs, d, name);
 	if (!f) {
 		at_why(m, "no file %s:%s", fs_drive_name(d), name);
 		return CME_FILE_NOT_FOUND;
@@ -388,7 +416,7 @@ static int pattern_arg(struct at_call *c, enum fs_drive *d, char *pattern)
 {
 	const struct at_param *p = &c->args.p[0];
 
-	if (fs_resolve_pattern(c->m, p->s, p->len, d, pattern) != 0) {
+	if (fs_resolve_pattern(&c->m->fs, p->s, p->len, d, pattern) != 0) {
 		at_why(c->m, "\"%.*s\" is not a valid file name or pattern",
 		       (int)(p->len > 100 ? 100 : p->len), p->s);
 		return CME_FILE_BAD_NAME;
@@ -432,21 +460,21 @@ static int cmd_qfdel(struct at_call *c)
 	if (rc)
 		return rc;
 	if (!has_wildcard(pattern)) {
-		f = fs_find(m, d, pattern);
+		f = fs_find(&m->fs, d, pattern);
 		if (!f) {
 			at_why(m, "no file %s:%s", fs_drive_name(d), pattern);
 			return CME_FILE_DELETE;
 		}
-		if (fs_is_open(m, f)) {
+		if (fs_is_open(&m->fs, f)) {
 			at_why(m, "%s:%s is open; AT+QFCLOSE it first", fs_drive_name(d), pattern);
 			return CME_FILE_OPENED;
 		}
-		return fs_delete(m, f) == 0 ? AT_OK : CME_FILE_DELETE;
+		return fs_delete(&m->fs, f) == 0 ? AT_OK : CME_FILE_DELETE;
 	}
 	for (f = m->fs.files; f; f = next) {
 		next = f->next;
-		if (f->drive == d && fs_match(pattern, f->name) && !fs_is_open(m, f) &&
-		    fs_delete(m, f) != 0)
+		if (f->drive == d && fs_match(pattern, f->name) && !fs_is_open(&m->fs, f) &&
+		    fs_delete(&m->fs, f) != 0)
 			return CME_FILE_DELETE;
 	}
 	return AT_OK;
@@ -460,7 +488,8 @@ static int cmd_qflds(struct at_call *c)
 	enum fs_drive d;
 
 	if (c->req == AT_REQ_EXEC) {
-		at_info(m, "+QFLDS: %zu,%zu", fs_drive_used(m, FS_UFS), fs_drive_count(m, FS_UFS));
+		at_info(m, "+QFLDS: %zu,%zu", fs_drive_used(&m->fs, FS_UFS),
+		        fs_drive_count(&m->fs, FS_UFS));
 		return AT_OK;
 	}
 	if (at_param_is(&c->args.p[0], "UFS")) {
@@ -471,7 +500,7 @@ static int cmd_qflds(struct at_call *c)
 		at_why(m, "the drives are \"UFS\" and \"RAM\"");
 		return CME_FILE_INPUT;
 	}
-	at_info(m, "+QFLDS: %zu,%zu", drive_free(m, d), fs_drive_total(m, d));
+	at_info(m, "+QFLDS: %zu,%zu", drive_free(m, d), fs_drive_total(&m->fs, d));
 	return AT_OK;
 }
 
@@ -501,8 +530,8 @@ static int cmd_qfopen(struct at_call *c)
 	rc = name_arg(c, &d, name);
 	if (rc)
 		return rc;
-	f = fs_find(m, d, name);
-	if (f && fs_is_open(m, f)) {
+	f = fs_find(&m->fs, d, name);
+	if (f && fs_is_open(&m->fs, f)) {
 		at_why(m, "%s:%s is already open", fs_drive_name(d), name);
 		return CME_FILE_OPENED;
 	}
@@ -517,9 +546,9 @@ static int cmd_qfopen(struct at_call *c)
 		return CME_FILE_NOT_FOUND;
 	}
 	if (!f)
-		rc = fs_put(m, d, name, NULL, 0, &f);
+		rc = fs_put(&m->fs, d, name, NULL, 0, &f);
 	else if (mode == 1)
-		rc = fs_truncate(m, f, 0);
+		rc = fs_truncate(&m->fs, f, 0);
 	if (rc)
 		return store_error(m, rc);
 	m->fs.open[slot].used = true;
@@ -572,7 +601,7 @@ static int cmd_qftucat(struct at_call *c)
 		at_why(c->m, "the file was opened read-only (mode 2)");
 		return CME_FILE_READ_ONLY;
 	}
-	rc = fs_truncate(c->m, o->f, o->pos);
+	rc = fs_truncate(&c->m->fs, o->f, o->pos);
 	return rc ? store_error(c->m, rc) : AT_OK;
 }
 
@@ -593,10 +622,12 @@ static int cmd_qfclose(struct at_call *c)
 
 /* Malformed parameters give +CME ERROR: 400 (invalid input value), as a file command's own
  * checks do. */
-static int fs_init_family(struct modem *m, const struct at_family *f)
+/* The family owns the data phase (struct at_file_xfer); the files are the modem's store. */
+static int xfer_init(struct modem *m, const struct at_family *f)
 {
 	(void)f;
-	return fs_init(m);
+	at_file_xfer_reset(m);
+	return 0;
 }
 
 static const struct at_cmd file_ec25_cmds[] = {
@@ -628,7 +659,7 @@ static const struct at_cmd file_ec25_cmds[] = {
 const struct at_family at_family_file_ec25 = {
         .name = "file-quectel",
         .cmds = file_ec25_cmds,
-        .init = fs_init_family,
-        .reboot = fs_reboot,
-        .close = fs_free,
+        .init = xfer_init,
+        .reboot = at_file_xfer_drop,
+        .close = at_file_xfer_drop,
 };

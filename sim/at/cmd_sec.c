@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "at/cmd_file.h"
 #include "at/families.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -31,7 +32,7 @@
 #define CME_SEC_WRITE 23 /* memory failure */
 
 /* AN 2.2.7: <timeout> 3-200 s, default 100; <filesize> at least 1, at most 32768 in RAM and
- * 2017 in NVRAM (the per-file limits live in store/fs.c). */
+ * 2017 in NVRAM (the per-file limits live in the profile's drive table, modem/profile.c). */
 #define SEC_DEFAULT_TIMEOUT_S 100
 #define SEC_ESCAPE_GUARD_S 1.0
 
@@ -39,7 +40,7 @@ static int name_arg(struct at_call *c, enum fs_drive *d, char *name)
 {
 	const struct at_param *p = &c->args.p[0];
 
-	if (fs_resolve(c->m, p->s, p->len, d, name) != 0) {
+	if (fs_resolve(&c->m->fs, p->s, p->len, d, name) != 0) {
 		at_why(c->m,
 		       "\"%.*s\" is not a valid name: \"RAM:<name>\" (at most %d bytes, no /, "
 		       "\\, :, wildcards or control characters) or \"NVRAM:CA0\", \"NVRAM:CC0\", "
@@ -53,20 +54,20 @@ static int name_arg(struct at_call *c, enum fs_drive *d, char *name)
 static void upload_data(struct modem *m, void *arg, const uint8_t *p, size_t n)
 {
 	(void)arg;
-	if (buf_append(&m->fs.xfer.data, p, n) != 0)
+	if (buf_append(&m->file_xfer.data, p, n) != 0)
 		log_msg(LOG_ERROR, "#%d: out of memory for upload data; %zu bytes lost", m->index,
 		        n);
 }
 
 static void upload_end(struct modem *m, void *arg, enum at_data_end why)
 {
-	struct fs_xfer *x = &m->fs.xfer;
+	struct at_file_xfer *x = &m->file_xfer;
 	int rc;
 
 	(void)arg;
 	if (why == AT_END_ABANDON) {
 		/* the power went: nothing is stored, as when the module loses power mid-upload */
-		fs_xfer_reset(m);
+		at_file_xfer_reset(m);
 		return;
 	}
 	at_why(m, "data ended (%s) after %zu of %zu bytes", at_data_end_name(why), x->data.len,
@@ -74,7 +75,7 @@ static void upload_end(struct modem *m, void *arg, enum at_data_end why)
 	/* AN 2.2.7: the data received before +++ (or the timeout) is what is stored, and
 	 * <uploadsize> is its true size (an M95 capture: declared 1467, "+QSECWRITE: 1392,235a"
 	 * after the timeout, reference §3). */
-	rc = fs_put(m, x->drive, x->name, x->data.data, x->data.len, NULL);
+	rc = fs_put(&m->fs, x->drive, x->name, x->data.data, x->data.len, NULL);
 	if (rc == 0) {
 		at_info(m, "+QSECWRITE: %zu,%x", x->data.len, fs_xor16(x->data.data, x->data.len));
 		modem_hook_upload(m, fs_drive_name(x->drive), x->name);
@@ -82,7 +83,7 @@ static void upload_end(struct modem *m, void *arg, enum at_data_end why)
 		at_why(m, "cannot store the file: %s", err_str(rc));
 		rc = rc == -ERR_NOSPC || rc == -ERR_TOOBIG ? CME_SEC_MEMORY_FULL : CME_SEC_WRITE;
 	}
-	fs_xfer_reset(m);
+	at_file_xfer_reset(m);
 	at_complete(m, rc);
 }
 
@@ -92,7 +93,7 @@ static const struct at_data_ops upload_ops = {upload_data, upload_end};
 static int cmd_qsecwrite(struct at_call *c)
 {
 	struct modem *m = c->m;
-	struct fs_xfer *x = &m->fs.xfer;
+	struct at_file_xfer *x = &m->file_xfer;
 	char name[FS_NAME_MAX + 1];
 	long long size = at_num(c, 1);
 	long long timeout = at_given(c, 2) ? at_num(c, 2) : SEC_DEFAULT_TIMEOUT_S;
@@ -104,25 +105,25 @@ static int cmd_qsecwrite(struct at_call *c)
 	rc = name_arg(c, &d, name);
 	if (rc)
 		return rc;
-	if (size < 1 || (size_t)size > fs_drive_file_max(m, d)) {
-		at_why(m, "<filesize> %lld is outside 1-%zu for %s:", size, fs_drive_file_max(m, d),
-		       fs_drive_name(d));
+	if (size < 1 || (size_t)size > fs_drive_file_max(&m->fs, d)) {
+		at_why(m, "<filesize> %lld is outside 1-%zu for %s:", size,
+		       fs_drive_file_max(&m->fs, d), fs_drive_name(d));
 		return CME_INCORRECT_PARAMETERS;
 	}
 	/* AN 2.2.7: "the certificate or key should not exist in the corresponding storage ...
 	 * if it already exists, the host should delete it and then add it". */
-	if (fs_find(m, d, name)) {
+	if (fs_find(&m->fs, d, name)) {
 		at_why(m, "%s:%s exists; AT+QSECDEL it first", fs_drive_name(d), name);
 		return CME_SEC_EXISTS;
 	}
-	fs_xfer_reset(m);
+	at_file_xfer_reset(m);
 	x->active = true;
 	x->drive = d;
 	snprintf(x->name, sizeof(x->name), "%s", name);
 	x->want = (size_t)size;
 	at_text(m, "CONNECT");
-	at_raw(m, (size_t)size, fs_proto_ms(m, (double)timeout), fs_proto_ms(m, SEC_ESCAPE_GUARD_S),
-	       &upload_ops, NULL);
+	at_raw(m, (size_t)size, at_file_proto_ms(m, (double)timeout),
+	       at_file_proto_ms(m, SEC_ESCAPE_GUARD_S), &upload_ops, NULL);
 	return AT_PENDING;
 }
 
@@ -142,7 +143,7 @@ static int cmd_qsecread(struct at_call *c)
 
 	if (rc)
 		return rc;
-	f = fs_find(m, d, name);
+	f = fs_find(&m->fs, d, name);
 	if (!f) {
 		at_why(m, "no file %s:%s", fs_drive_name(d), name);
 		return CME_SEC_NOT_FOUND;
@@ -163,21 +164,23 @@ static int cmd_qsecdel(struct at_call *c)
 
 	if (rc)
 		return rc;
-	f = fs_find(m, d, name);
+	f = fs_find(&m->fs, d, name);
 	if (!f) {
 		at_why(m, "no file %s:%s", fs_drive_name(d), name);
 		return CME_SEC_NOT_FOUND;
 	}
-	if (fs_delete(m, f) != 0)
+	if (fs_delete(&m->fs, f) != 0)
 		return CME_SEC_WRITE;
 	return AT_OK;
 }
 
 /* Test texts follow AN 2.2.7-2.2.9 with the documented ranges filled in. */
-static int fs_init_family(struct modem *m, const struct at_family *f)
+/* The family owns the data phase (struct at_file_xfer); the files are the modem's store. */
+static int xfer_init(struct modem *m, const struct at_family *f)
 {
 	(void)f;
-	return fs_init(m);
+	at_file_xfer_reset(m);
+	return 0;
 }
 
 static const struct at_cmd sec_m95_cmds[] = {
@@ -194,7 +197,7 @@ static const struct at_cmd sec_m95_cmds[] = {
 const struct at_family at_family_sec_m95 = {
         .name = "file-quectel-gsm",
         .cmds = sec_m95_cmds,
-        .init = fs_init_family,
-        .reboot = fs_reboot,
-        .close = fs_free,
+        .init = xfer_init,
+        .reboot = at_file_xfer_drop,
+        .close = at_file_xfer_drop,
 };

@@ -25,6 +25,15 @@ struct modem_timer {
 static void line_timer_cb(uv_timer_t *t);
 static void modem_flush_one(struct modem *m);
 
+/* The modem's own directory under --state (store/fs.h), or NULL: nothing persists. */
+static const char *state_root(const struct modem *m, char *out, size_t len)
+{
+	if (!m->sim || !m->sim->state_dir[0])
+		return NULL;
+	snprintf(out, len, "%s/%d", m->sim->state_dir, m->index);
+	return out;
+}
+
 static void mqtt_set_init(struct modem *m)
 {
 	struct mqtt_env *env = &m->mqtt.env;
@@ -93,6 +102,9 @@ void modem_pdp_down(struct modem *m, int cid, bool by_network)
 
 int modem_init(struct modem *m, struct modemsim *sim, int index, const struct model_profile *model)
 {
+	char root[sizeof(sim->state_dir) + 16];
+	int rc;
+
 	memset(m, 0, sizeof(*m));
 	m->index = index;
 	m->sim = sim;
@@ -100,6 +112,11 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 	m->cfun = 1;
 	m->ipr = 115200;
 	m->sim_state = SIM_READY;
+	/* First: the store (the modem's persistent memory, shared by the file and SSL families)
+	 * is the step that fails on an unusable state directory, with nothing else to undo. */
+	rc = fs_init(&m->fs, model->drives, state_root(m, root, sizeof(root)), index);
+	if (rc)
+		return rc;
 	at_line_init(&m->line);
 	at_session_reset(&m->at, model->cmee_default);
 	buf_init(&m->inbuf, MODEM_INBUF_MAX);
@@ -108,7 +125,10 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 	uv_timer_init(sim->loop, &m->line_timer);
 	m->line_timer.data = m;
 	mqtt_set_init(m);
-	return families_init(m);
+	rc = families_init(m);
+	if (rc)
+		modem_close(m);
+	return rc;
 }
 
 static void timer_free_cb(uv_handle_t *h)
@@ -198,6 +218,7 @@ void modem_close(struct modem *m)
 	for (int i = 0; i < MQTT_CLIENTS_MAX; i++)
 		mqtt_client_free(&m->mqtt.c[i]);
 	families_close(m);
+	fs_free(&m->fs);
 	uv_timer_stop(&m->line_timer);
 	uv_close((uv_handle_t *)&m->line_timer, NULL);
 	buf_free(&m->inbuf);
@@ -541,6 +562,7 @@ void modem_reboot(struct modem *m)
 	buf_reset(&m->urcs);
 	m->cfun = 1;
 	families_reboot(m);
+	fs_reboot(&m->fs);
 	modem_hook_reboot(m);
 	modem_line_timer_update(m);
 	modem_boot(m);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "at/cmd_file.h"
 #include "at/dispatch.h"
 #include "at/line.h"
 #include "core/buf.h"
@@ -92,6 +93,7 @@ struct modem {
 	struct reg_state reg; /* cellular registration (modem/reg.h) */
 	struct pdp_state pdp;
 	struct fs_state fs;
+	struct at_file_xfer file_xfer; /* the file families' data phase (at/cmd_file.h) */
 	struct ssl_state ssl;
 	struct modem_mqtt mqtt;
 	struct qmt_state *qmt; /* the AT+QMT* family's state (at/cmd_mqtt.h), or NULL */
@@ -104,7 +106,8 @@ struct modem {
 	struct findings *findings; /* modem/findings.h: where the host broke the protocol */
 };
 
-/* Create a modem (not yet attached to a port). Returns 0 or a negative ERR_*. */
+/* Create a modem (not yet attached to a port). Returns 0 or a negative ERR_* (-ERR_EXIST: its
+ * directory under --state is unusable, see fs_init); on failure nothing needs closing. */
 int modem_init(struct modem *m, struct modemsim *sim, int index, const struct model_profile *model);
 /* Cancel timers and free everything; the uv handles close asynchronously, so the memory of m
  * must stay valid until the loop has run once more (sim_free does that). */

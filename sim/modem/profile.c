@@ -5,6 +5,7 @@
 
 #include "at/families.h"
 #include "modem/pdp.h"
+#include "store/fs.h"
 
 /* EG25-G boot capture (reference §7): RDY, +CFUN: 1, +CPIN: READY, +QUSIM: 1, then SMS and
  * phonebook ready some seconds later. */
@@ -64,6 +65,54 @@ static const int m95_suites[] = {0x0035, 0x002F, 0x0005, 0x0004, 0x000A, 0x003D,
 static const int bg96_suites[] = {0x0035, 0x002F, 0x0005, 0x0004, 0x000A, 0x003D, 0xC011,
                                   0xC012, 0xC013, 0xC014, 0xC027, 0xC028, 0xC02F, 0};
 
+/* The file drives (store/fs.h). */
+static const struct fs_drive_spec ec25_drives[] = {
+        /* EC25 UFS: 14483456 is the total of a real AT+QFLDS="UFS" answer (reference §3,
+         * BG96 AN). The upload range is (1-<freesize>), so free space is the only per-file
+         * limit. EC25 FILE manual: a plain name is a UFS file (reference §3). */
+        {.drive = FS_UFS,
+         .prefix = "UFS",
+         .total = 14483456,
+         .file_max = 14483456,
+         .persist = true,
+         .bare_names = true},
+        /* EC25 RAM: its size is not documented; 2 MiB is a choice. */
+        {.drive = FS_RAM, .prefix = "RAM", .total = 2097152, .file_max = 2097152},
+        {.prefix = NULL},
+};
+
+/* M95 (GSM SSL AN 2.2.7): the name is "RAM:..." or "NVRAM:...", nothing else (so no row takes
+ * bare names), and the NVRAM names are these. */
+static const char *const m95_nvram_names[] = {"CA0", "CC0", "CK0", NULL};
+
+static const struct fs_drive_spec m95_drives[] = {
+        /* M95 (GSM SSL AN V3.3 2.2.7): RAM at most 32768 bytes per file, NVRAM 2017, and
+         * NVRAM holds one CA certificate, one client certificate and one key. The RAM drive's
+         * total is not documented; 1 MiB is a cap so a runaway host cannot exhaust memory. */
+        {.drive = FS_RAM, .prefix = "RAM", .total = 1048576, .file_max = 32768},
+        {.drive = FS_NVRAM,
+         .prefix = "NVRAM",
+         .total = 3 * 2017,
+         .file_max = 2017,
+         .persist = true,
+         .names = m95_nvram_names},
+        {.prefix = NULL},
+};
+
+/* BG96 FILE AT Commands Manual V1.0: files live in UFS only (its AT+QFLDS="UFS" example:
+ * `+QFLDS: 12987840,14483456`); no RAM: drive is documented. BG96 sessions name files bare
+ * (`AT+QFUPL="AmazonRootCA1.pem",1188,100`); the UFS: prefix is accepted as on the EC25 (not
+ * confirmed on a BG96). */
+static const struct fs_drive_spec bg96_drives[] = {
+        {.drive = FS_UFS,
+         .prefix = "UFS",
+         .total = 14483456,
+         .file_max = 14483456,
+         .persist = true,
+         .bare_names = true},
+        {.prefix = NULL},
+};
+
 /* MQTT limits: six clients, payload 1-1548 (reference §6c: EC2x, BG96 and M95 "(1-1548)"),
  * topic 255; the M95's in-flight window of 5 (M95 MQTT AN 3.2.8 note 1). */
 #define QUECTEL_MQTT(window)                                                                       \
@@ -95,6 +144,7 @@ const struct model_profile profile_ec25 = {
                  .band = "LTE BAND 3",
                  .channel = 1300},
         .pdp = &pdp_style_contexts,
+        .drives = ec25_drives,
         .mqtt = QUECTEL_MQTT(0),
         .ssl_suites = ec25_suites,
         .ssl_rtc_global = false,
@@ -123,6 +173,7 @@ const struct model_profile profile_m95 = {
                  .band = "GSM 900",
                  .channel = 0},
         .pdp = &pdp_style_legacy,
+        .drives = m95_drives,
         .mqtt = QUECTEL_MQTT(5),
         .ssl_suites = m95_suites,
         .ssl_rtc_global = true,
@@ -155,6 +206,7 @@ const struct model_profile profile_bg96 = {
                  .band = "LTE BAND 12",
                  .channel = 5110},
         .pdp = &pdp_style_contexts,
+        .drives = bg96_drives,
         .mqtt = QUECTEL_MQTT(0),
         .ssl_suites = bg96_suites,
         .ssl_rtc_global = false,

@@ -50,7 +50,9 @@ struct model_profile {
 	const char *prompt; /* what opens a data prompt ("\r\n> ") */
 	struct cell_defaults cell;
 	const struct pdp_style *pdp; /* modem/pdp.h: contexts 1-16, or the GSM legacy stack */
-	const struct fs_drive_spec *drives; /* store/fs.h: the drives and their limits */
+	/* The file drives (store/fs.h): sizes, naming rules, which persist. Ended by a row
+	 * whose prefix is NULL. */
+	const struct fs_drive_spec *drives;
 	struct mqtt_limits mqtt;
 	const int *ssl_suites; /* cipher suites the model offers, 0-terminated */
 	/* TLS time check: false, per SSL context ("ignorelocaltime", with "negotiatetime");

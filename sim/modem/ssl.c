@@ -48,7 +48,7 @@ static int load_file(struct modem *m, const char *what, const char *name, const 
 	*cfg_name = NULL;
 	if (!name[0])
 		return 0;
-	if (fs_get(m, name, data, len) != 0) {
+	if (fs_get(&m->fs, name, data, len) != 0) {
 		snprintf(cause, cause_len, "%s %s: no such file in the modem", what, name);
 		return -1;
 	}

@@ -8,47 +8,20 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
 #include "core/log.h"
-#include "modem/modem.h"
-#include "modem/modemsim.h"
 #include "store/checksum.h"
 
-/* ---- drives per model (data, not code paths) ---- */
+/* ---- drives (the profile's table) ---- */
 
-struct drive_spec {
-	enum model_id model;
-	enum fs_drive drive;
-	const char *prefix; /* as printed: "UFS" */
-	size_t total; /* capacity in bytes */
-	size_t file_max; /* largest single file */
-	bool persist; /* kept under <root>/<prefix>/ */
-	bool fixed_names; /* M95 NVRAM: CA0, CC0, CK0 only */
-};
-
-static const struct drive_spec drives[] = {
-        /* EC25 UFS: 14483456 is the total of a real AT+QFLDS="UFS" answer (reference §3,
-         * BG96 AN). The upload range is (1-<freesize>), so free space is the only per-file
-         * limit. */
-        {MODEL_EC25, FS_UFS, "UFS", 14483456, 14483456, true, false},
-        /* EC25 RAM: its size is not documented; 2 MiB is a choice. */
-        {MODEL_EC25, FS_RAM, "RAM", 2097152, 2097152, false, false},
-        /* M95 (GSM SSL AN V3.3 2.2.7): RAM at most 32768 bytes per file, NVRAM 2017, and
-         * NVRAM holds one CA certificate, one client certificate and one key. The RAM drive's
-         * total is not documented; 1 MiB is a cap so a runaway host cannot exhaust memory. */
-        {MODEL_M95, FS_RAM, "RAM", 1048576, 32768, false, false},
-        {MODEL_M95, FS_NVRAM, "NVRAM", 3 * 2017, 2017, true, true},
-};
-
-static const char *const nvram_names[] = {"CA0", "CC0", "CK0"};
-
-static const struct drive_spec *drive_spec(const struct modem *m, enum fs_drive d)
+static const struct fs_drive_spec *drive_spec(const struct fs_state *s, enum fs_drive d)
 {
-	for (size_t i = 0; i < sizeof(drives) / sizeof(drives[0]); i++)
-		if (drives[i].model == m->model->id && drives[i].drive == d)
-			return &drives[i];
+	for (const struct fs_drive_spec *ds = s->drives; ds && ds->prefix; ds++)
+		if (ds->drive == d)
+			return ds;
 	return NULL;
 }
 
@@ -65,45 +38,38 @@ const char *fs_drive_name(enum fs_drive d)
 	return "?";
 }
 
-size_t fs_drive_total(const struct modem *m, enum fs_drive d)
+size_t fs_drive_total(const struct fs_state *s, enum fs_drive d)
 {
-	const struct drive_spec *s = drive_spec(m, d);
+	const struct fs_drive_spec *ds = drive_spec(s, d);
 
-	return s ? s->total : 0;
+	return ds ? ds->total : 0;
 }
 
-size_t fs_drive_file_max(const struct modem *m, enum fs_drive d)
+size_t fs_drive_file_max(const struct fs_state *s, enum fs_drive d)
 {
-	const struct drive_spec *s = drive_spec(m, d);
+	const struct fs_drive_spec *ds = drive_spec(s, d);
 
-	return s ? s->file_max : 0;
+	return ds ? ds->file_max : 0;
 }
 
-size_t fs_drive_used(const struct modem *m, enum fs_drive d)
+size_t fs_drive_used(const struct fs_state *s, enum fs_drive d)
 {
 	size_t n = 0;
 
-	for (const struct fs_file *f = m->fs.files; f; f = f->next)
+	for (const struct fs_file *f = s->files; f; f = f->next)
 		if (f->drive == d)
 			n += f->len;
 	return n;
 }
 
-size_t fs_drive_count(const struct modem *m, enum fs_drive d)
+size_t fs_drive_count(const struct fs_state *s, enum fs_drive d)
 {
 	size_t n = 0;
 
-	for (const struct fs_file *f = m->fs.files; f; f = f->next)
+	for (const struct fs_file *f = s->files; f; f = f->next)
 		if (f->drive == d)
 			n++;
 	return n;
-}
-
-uint64_t fs_proto_ms(const struct modem *m, double seconds)
-{
-	double ms = seconds * 1000.0 * m->sim->opt.time_scale;
-
-	return ms < 0 ? 0 : (uint64_t)ms;
 }
 
 /* ---- names ---- */
@@ -127,56 +93,55 @@ static bool name_ok(const char *s, size_t n, bool wild)
 	return true;
 }
 
-static int resolve(const struct modem *m, const char *spec, size_t len, enum fs_drive *drive,
+static bool in_list(const char *const *list, const char *s, size_t n)
+{
+	for (; *list; list++)
+		if (n == strlen(*list) && memcmp(s, *list, n) == 0)
+			return true;
+	return false;
+}
+
+static int resolve(const struct fs_state *s, const char *spec, size_t len, enum fs_drive *drive,
                    char *name, bool wild)
 {
 	const char *colon = memchr(spec, ':', len);
-	const struct drive_spec *ds = NULL;
+	const struct fs_drive_spec *ds = NULL;
 	const char *rest = spec;
 	size_t rest_len = len;
 
 	if (colon) {
 		size_t plen = (size_t)(colon - spec);
 
-		for (size_t i = 0; i < sizeof(drives) / sizeof(drives[0]); i++)
-			if (drives[i].model == m->model->id && strlen(drives[i].prefix) == plen &&
-			    strncasecmp(drives[i].prefix, spec, plen) == 0)
-				ds = &drives[i];
+		for (const struct fs_drive_spec *d = s->drives; d && d->prefix; d++)
+			if (strlen(d->prefix) == plen && strncasecmp(d->prefix, spec, plen) == 0)
+				ds = d;
 		rest = colon + 1;
 		rest_len = len - plen - 1;
-	} else if (m->model->id == MODEL_EC25) {
-		/* EC25 FILE manual: a plain name is a UFS file (reference §3). */
-		ds = drive_spec(m, FS_UFS);
+	} else {
+		for (const struct fs_drive_spec *d = s->drives; d && d->prefix; d++)
+			if (d->bare_names)
+				ds = d;
 	}
-	/* M95 (GSM SSL AN 2.2.7): the name is "RAM:..." or "NVRAM:...", nothing else. */
 	if (!ds || !name_ok(rest, rest_len, wild))
 		return -ERR_NAME;
-	if (ds->fixed_names && !wild) {
-		bool found = false;
-
-		for (size_t i = 0; i < sizeof(nvram_names) / sizeof(nvram_names[0]); i++)
-			if (rest_len == strlen(nvram_names[i]) &&
-			    memcmp(rest, nvram_names[i], rest_len) == 0)
-				found = true;
-		if (!found)
-			return -ERR_NAME;
-	}
+	if (ds->names && !wild && !in_list(ds->names, rest, rest_len))
+		return -ERR_NAME;
 	*drive = ds->drive;
 	memcpy(name, rest, rest_len);
 	name[rest_len] = 0;
 	return 0;
 }
 
-int fs_resolve(const struct modem *m, const char *spec, size_t len, enum fs_drive *drive,
+int fs_resolve(const struct fs_state *s, const char *spec, size_t len, enum fs_drive *drive,
                char *name)
 {
-	return resolve(m, spec, len, drive, name, false);
+	return resolve(s, spec, len, drive, name, false);
 }
 
-int fs_resolve_pattern(const struct modem *m, const char *spec, size_t len, enum fs_drive *drive,
+int fs_resolve_pattern(const struct fs_state *s, const char *spec, size_t len, enum fs_drive *drive,
                        char *pattern)
 {
-	return resolve(m, spec, len, drive, pattern, true);
+	return resolve(s, spec, len, drive, pattern, true);
 }
 
 bool fs_match(const char *pattern, const char *name)
@@ -202,40 +167,82 @@ bool fs_match(const char *pattern, const char *name)
 	return *pattern == 0;
 }
 
-/* ---- disk copies of the persistent drives ---- */
+/* ---- disk copies of the persistent drives ----
+ *
+ * Nothing is read or written through a symbolic link (issue 10 item 8): at every write, delete
+ * and load, <root> is opened with O_NOFOLLOW | O_DIRECTORY, <root>/<drive> and <root>/tmp the
+ * same way relative to it, and files by name relative to those descriptors. A link (or anything
+ * but a directory) put in place of one of them, before start-up or while modemsim runs, is
+ * refused, never followed: the operation fails with -ERR_IO and a log line names the path. */
 
-static int path_of(const struct modem *m, char *out, size_t len, const char *sub, const char *name)
+/* "<root>[/<sub>[/<name>]]", for log lines. */
+static void path_of(const struct fs_state *s, char *out, size_t len, const char *sub,
+                    const char *name)
 {
-	int n = snprintf(out, len, "%s/%s%s%s", m->fs.root, sub, name ? "/" : "", name ? name : "");
-
-	return n < 0 || (size_t)n >= len ? -ERR_NAME : 0;
+	snprintf(out, len, "%s%s%s%s%s", s->root, sub ? "/" : "", sub ? sub : "", name ? "/" : "",
+	         name ? name : "");
 }
 
-static int make_dir(const char *path)
+/* Why name under at is no directory the store may use, or NULL if it looks like one. */
+static const char *not_a_dir(int at, const char *name)
 {
-	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+	struct stat st;
+
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return NULL;
+	if (S_ISLNK(st.st_mode))
+		return "is a symbolic link";
+	if (!S_ISDIR(st.st_mode))
+		return "is not a directory";
+	return NULL;
+}
+
+/* Open the directory name under at (for the root: AT_FDCWD and its absolute path) as a real
+ * directory, creating it first if create; path names it in log lines. Returns the descriptor,
+ * -ERR_NOENT (absent, and !create) or -ERR_IO (logged). */
+static int open_dir(const struct fs_state *s, int at, const char *name, const char *path,
+                    bool create)
+{
+	const char *why;
+	int fd, err;
+
+	if (create && mkdirat(at, name, 0700) != 0 && errno != EEXIST) {
 		log_msg(LOG_WARN, "cannot create %s: %s", path, strerror(errno));
 		return -ERR_IO;
 	}
-	return 0;
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	err = errno;
+	if (err == ENOENT && !create)
+		return -ERR_NOENT;
+	why = not_a_dir(at, name);
+	if (why)
+		log_msg(LOG_ERROR,
+		        "#%d: %s %s; not used (the modem's files stay inside the state directory)",
+		        s->trace_id, path, why);
+	else
+		log_msg(LOG_WARN, "#%d: cannot open %s: %s", s->trace_id, path, strerror(err));
+	return -ERR_IO;
 }
 
-/* Create <root>, <root>/<drive> and <root>/tmp when first needed. */
-static int make_dirs(const struct modem *m, const char *sub)
+/* mkstemp relative to a directory descriptor: a new file "w" + 8 hex digits in dir. */
+static int make_temp(int dir, char *name, size_t len)
 {
-	char path[sizeof(m->fs.root) + 16];
-	int rc;
+	struct timespec ts;
 
-	if (make_dir(m->fs.root) != 0)
-		return -ERR_IO;
-	rc = path_of(m, path, sizeof(path), sub, NULL);
-	if (rc == 0)
-		rc = make_dir(path);
-	if (rc == 0)
-		rc = path_of(m, path, sizeof(path), "tmp", NULL);
-	if (rc == 0)
-		rc = make_dir(path);
-	return rc;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (unsigned i = 0; i < 100; i++) {
+		unsigned r = (unsigned)ts.tv_nsec ^ (unsigned)getpid() << 12 ^ i * 0x9e3779b9u;
+		int fd;
+
+		snprintf(name, len, "w%08x", r);
+		fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	errno = EEXIST;
+	return -1;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -253,52 +260,88 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Write the whole file to a temporary file and rename it into place, so a crash leaves the old
- * copy or the new one, never half of one. */
-static int persist(const struct modem *m, const struct fs_file *f)
+/* Write the whole file to a temporary file in <root>/tmp and rename it into <root>/<drive>, so a
+ * crash leaves the old copy or the new one, never half of one. The directories are created
+ * when first needed. */
+static int persist(const struct fs_state *s, const struct fs_file *f)
 {
-	const struct drive_spec *ds = drive_spec(m, f->drive);
-	char tmp[sizeof(m->fs.root) + 32], dst[sizeof(m->fs.root) + FS_NAME_MAX + 16];
-	int fd, rc = -ERR_IO;
+	const struct fs_drive_spec *ds = drive_spec(s, f->drive);
+	char tmp[sizeof(s->root) + 32], dst[sizeof(s->root) + FS_NAME_MAX + 16], name[16];
+	int root, dir, tmpdir, fd, err = 0, rc = -ERR_IO;
 
-	if (!ds || !ds->persist || !m->fs.root[0])
+	if (!ds || !ds->persist || !s->root[0])
 		return 0;
-	if (make_dirs(m, ds->prefix) != 0 || path_of(m, tmp, sizeof(tmp), "tmp/wXXXXXX", NULL) ||
-	    path_of(m, dst, sizeof(dst), ds->prefix, f->name))
+	root = open_dir(s, AT_FDCWD, s->root, s->root, true);
+	if (root < 0)
 		return -ERR_IO;
-	fd = mkstemp(tmp);
+	path_of(s, dst, sizeof(dst), ds->prefix, NULL);
+	dir = open_dir(s, root, ds->prefix, dst, true);
+	if (dir < 0)
+		goto close_root;
+	path_of(s, tmp, sizeof(tmp), "tmp", NULL);
+	tmpdir = open_dir(s, root, "tmp", tmp, true);
+	if (tmpdir < 0)
+		goto close_dir;
+	fd = make_temp(tmpdir, name, sizeof(name));
 	if (fd < 0) {
-		log_msg(LOG_WARN, "#%d: cannot create %s: %s", m->index, tmp, strerror(errno));
-		return -ERR_IO;
+		log_msg(LOG_WARN, "#%d: cannot create a file in %s: %s", s->trace_id, tmp,
+		        strerror(errno));
+		goto close_tmpdir;
 	}
 	if (write_all(fd, f->data, f->len) == 0 && fsync(fd) == 0)
 		rc = 0;
-	if (close(fd) != 0)
+	else
+		err = errno;
+	if (close(fd) != 0 && rc == 0) {
+		err = errno;
 		rc = -ERR_IO;
-	if (rc == 0 && rename(tmp, dst) != 0)
-		rc = -ERR_IO;
-	if (rc != 0) {
-		log_msg(LOG_WARN, "#%d: cannot store %s:%s in %s: %s", m->index, ds->prefix,
-		        f->name, dst, strerror(errno));
-		unlink(tmp);
 	}
+	if (rc == 0 && renameat(tmpdir, name, dir, f->name) != 0) {
+		err = errno;
+		rc = -ERR_IO;
+	}
+	if (rc != 0) {
+		path_of(s, dst, sizeof(dst), ds->prefix, f->name);
+		log_msg(LOG_WARN, "#%d: cannot store %s:%s in %s: %s", s->trace_id, ds->prefix,
+		        f->name, dst, strerror(err));
+		unlinkat(tmpdir, name, 0);
+	}
+close_tmpdir:
+	close(tmpdir);
+close_dir:
+	close(dir);
+close_root:
+	close(root);
 	return rc;
 }
 
-static int unpersist(const struct modem *m, const struct fs_file *f)
+static int unpersist(const struct fs_state *s, const struct fs_file *f)
 {
-	const struct drive_spec *ds = drive_spec(m, f->drive);
-	char path[sizeof(m->fs.root) + FS_NAME_MAX + 16];
+	const struct fs_drive_spec *ds = drive_spec(s, f->drive);
+	char path[sizeof(s->root) + FS_NAME_MAX + 16];
+	int root, dir, rc = -ERR_IO;
 
-	if (!ds || !ds->persist || !m->fs.root[0])
+	if (!ds || !ds->persist || !s->root[0])
 		return 0;
-	if (path_of(m, path, sizeof(path), ds->prefix, f->name) != 0)
-		return -ERR_IO;
-	if (unlink(path) != 0 && errno != ENOENT) {
-		log_msg(LOG_WARN, "#%d: cannot remove %s: %s", m->index, path, strerror(errno));
-		return -ERR_IO;
+	root = open_dir(s, AT_FDCWD, s->root, s->root, false);
+	if (root < 0)
+		return root == -ERR_NOENT ? 0 : -ERR_IO; /* absent: nothing stored */
+	path_of(s, path, sizeof(path), ds->prefix, NULL);
+	dir = open_dir(s, root, ds->prefix, path, false);
+	if (dir < 0) {
+		rc = dir == -ERR_NOENT ? 0 : -ERR_IO;
+		goto close_root;
 	}
-	return 0;
+	rc = 0;
+	if (unlinkat(dir, f->name, 0) != 0 && errno != ENOENT) {
+		path_of(s, path, sizeof(path), ds->prefix, f->name);
+		log_msg(LOG_WARN, "#%d: cannot remove %s: %s", s->trace_id, path, strerror(errno));
+		rc = -ERR_IO;
+	}
+	close(dir);
+close_root:
+	close(root);
+	return rc;
 }
 
 /* ---- files in memory ---- */
@@ -322,9 +365,9 @@ static void file_free(struct fs_file *f)
 	free(f);
 }
 
-static void file_link(struct modem *m, struct fs_file *f)
+static void file_link(struct fs_state *s, struct fs_file *f)
 {
-	struct fs_file **pp = &m->fs.files;
+	struct fs_file **pp = &s->files;
 
 	/* Kept in the order of creation: listings then read like the module's. */
 	while (*pp)
@@ -333,9 +376,9 @@ static void file_link(struct modem *m, struct fs_file *f)
 	*pp = f;
 }
 
-static void file_unlink(struct modem *m, struct fs_file *f)
+static void file_unlink(struct fs_state *s, struct fs_file *f)
 {
-	for (struct fs_file **pp = &m->fs.files; *pp; pp = &(*pp)->next)
+	for (struct fs_file **pp = &s->files; *pp; pp = &(*pp)->next)
 		if (*pp == f) {
 			*pp = f->next;
 			f->next = NULL;
@@ -343,39 +386,39 @@ static void file_unlink(struct modem *m, struct fs_file *f)
 		}
 }
 
-struct fs_file *fs_find(struct modem *m, enum fs_drive d, const char *name)
+struct fs_file *fs_find(struct fs_state *s, enum fs_drive d, const char *name)
 {
-	for (struct fs_file *f = m->fs.files; f; f = f->next)
+	for (struct fs_file *f = s->files; f; f = f->next)
 		if (f->drive == d && strcmp(f->name, name) == 0)
 			return f;
 	return NULL;
 }
 
-bool fs_is_open(const struct modem *m, const struct fs_file *f)
+bool fs_is_open(const struct fs_state *s, const struct fs_file *f)
 {
 	for (int i = 0; i < FS_MAX_OPEN; i++)
-		if (m->fs.open[i].used && m->fs.open[i].f == f)
+		if (s->open[i].used && s->open[i].f == f)
 			return true;
 	return false;
 }
 
-static int check_room(const struct modem *m, enum fs_drive d, size_t old_len, size_t new_len)
+static int check_room(const struct fs_state *s, enum fs_drive d, size_t old_len, size_t new_len)
 {
-	const struct drive_spec *ds = drive_spec(m, d);
+	const struct fs_drive_spec *ds = drive_spec(s, d);
 	size_t used;
 
 	if (!ds)
 		return -ERR_NAME;
 	if (new_len > ds->file_max)
 		return -ERR_TOOBIG;
-	used = fs_drive_used(m, d) - old_len;
+	used = fs_drive_used(s, d) - old_len;
 	if (new_len > ds->total - used)
 		return -ERR_NOSPC;
 	return 0;
 }
 
 /* Give f the bytes in buf (owned by the caller until this succeeds), on disk first. */
-static int file_replace(struct modem *m, struct fs_file *f, uint8_t *buf, size_t len)
+static int file_replace(struct fs_state *s, struct fs_file *f, uint8_t *buf, size_t len)
 {
 	struct fs_file next = *f;
 	int rc;
@@ -383,7 +426,7 @@ static int file_replace(struct modem *m, struct fs_file *f, uint8_t *buf, size_t
 	next.data = buf;
 	next.len = len;
 	next.sum = fs_xor16(buf, len);
-	rc = persist(m, &next);
+	rc = persist(s, &next);
 	if (rc != 0)
 		return rc;
 	free(f->data);
@@ -393,12 +436,12 @@ static int file_replace(struct modem *m, struct fs_file *f, uint8_t *buf, size_t
 	return 0;
 }
 
-int fs_put(struct modem *m, enum fs_drive d, const char *name, const uint8_t *data, size_t len,
+int fs_put(struct fs_state *s, enum fs_drive d, const char *name, const uint8_t *data, size_t len,
            struct fs_file **out)
 {
-	struct fs_file *f = fs_find(m, d, name), *fresh = NULL;
+	struct fs_file *f = fs_find(s, d, name), *fresh = NULL;
 	uint8_t *copy;
-	int rc = check_room(m, d, f ? f->len : 0, len);
+	int rc = check_room(s, d, f ? f->len : 0, len);
 
 	if (rc != 0)
 		return rc;
@@ -415,24 +458,24 @@ int fs_put(struct modem *m, enum fs_drive d, const char *name, const uint8_t *da
 		}
 		f = fresh;
 	}
-	rc = file_replace(m, f, copy, len);
+	rc = file_replace(s, f, copy, len);
 	if (rc != 0) {
 		free(copy);
 		file_free(fresh);
 		return rc;
 	}
 	if (fresh)
-		file_link(m, fresh);
+		file_link(s, fresh);
 	if (out)
 		*out = f;
 	return 0;
 }
 
-int fs_write_at(struct modem *m, struct fs_file *f, size_t off, const uint8_t *p, size_t n)
+int fs_write_at(struct fs_state *s, struct fs_file *f, size_t off, const uint8_t *p, size_t n)
 {
 	size_t len = off + n > f->len ? off + n : f->len;
 	uint8_t *buf;
-	int rc = check_room(m, f->drive, f->len, len);
+	int rc = check_room(s, f->drive, f->len, len);
 
 	if (rc != 0)
 		return rc;
@@ -442,13 +485,13 @@ int fs_write_at(struct modem *m, struct fs_file *f, size_t off, const uint8_t *p
 	memcpy(buf, f->data, f->len);
 	if (n)
 		memcpy(buf + off, p, n);
-	rc = file_replace(m, f, buf, len);
+	rc = file_replace(s, f, buf, len);
 	if (rc != 0)
 		free(buf);
 	return rc;
 }
 
-int fs_truncate(struct modem *m, struct fs_file *f, size_t len)
+int fs_truncate(struct fs_state *s, struct fs_file *f, size_t len)
 {
 	uint8_t *buf;
 	int rc;
@@ -459,32 +502,32 @@ int fs_truncate(struct modem *m, struct fs_file *f, size_t len)
 	if (!buf)
 		return -ERR_NOMEM;
 	memcpy(buf, f->data, len);
-	rc = file_replace(m, f, buf, len);
+	rc = file_replace(s, f, buf, len);
 	if (rc != 0)
 		free(buf);
 	return rc;
 }
 
-int fs_delete(struct modem *m, struct fs_file *f)
+int fs_delete(struct fs_state *s, struct fs_file *f)
 {
-	int rc = unpersist(m, f);
+	int rc = unpersist(s, f);
 
 	if (rc != 0)
 		return rc;
-	file_unlink(m, f);
+	file_unlink(s, f);
 	file_free(f);
 	return 0;
 }
 
-int fs_get(struct modem *m, const char *name, const uint8_t **data, size_t *len)
+int fs_get(struct fs_state *s, const char *name, const uint8_t **data, size_t *len)
 {
 	char base[FS_NAME_MAX + 1];
 	enum fs_drive d;
 	struct fs_file *f;
 
-	if (fs_resolve(m, name, strlen(name), &d, base) != 0)
+	if (fs_resolve(s, name, strlen(name), &d, base) != 0)
 		return -ERR_NAME;
-	f = fs_find(m, d, base);
+	f = fs_find(s, d, base);
 	if (!f)
 		return -ERR_NOENT;
 	*data = f->data;
@@ -494,9 +537,9 @@ int fs_get(struct modem *m, const char *name, const uint8_t **data, size_t *len)
 
 /* ---- lifecycle ---- */
 
-static int read_file(const char *path, size_t max, uint8_t **out, size_t *out_len)
+static int read_file(int dir, const char *name, size_t max, uint8_t **out, size_t *out_len)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	uint8_t *buf;
 	size_t got = 0;
@@ -531,17 +574,22 @@ static int read_file(const char *path, size_t max, uint8_t **out, size_t *out_le
 	return 0;
 }
 
-static void load_drive(struct modem *m, const struct drive_spec *ds)
+static void load_drive(struct fs_state *s, int root, const struct fs_drive_spec *ds)
 {
-	char dir[sizeof(m->fs.root) + 16], path[sizeof(m->fs.root) + 300];
+	char dir[sizeof(s->root) + 16], path[sizeof(s->root) + 300];
 	struct dirent *e;
+	int fd;
 	DIR *d;
 
-	if (path_of(m, dir, sizeof(dir), ds->prefix, NULL) != 0)
+	path_of(s, dir, sizeof(dir), ds->prefix, NULL);
+	fd = open_dir(s, root, ds->prefix, dir, false);
+	if (fd < 0)
+		return; /* nothing stored yet, or refused (logged) */
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
 		return;
-	d = opendir(dir);
-	if (!d)
-		return; /* nothing stored yet */
+	}
 	while ((e = readdir(d)) != NULL) {
 		char check[FS_NAME_MAX + 1];
 		enum fs_drive drive;
@@ -554,20 +602,20 @@ static void load_drive(struct modem *m, const struct drive_spec *ds)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		snprintf(spec, sizeof(spec), "%s:%.*s", ds->prefix, FS_NAME_MAX + 1, e->d_name);
-		if (fs_resolve(m, spec, strlen(spec), &drive, check) != 0 || drive != ds->drive) {
-			log_msg(LOG_WARN, "#%d: %s/%s is not a valid %s name; ignored", m->index,
+		if (fs_resolve(s, spec, strlen(spec), &drive, check) != 0 || drive != ds->drive) {
+			log_msg(LOG_WARN, "#%d: %s/%s is not a valid %s name; ignored", s->trace_id,
 			        dir, e->d_name, ds->prefix);
 			continue;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, check);
-		rc = read_file(path, ds->file_max, &data, &len);
+		rc = read_file(fd, check, ds->file_max, &data, &len);
 		if (rc != 0) {
-			log_msg(LOG_WARN, "#%d: %s: %s; ignored", m->index, path, err_str(rc));
+			log_msg(LOG_WARN, "#%d: %s: %s; ignored", s->trace_id, path, err_str(rc));
 			continue;
 		}
-		if (len > ds->total - fs_drive_used(m, ds->drive)) {
-			log_msg(LOG_WARN, "#%d: %s: the %s drive is full; ignored", m->index, path,
-			        ds->prefix);
+		if (len > ds->total - fs_drive_used(s, ds->drive)) {
+			log_msg(LOG_WARN, "#%d: %s: the %s drive is full; ignored", s->trace_id,
+			        path, ds->prefix);
 			free(data);
 			continue;
 		}
@@ -579,71 +627,103 @@ static void load_drive(struct modem *m, const struct drive_spec *ds)
 		f->data = data;
 		f->len = len;
 		f->sum = fs_xor16(data, len);
-		file_link(m, f);
+		file_link(s, f);
 	}
 	closedir(d);
 }
 
-int fs_init(struct modem *m)
+/* At start-up: <root>, <root>/tmp and the persistent drives' directories are absent or real
+ * directories. Anything else in their place is named and refused (-ERR_EXIST). */
+static int check_dir(const char *path)
 {
-	struct fs_state *s = &m->fs;
-	int n;
+	struct stat st;
+	const char *why;
 
-	memset(s, 0, sizeof(*s));
-	buf_init(&s->xfer.data, 0);
-	if (!m->sim || !m->sim->state_dir[0])
+	if (lstat(path, &st) != 0)
+		return 0; /* absent: made when first needed */
+	if (S_ISLNK(st.st_mode))
+		why = "is a symbolic link";
+	else if (!S_ISDIR(st.st_mode))
+		why = "is not a directory";
+	else
 		return 0;
-	n = snprintf(s->root, sizeof(s->root), "%s/%d", m->sim->state_dir, m->index);
-	if (n < 0 || (size_t)n >= sizeof(s->root)) {
-		s->root[0] = 0;
-		log_msg(LOG_WARN, "#%d: state directory path too long; files will not persist",
-		        m->index);
-		return 0;
+	log_msg(LOG_ERROR,
+	        "%s %s: the modem's files must stay inside the state directory, so it is not "
+	        "used; remove it",
+	        path, why);
+	return -ERR_EXIST;
+}
+
+static int check_dirs(const struct fs_state *s)
+{
+	char path[sizeof(s->root) + 16];
+
+	if (check_dir(s->root) != 0)
+		return -ERR_EXIST;
+	path_of(s, path, sizeof(path), "tmp", NULL);
+	if (check_dir(path) != 0)
+		return -ERR_EXIST;
+	for (const struct fs_drive_spec *ds = s->drives; ds && ds->prefix; ds++) {
+		path_of(s, path, sizeof(path), ds->prefix, NULL);
+		if (ds->persist && check_dir(path) != 0)
+			return -ERR_EXIST;
 	}
-	for (size_t i = 0; i < sizeof(drives) / sizeof(drives[0]); i++)
-		if (drives[i].model == m->model->id && drives[i].persist)
-			load_drive(m, &drives[i]);
 	return 0;
 }
 
-void fs_xfer_reset(struct modem *m)
+int fs_init(struct fs_state *s, const struct fs_drive_spec *drives, const char *root, int trace_id)
 {
-	struct fs_xfer *x = &m->fs.xfer;
+	int rc, fd;
 
-	if (x->active)
-		m->on_drain = NULL; /* a download waiting for the host to read */
-	buf_free(&x->data);
-	memset(x, 0, sizeof(*x));
-	buf_init(&x->data, 0);
+	memset(s, 0, sizeof(*s));
+	s->drives = drives;
+	s->trace_id = trace_id;
+	if (!root || !root[0])
+		return 0;
+	if (strlen(root) >= sizeof(s->root)) {
+		log_msg(LOG_WARN, "#%d: state directory path too long; files will not persist",
+		        s->trace_id);
+		return 0;
+	}
+	snprintf(s->root, sizeof(s->root), "%s", root);
+	rc = check_dirs(s);
+	if (rc != 0) {
+		s->root[0] = 0;
+		return rc;
+	}
+	fd = open_dir(s, AT_FDCWD, s->root, s->root, false);
+	if (fd < 0)
+		return 0; /* nothing stored yet, or refused (logged) */
+	for (const struct fs_drive_spec *ds = s->drives; ds && ds->prefix; ds++)
+		if (ds->persist)
+			load_drive(s, fd, ds);
+	close(fd);
+	return 0;
 }
 
-void fs_reboot(struct modem *m)
+void fs_reboot(struct fs_state *s)
 {
-	struct fs_file *f = m->fs.files, *next;
+	struct fs_file *f = s->files, *next;
 
-	/* The modem's timers were all cancelled before this runs (modem_reboot), so the
-	 * download pacing timer is forgotten, not cancelled twice. */
-	m->fs.xfer.timer = NULL;
-	fs_xfer_reset(m);
-	memset(m->fs.open, 0, sizeof(m->fs.open));
+	memset(s->open, 0, sizeof(s->open));
 	for (; f; f = next) {
+		const struct fs_drive_spec *ds = drive_spec(s, f->drive);
+
 		next = f->next;
-		if (f->drive == FS_RAM) {
-			file_unlink(m, f);
+		if (!ds || !ds->persist) {
+			file_unlink(s, f);
 			file_free(f);
 		}
 	}
 }
 
-void fs_free(struct modem *m)
+void fs_free(struct fs_state *s)
 {
-	struct fs_file *f = m->fs.files, *next;
+	struct fs_file *f = s->files, *next;
 
-	m->fs.xfer.timer = NULL;
-	buf_free(&m->fs.xfer.data);
 	for (; f; f = next) {
 		next = f->next;
 		file_free(f);
 	}
-	m->fs.files = NULL;
+	s->files = NULL;
 }
