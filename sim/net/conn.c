@@ -139,21 +139,6 @@ static void hold_in(struct net_conn *c, const uint8_t *p, size_t n);
 static void sync_reading(struct net_conn *c);
 static void fault_kick(struct net_conn *c);
 
-static const char *const status_texts[] = {"success",
-#define NET_TEXT_(name, text) text,
-                                           NET_STATUS_TABLE(NET_TEXT_)
-#undef NET_TEXT_
-};
-
-const char *net_status_str(int status)
-{
-	int i = -status;
-
-	if (i < 0 || i >= (int)(sizeof(status_texts) / sizeof(status_texts[0])))
-		return "unknown status";
-	return status_texts[i];
-}
-
 static uv_loop_t *loop_of(const struct net_conn *c)
 {
 	return c->m->sim->loop;

@@ -17,33 +17,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
+
 struct modem;
 struct tls_config;
 struct net_conn;
 
-/* Why a connection did not open or ended; the caller maps these to the module's result codes
- * (e.g. DNS -> "+QMTOPEN: <id>,4", the rest -> 5 or +QMTSTAT). */
-#define NET_STATUS_TABLE(X)                                                                        \
-	X(DNS, "name not resolved")                                                                \
-	X(REFUSED, "connection refused")                                                           \
-	X(UNREACH, "network unreachable")                                                          \
-	X(TIMEOUT, "timed out")                                                                    \
-	X(TLS, "TLS failure")                                                                      \
-	X(RESET, "connection reset by peer")                                                       \
-	X(PEER_CLOSED, "closed by peer")                                                           \
-	X(IO, "socket error")                                                                      \
-	X(NOMEM, "out of memory")
-
-/* Statuses are negative, as with core/err.h: -NET_ERR_DNS, ... */
-enum net_status {
-	NET_OK = 0,
-#define NET_ENUM_(name, text) NET_ERR_##name,
-	NET_STATUS_TABLE(NET_ENUM_)
-#undef NET_ENUM_
-};
-
-/* Text of a status (-NET_ERR_DNS: "name not resolved"); "success" for 0. */
-const char *net_status_str(int status);
+/* Why a connection did not open or ended: a NET_ERR_* cause of core/err.h's one table, negated
+ * (-NET_ERR_DNS, ...); the caller maps it to the module's result codes (e.g. DNS ->
+ * "+QMTOPEN: <id>,4", the rest -> 5 or +QMTSTAT). net_status_str() is err_str() under the
+ * name its callers use: "name not resolved" for -NET_ERR_DNS, "success" for 0. */
+static inline const char *net_status_str(int status)
+{
+	return err_str(status);
+}
 
 struct net_conn_ops {
 	/* 0, or -NET_ERR_DNS / REFUSED / UNREACH / TIMEOUT / TLS / RESET / IO / NOMEM with a
