@@ -828,9 +828,9 @@ static int fire_mqtt(struct fire *f)
 
 static int restart_modem = -1;
 
-static void on_restarted(struct modemsim *sim, int status)
+static void on_restarted(void *arg, int status)
 {
-	(void)sim;
+	(void)arg;
 	trace_event(restart_modem, "fault", "broker restart: %s",
 	            status ? "mosquitto did not come back" : "listening again, sessions gone");
 }
@@ -846,7 +846,7 @@ static int fire_broker_restart(struct fire *f)
 		return fail_msg(f, -ERR_STATE,
 		                "needs the embedded broker (not with --broker none): the sessions "
 		                "live there");
-	if (net_broker_restart(b, on_restarted) != 0)
+	if (net_broker_restart(b, on_restarted, NULL) != 0)
 		return fail_msg(f, -ERR_STATE, "the embedded broker is not up (or restarting)");
 	restart_modem = f->m->index;
 	return 0;

@@ -562,9 +562,9 @@ static void test_tls_setup_failure_and_timeout(void)
 static bool broker_done;
 static int broker_status;
 
-static void on_broker(struct modemsim *s, int status)
+static void on_broker(void *arg, int status)
 {
-	(void)s;
+	(void)arg;
 	broker_status = status;
 	broker_done = true;
 }
@@ -606,6 +606,7 @@ static void mqtt_roundtrip(const char *host, int port, const struct tls_config *
 static void test_tls_with_broker(void)
 {
 	struct net_broker *b = NULL;
+	struct net_broker_config bc = {.loop = &loop, .map = &map, .strict = true};
 	const struct net_broker_info *bi;
 	char state[] = "/tmp/test_conn-XXXXXX", cmd[PATH_MAX];
 	const char *host = "a1b2c3-ats.iot.us-east-1.amazonaws.com";
@@ -625,9 +626,9 @@ static void test_tls_with_broker(void)
 		CHECK(0);
 		return;
 	}
-	snprintf(sim.state_dir, sizeof(sim.state_dir), "%s", state);
+	bc.state_dir = state;
 	CHECK(net_map_add_route(&map, "8884=@mutual") == 0);
-	if (net_broker_start(&sim, true, on_broker, &b) != 0) {
+	if (net_broker_start(&bc, on_broker, NULL, &b) != 0) {
 		printf("skipped: no embedded broker (mosquitto or PKI missing)\n");
 		goto out;
 	}
