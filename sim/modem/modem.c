@@ -25,6 +25,22 @@ struct modem_timer {
 static void line_timer_cb(uv_timer_t *t);
 static void modem_flush_one(struct modem *m);
 
+/* What the modem's connections report up (net/host.h). */
+static void nh_tls_handshake(void *owner)
+{
+	scn_notify(owner, SCN_NOTE_TLS_HANDSHAKE, 0);
+}
+
+static bool nh_network_up(void *owner)
+{
+	return net_registered(owner);
+}
+
+static const struct net_host_ops nh_ops = {
+        .tls_handshake = nh_tls_handshake,
+        .network_up = nh_network_up,
+};
+
 int modem_init(struct modem *m, struct modemsim *sim, int index, const struct model_profile *model)
 {
 	int rc;
@@ -43,6 +59,7 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 	buf_init(&m->outq, MODEM_OUTBUF_MAX);
 	uv_timer_init(sim->loop, &m->line_timer);
 	m->line_timer.data = m;
+	net_host_init(&m->nh, sim->loop, sim->net, index, &nh_ops, m);
 	net_init(m);
 	pdp_init(m);
 	ssl_init(m);
@@ -139,6 +156,7 @@ void modem_close(struct modem *m)
 	findings_close(m);
 	mqtt_free(m);
 	sock_free(m);
+	net_host_free(&m->nh);
 	uv_timer_stop(&m->line_timer);
 	uv_close((uv_handle_t *)&m->line_timer, NULL);
 	fs_free(m);

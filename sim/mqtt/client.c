@@ -882,7 +882,7 @@ int mqtt_open(struct mqtt_client *c, const char *host, int port)
 	timeout_s = OPEN_TIMEOUT_S;
 	if (c->cfg.ssl_enable && sp.negotiate_s > 0 && sp.negotiate_s < timeout_s)
 		timeout_s = sp.negotiate_s;
-	rc = net_conn_open(m, host, port, c->cfg.ssl_enable ? &sp.cfg : NULL,
+	rc = net_conn_open(&m->nh, host, port, c->cfg.ssl_enable ? &sp.cfg : NULL,
 	                   proto_ms(c, (uint64_t)timeout_s * 1000), &conn_ops, c, &c->conn);
 	if (rc != 0) {
 		c->conn = NULL;
