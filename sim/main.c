@@ -394,8 +394,10 @@ static void announce(void)
 		modem_boot(&sim.modems[i]);
 }
 
-static void on_broker_ready(struct modemsim *s, int rc)
+static void on_broker_ready(void *arg, int rc)
 {
+	struct modemsim *s = arg;
+
 	if (stopping)
 		return;
 	if (rc) {
@@ -465,7 +467,15 @@ int main(int argc, char **argv)
 	modemsim_add_hooks(&sim, &findings_hooks); /* the module judges the host */
 	/* The broker starts first so that mosquitto comes up while the ptys open. */
 	if (sim.opt.broker == BROKER_EMBEDDED) {
-		rc = net_broker_start(&sim, sim.opt.broker_given, on_broker_ready, &sim.broker);
+		struct net_broker_config bc = {
+		        .loop = sim.loop,
+		        .map = sim.net,
+		        .state_dir = sim.state_dir,
+		        .certs_dir = sim.opt.certs_dir,
+		        .strict = sim.opt.broker_given,
+		};
+
+		rc = net_broker_start(&bc, on_broker_ready, &sim, &sim.broker);
 		if (rc && sim.opt.broker_given)
 			status = 1;
 		else if (rc)

@@ -1,16 +1,19 @@
 #include "core/err.h"
 
-static const char *const texts[] = {"success",
-#define ERR_TEXT_(name, text) text,
-                                    ERR_TABLE(ERR_TEXT_)
-#undef ERR_TEXT_
-};
-
 const char *err_str(int status)
 {
-	int i = -status;
-
-	if (i < 0 || i >= (int)(sizeof(texts) / sizeof(texts[0])))
+	if (status == 0)
+		return "success";
+	if (status > 0 || status < -1000) /* also keeps -status defined */
 		return "unknown error";
-	return texts[i];
+	/* A number given twice in the table is a duplicate case label: it does not compile. */
+	switch (-status) {
+#define ERR_CASE_(name, num, text)                                                                 \
+	case name:                                                                                 \
+		return text;
+		ERR_TABLE(ERR_CASE_)
+#undef ERR_CASE_
+	default:
+		return "unknown error";
+	}
 }

@@ -39,7 +39,7 @@ static void mqtt_set_init(struct modem *m)
 	struct mqtt_env *env = &m->mqtt.env;
 
 	env->loop = m->sim->loop;
-	env->net = (struct net_host *)m; /* net_conn_open() takes the modem until net_host */
+	env->net = &m->nh;
 	env->trace_id = m->index;
 	env->time_scale = m->sim->opt.time_scale;
 	env->limits = &m->model->mqtt;
@@ -100,6 +100,22 @@ void modem_pdp_down(struct modem *m, int cid, bool by_network)
 			(*f)->pdp_down(m, cid, by_network);
 }
 
+/* What the modem's connections report up (net/host.h). */
+static void nh_tls_handshake(void *owner)
+{
+	modem_hook_note(owner, MODEM_NOTE_TLS_HANDSHAKE, 0);
+}
+
+static bool nh_network_up(void *owner)
+{
+	return reg_registered(owner);
+}
+
+static const struct net_host_ops nh_ops = {
+        .tls_handshake = nh_tls_handshake,
+        .network_up = nh_network_up,
+};
+
 int modem_init(struct modem *m, struct modemsim *sim, int index, const struct model_profile *model)
 {
 	char root[sizeof(sim->state_dir) + 16];
@@ -124,6 +140,7 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 	buf_init(&m->outq, MODEM_OUTBUF_MAX);
 	uv_timer_init(sim->loop, &m->line_timer);
 	m->line_timer.data = m;
+	net_host_init(&m->nh, sim->loop, sim->net, index, &nh_ops, m);
 	mqtt_set_init(m);
 	rc = families_init(m);
 	if (rc)
@@ -218,6 +235,7 @@ void modem_close(struct modem *m)
 	for (int i = 0; i < MQTT_CLIENTS_MAX; i++)
 		mqtt_client_free(&m->mqtt.c[i]);
 	families_close(m);
+	net_host_free(&m->nh);
 	fs_free(&m->fs);
 	uv_timer_stop(&m->line_timer);
 	uv_close((uv_handle_t *)&m->line_timer, NULL);

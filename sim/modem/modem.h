@@ -18,6 +18,7 @@
 #include "modem/reg.h"
 #include "modem/ssl.h"
 #include "mqtt/client.h"
+#include "net/host.h"
 #include "sock/sock.h"
 #include "store/fs.h"
 
@@ -103,6 +104,7 @@ struct modem {
 	struct scn_modem *scn; /* scenario engine state (scenario/engine.h), or NULL */
 	uint64_t n_urcs, n_bytes_in, n_bytes_out; /* totals for the control socket's queries */
 	struct sock_state sock;
+	struct net_host nh; /* its network endpoint: its connections and link faults */
 	struct findings *findings; /* modem/findings.h: where the host broke the protocol */
 };
 

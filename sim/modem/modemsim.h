@@ -48,7 +48,7 @@ struct modemsim {
 	struct net_broker *broker; /* the embedded broker, or NULL */
 	struct scn_engine *scn; /* --scenario / --control (scenario/engine.h), or NULL */
 	const struct modem_hooks *hooks[4];
-	        /* MODEM_HOOKS_MAX */ /* observers of every modem (modem/hooks.h) */
+	/* MODEM_HOOKS_MAX */ /* observers of every modem (modem/hooks.h) */
 	int nhooks;
 };
 

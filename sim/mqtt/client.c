@@ -718,8 +718,7 @@ int mqtt_client_open(struct mqtt_client *c, const char *host, int port,
 	snprintf(c->host, sizeof(c->host), "%s", host);
 	c->port = port;
 	set_state(c, MQTT_S_OPENING);
-	rc = net_conn_open((void *)c->env->net, host, port, tls, timeout_ms, &conn_ops, c,
-	                   &c->conn);
+	rc = net_conn_open(c->env->net, host, port, tls, timeout_ms, &conn_ops, c, &c->conn);
 	if (rc != 0) {
 		c->conn = NULL;
 		set_state(c, MQTT_S_IDLE);

@@ -21,7 +21,6 @@
 
 #include "core/err.h"
 #include "core/log.h"
-#include "modem/modemsim.h"
 #include "net/resolve.h"
 
 #define PROBE_INTERVAL_MS 5
@@ -68,8 +67,10 @@ struct probe {
 };
 
 struct net_broker {
-	struct modemsim *sim;
+	uv_loop_t *loop;
+	struct net_map *map; /* where apply_defaults() writes */
 	net_broker_ready_cb ready;
+	void *ready_arg;
 	bool strict;
 	enum broker_state state;
 	bool released; /* net_broker_stop called: free when everything is closed */
@@ -92,6 +93,7 @@ struct net_broker {
 	int tries;
 	int err; /* why the start failed */
 	net_broker_ready_cb restarted; /* a restart is under way: tell this, not ready() */
+	void *restarted_arg;
 	struct probe probes[N_LISTENERS];
 	int nports;
 };
@@ -331,7 +333,7 @@ static int spawn(struct net_broker *b, char **args, int out_fd)
 	o.exit_cb = on_proc_exit;
 	o.stdio = io;
 	o.stdio_count = 3;
-	rc = uv_spawn(b->sim->loop, &b->proc, &o);
+	rc = uv_spawn(b->loop, &b->proc, &o);
 	b->proc.data = b;
 	b->proc_open = true;
 	b->refs++;
@@ -355,10 +357,10 @@ static void on_failed(uv_timer_t *t)
 		return;
 	if (restarted) {
 		log_msg(LOG_ERROR, "broker: mosquitto did not come back after the restart");
-		restarted(b->sim, b->err);
+		restarted(b->restarted_arg, b->err);
 		return;
 	}
-	b->ready(b->sim, b->err);
+	b->ready(b->ready_arg, b->err);
 }
 
 /* ready(err) once, from the loop: never from inside net_broker_start, whose caller has not
@@ -449,14 +451,14 @@ static void start_mosquitto(struct net_broker *b, bool same_ports)
 	log_msg(LOG_INFO, "broker: mosquitto pid %d on %s ports %d %d %d (+%d for faults, try %d)",
 	        b->pid, b->info.host, b->info.plain_port, b->info.tls_port, b->info.mutual_port,
 	        b->nports - (b->nports > 1 ? N_MAIN_LISTENERS : 1), b->tries);
-	b->deadline = uv_now(b->sim->loop) + NET_BROKER_START_MS;
+	b->deadline = uv_now(b->loop) + NET_BROKER_START_MS;
 	uv_timer_start(&b->timer, on_tick, 0, PROBE_INTERVAL_MS);
 }
 
 /* The embedded broker's defaults, below what the command line said. */
 static int apply_defaults(struct net_broker *b)
 {
-	struct net_map *map = b->sim->net;
+	struct net_map *map = b->map;
 	int bad = 0;
 
 	if (!net_map_match(map, "*")) { /* the "*" entry itself, if --resolve gave one */
@@ -506,13 +508,13 @@ static void on_probe(uv_connect_t *req, int status)
 	uv_timer_stop(&b->timer);
 	set_state(b, BROKER_UP);
 	log_msg(LOG_INFO, "broker: up after %llu ms",
-	        (unsigned long long)(uv_now(b->sim->loop) + NET_BROKER_START_MS - b->deadline));
+	        (unsigned long long)(uv_now(b->loop) + NET_BROKER_START_MS - b->deadline));
 	if (b->restarted) {
 		net_broker_ready_cb restarted = b->restarted;
 
 		b->restarted = NULL; /* the same ports: the routes stand */
 		if (!b->released)
-			restarted(b->sim, 0);
+			restarted(b->restarted_arg, 0);
 		return;
 	}
 	rc = apply_defaults(b);
@@ -521,14 +523,14 @@ static void on_probe(uv_connect_t *req, int status)
 		return;
 	}
 	if (!b->released)
-		b->ready(b->sim, 0);
+		b->ready(b->ready_arg, 0);
 }
 
 static void on_tick(uv_timer_t *t)
 {
 	struct net_broker *b = t->data;
 
-	if (uv_now(b->sim->loop) >= b->deadline) {
+	if (uv_now(b->loop) >= b->deadline) {
 		log_msg(LOG_ERROR, "broker: mosquitto not listening within %d ms",
 		        NET_BROKER_START_MS);
 		log_tail(b, LOG_ERROR);
@@ -543,7 +545,7 @@ static void on_tick(uv_timer_t *t)
 
 		if (p->up || p->active)
 			continue;
-		if (uv_tcp_init(b->sim->loop, &p->tcp) != 0)
+		if (uv_tcp_init(b->loop, &p->tcp) != 0)
 			continue;
 		p->tcp.data = p;
 		p->active = true;
@@ -663,7 +665,7 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig)
 	uv_close((uv_handle_t *)&b->proc, on_proc_closed);
 }
 
-int net_broker_start(struct modemsim *sim, bool strict, net_broker_ready_cb ready,
+int net_broker_start(const struct net_broker_config *cfg, net_broker_ready_cb ready, void *arg,
                      struct net_broker **out)
 {
 	static const char *const sbin[] = {"/usr/sbin", "/usr/local/sbin", "/sbin", NULL};
@@ -674,19 +676,21 @@ int net_broker_start(struct modemsim *sim, bool strict, net_broker_ready_cb read
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ERR_NOMEM;
-	b->sim = sim;
+	b->loop = cfg->loop;
+	b->map = cfg->map;
 	b->ready = ready;
-	b->strict = strict;
+	b->ready_arg = arg;
+	b->strict = cfg->strict;
 	snprintf(b->info.host, sizeof(b->info.host), "127.0.0.1");
 	if (!find_in_path("mosquitto", sbin, b->mosquitto)) {
-		log_msg(strict ? LOG_ERROR : LOG_WARN,
+		log_msg(cfg->strict ? LOG_ERROR : LOG_WARN,
 		        "broker: mosquitto not found (PATH, /usr/sbin)");
 		free(b);
 		return -ERR_NOENT;
 	}
 	if (!find_in_path("setpriv", bin, b->setpriv))
 		b->setpriv[0] = '\0';
-	snprintf(b->dir, sizeof(b->dir), "%.*s/broker", PATH_MAX - 16, sim->state_dir);
+	snprintf(b->dir, sizeof(b->dir), "%.*s/broker", PATH_MAX - 16, cfg->state_dir);
 	snprintf(b->conf, sizeof(b->conf), "%.*s/mosquitto.conf", PATH_MAX - 32, b->dir);
 	snprintf(b->info.log, sizeof(b->info.log), "%.*s/mosquitto.log", PATH_MAX - 32, b->dir);
 	if (mkdir(b->dir, 0700) != 0 && errno != EEXIST) {
@@ -694,10 +698,10 @@ int net_broker_start(struct modemsim *sim, bool strict, net_broker_ready_cb read
 		free(b);
 		return -ERR_SYS;
 	}
-	if (sim->opt.certs_dir) {
-		if (!realpath(sim->opt.certs_dir, b->info.certs) || !pki_complete(b->info.certs)) {
+	if (cfg->certs_dir) {
+		if (!realpath(cfg->certs_dir, b->info.certs) || !pki_complete(b->info.certs)) {
 			log_msg(LOG_ERROR, "--certs %s: no ca.pem, server.pem and server.key there",
-			        sim->opt.certs_dir);
+			        cfg->certs_dir);
 			free(b);
 			return -ERR_NOENT;
 		}
@@ -705,7 +709,7 @@ int net_broker_start(struct modemsim *sim, bool strict, net_broker_ready_cb read
 		default_pki(b->info.certs, b->gen);
 	}
 	snprintf(b->info.ca, sizeof(b->info.ca), "%.*s/ca.pem", PATH_MAX - 16, b->info.certs);
-	uv_timer_init(sim->loop, &b->timer);
+	uv_timer_init(b->loop, &b->timer);
 	b->timer.data = b;
 	b->refs = 1;
 	*out = b;
@@ -768,11 +772,12 @@ static void poke(int port)
 	close(fd);
 }
 
-int net_broker_restart(struct net_broker *b, net_broker_ready_cb done)
+int net_broker_restart(struct net_broker *b, net_broker_ready_cb done, void *arg)
 {
 	if (!b || b->released || b->state != BROKER_UP || !b->running || b->restarted)
 		return -ERR_STATE;
 	b->restarted = done;
+	b->restarted_arg = arg;
 	set_state(b, BROKER_RESTARTING);
 	uv_process_kill(&b->proc, SIGTERM);
 	if (b->info.plain_port)

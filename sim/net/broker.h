@@ -9,8 +9,8 @@
  *   mutual   MQTT over TLS, a client certificate signed by the test CA is required
  *
  * Lifecycle: net_broker_start spawns it (after running certs/gen.sh when the PKI is missing),
- * then probes the ports from a timer until each accepts a connection; ready(sim, 0) follows, or
- * ready(sim, -ERR_*) with the reason on stderr. net_broker_stop sends SIGTERM, then SIGKILL after
+ * then probes the ports from a timer until each accepts a connection; ready(arg, 0) follows, or
+ * ready(arg, -ERR_*) with the reason on stderr. net_broker_stop sends SIGTERM, then SIGKILL after
  * NET_BROKER_KILL_MS, and frees the broker once the process is gone. mosquitto also gets
  * SIGTERM if modemsim dies first (PR_SET_PDEATHSIG through setpriv(1) when available). */
 #ifndef MODEMSIM_NET_BROKER_H
@@ -18,8 +18,9 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <uv.h>
 
-struct modemsim;
+struct net_map;
 struct net_broker;
 
 #define NET_BROKER_START_MS 10000 /* from spawn to every listener accepting */
@@ -46,22 +47,31 @@ struct net_broker_info {
 	int cert_port[NET_CERT_KINDS]; /* 0: that certificate is not in the PKI */
 };
 
-typedef void (*net_broker_ready_cb)(struct modemsim *sim, int status);
+/* What the broker needs from the process; read during net_broker_start only, except loop and
+ * map, which must outlive the broker. */
+struct net_broker_config {
+	uv_loop_t *loop;
+	struct net_map *map; /* the broker's defaults go in, below what --resolve and --route say */
+	const char *state_dir; /* <state_dir>/broker holds the configuration and log */
+	const char *certs_dir; /* --certs: the PKI; NULL: the source tree's, made when missing */
+	bool strict; /* --broker given: a missing PKI is an error, not a broker without TLS */
+};
 
-/* Start the broker for sim (its state_dir holds the configuration and log). Returns 0 with
- * *out set and ready() to follow from the loop, or a negative ERR_* with a message on stderr
- * (-ERR_NOENT: no mosquitto, or no PKI under an explicit --certs). strict (--broker given):
- * a missing PKI is an error instead of a broker without TLS listeners. */
-int net_broker_start(struct modemsim *sim, bool strict, net_broker_ready_cb ready,
+typedef void (*net_broker_ready_cb)(void *arg, int status);
+
+/* Start the broker. Returns 0 with *out set and ready(arg, status) to follow from the loop, or
+ * a negative ERR_* with a message on stderr (-ERR_NOENT: no mosquitto, or no PKI under an
+ * explicit certs_dir). */
+int net_broker_start(const struct net_broker_config *cfg, net_broker_ready_cb ready, void *arg,
                      struct net_broker **out);
 const struct net_broker_info *net_broker_info(const struct net_broker *b);
 /* True while mosquitto runs (false after it died or before it started). */
 bool net_broker_alive(const struct net_broker *b);
 /* Stop mosquitto and start it again on the same ports (fault mqtt.session-lost, broker.restart):
  * every connection to it ends and, without persistence, every session is forgotten, as when a
- * real broker restarts. Returns 0 and done(sim, 0 or -ERR_*) follows once it listens again (or
+ * real broker restarts. Returns 0 and done(arg, 0 or -ERR_*) follows once it listens again (or
  * did not come back: it is then dead); -ERR_STATE when it is not up, or already restarting. */
-int net_broker_restart(struct net_broker *b, net_broker_ready_cb done);
+int net_broker_restart(struct net_broker *b, net_broker_ready_cb done, void *arg);
 
 /* Stop and free (asynchronously); no ready() after this. NULL-safe. */
 void net_broker_stop(struct net_broker *b);

@@ -7,7 +7,10 @@
  * libuv handle has run its close callback (open_refs == 0). A callback into the caller may
  * release the conn; code that runs after a callback checks c->released / c->state before it
  * touches the connection again, and the memory is still valid because the handles' close
- * callbacks run on a later loop iteration (libuv's rule, and Redis' "free later"). */
+ * callbacks run on a later loop iteration (libuv's rule, and Redis' "free later").
+ *
+ * The link faults (shaping, blackholes, the host's policy) live in net/link.c; conn_int.h is
+ * what the two files share. */
 #include "net/conn.h"
 
 #include <arpa/inet.h>
@@ -22,61 +25,15 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "modem/modem.h"
-#include "modem/modemsim.h"
+#include "net/conn_int.h"
 #include "net/resolve.h"
-#include "scenario/engine.h"
 #include "tls/tls.h"
-
-enum conn_state {
-	CONN_RESOLVING,
-	CONN_CONNECTING,
-	CONN_HANDSHAKING,
-	CONN_OPEN,
-	CONN_CLOSING, /* released while open: flush, close_notify, FIN, wait for the peer's FIN */
-	CONN_DEAD, /* handles closing; no more I/O */
-};
 
 static const char *const state_names[] = {
         [CONN_RESOLVING] = "resolving",     [CONN_CONNECTING] = "connecting",
         [CONN_HANDSHAKING] = "handshaking", [CONN_OPEN] = "open",
         [CONN_CLOSING] = "closing",         [CONN_DEAD] = "dead",
 };
-
-/* Faults: bytes held back by a shaped or stalled link, in arrival order. */
-struct chunk {
-	struct chunk *next;
-	uint64_t due; /* not before this loop time */
-	size_t len, off;
-	uint8_t data[];
-};
-
-struct shaper {
-	struct chunk *head, *tail;
-	size_t bytes;
-	double tokens; /* the rate limit's bucket, in bytes */
-	uint64_t filled; /* loop time of the last top-up */
-};
-
-enum fault_action { FA_NONE, FA_CLOSE, FA_RESET };
-
-/* A connection's faults, allocated when the first one applies (a healthy connection has
- * none and takes the plain paths). */
-struct conn_fault {
-	uv_timer_t timer; /* releases held bytes and runs the pending action */
-	struct net_link_shape shape;
-	bool blackhole;
-	enum fault_action action;
-	bool fin_sent; /* fault close: our FIN is out, waiting for the peer's */
-	bool in_full; /* reading stopped: too much held on the way in */
-	bool eof_held; /* the peer's FIN came behind held bytes */
-	bool want_shut; /* graceful close waits for the held outgoing bytes */
-	uint64_t corrupt_at; /* wire_rx position of the byte to invert; UINT64_MAX: none */
-	struct shaper in, out;
-};
-
-#define SHAPER_IN_HIGH (256 * 1024) /* stop reading above this much held inbound */
-#define SHAPER_IN_LOW (64 * 1024)
 
 struct wreq {
 	uv_write_t req;
@@ -85,83 +42,12 @@ struct wreq {
 	uint8_t data[];
 };
 
-struct net_conn {
-	struct modem *m;
-	const struct net_conn_ops *ops;
-	void *arg;
-	unsigned id;
-	enum conn_state state;
-	bool released; /* the caller let go: no callback from now on */
-	bool told; /* the final callback (failed opened, or closed) went out */
-	bool paused;
-	bool shut; /* uv_shutdown issued (FIN queued) */
-	bool shut_done;
-	bool eof; /* the peer's FIN arrived */
-	bool connected; /* TCP connected: reading is ours to start and stop */
-	bool parked; /* waiting for the modem's network to come back (fault) */
-	int open_refs; /* handles not yet closed + lookups not yet answered */
-	char host[NET_NAME_MAX + 1];
-	int port;
-	char peer[INET_ADDRSTRLEN + 8];
-	uint64_t timeout_ms;
-
-	uv_timer_t timer; /* deadline, deferred failure, resume, linger: one at a time */
-	uv_getaddrinfo_t gai;
-	bool gai_pending;
-	uv_tcp_t tcp;
-	bool tcp_init;
-	uv_connect_t creq;
-	uv_shutdown_t sreq;
-
-	struct tls_session *tls;
-
-	int deferred; /* a failure found outside a loop callback, reported from the timer */
-	char cause[640];
-
-	struct buf pending; /* TLS: plaintext the session has not taken yet */
-	size_t queued; /* bytes in write requests not yet completed */
-	struct net_conn_stats st;
-	struct conn_fault *f; /* NULL: no fault ever applied */
-	struct net_conn *prev, *next; /* every connection not yet freed */
-	uint8_t rbuf[16 * 1024]; /* socket reads, then (TLS) plaintext out of the session */
-};
-
+/* Connection ids, for traces: process-wide, so that a trace names each connection once. */
 static unsigned conn_ids;
-static struct net_conn *all_conns;
-/* Per-modem link policies, indexed by modem index; reachable until exit. */
-static struct net_link_policy *policies;
-static size_t n_policies;
-
-/* Faults (defined at the end of the file). */
-static struct net_link_policy *policy_peek(const struct modem *m);
-static bool in_held(const struct net_conn *c);
-static void hold_in(struct net_conn *c, const uint8_t *p, size_t n);
-static void sync_reading(struct net_conn *c);
-static void fault_kick(struct net_conn *c);
-
-static const char *const status_texts[] = {"success",
-#define NET_TEXT_(name, text) text,
-                                           NET_STATUS_TABLE(NET_TEXT_)
-#undef NET_TEXT_
-};
-
-const char *net_status_str(int status)
-{
-	int i = -status;
-
-	if (i < 0 || i >= (int)(sizeof(status_texts) / sizeof(status_texts[0])))
-		return "unknown status";
-	return status_texts[i];
-}
-
-static uv_loop_t *loop_of(const struct net_conn *c)
-{
-	return c->m->sim->loop;
-}
 
 static void set_state(struct net_conn *c, enum conn_state s)
 {
-	log_msg(LOG_DEBUG, "#%d conn %u: %s -> %s", c->m->index, c->id, state_names[c->state],
+	log_msg(LOG_DEBUG, "#%d conn %u: %s -> %s", c->h->trace_id, c->id, state_names[c->state],
 	        state_names[s]);
 	c->state = s;
 }
@@ -190,33 +76,18 @@ static int status_of_uv(int uverr)
 	}
 }
 
-static void shaper_clear(struct shaper *q)
-{
-	while (q->head) {
-		struct chunk *k = q->head;
-
-		q->head = k->next;
-		free(k);
-	}
-	q->tail = NULL;
-	q->bytes = 0;
-}
-
 static void maybe_free(struct net_conn *c)
 {
 	if (!c->released || c->open_refs > 0)
 		return;
 	if (c->prev)
 		c->prev->next = c->next;
-	else if (all_conns == c)
-		all_conns = c->next;
+	else if (c->h->conns == c)
+		c->h->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	if (c->f) {
-		shaper_clear(&c->f->in);
-		shaper_clear(&c->f->out);
-		free(c->f);
-	}
+	if (c->f)
+		net_link_free(c);
 	tls_session_free(c->tls);
 	buf_free(&c->pending);
 	free(c);
@@ -232,7 +103,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 /* Close every handle. reset: RST instead of FIN (SO_LINGER 0), unless a FIN is already out
  * (libuv forbids mixing uv_shutdown and uv_tcp_close_reset). */
-static void teardown(struct net_conn *c, bool reset)
+void net_conn_teardown(struct net_conn *c, bool reset)
 {
 	if (c->state == CONN_DEAD)
 		return;
@@ -272,7 +143,7 @@ static void tell(struct net_conn *c, enum conn_state was, int status, const char
 }
 
 /* The final failure: handles closed (with an RST when reset), the caller told. */
-static void fail_how(struct net_conn *c, int status, const char *cause, bool reset)
+void net_conn_fail(struct net_conn *c, int status, const char *cause, bool reset)
 {
 	enum conn_state was = c->state;
 	char why[sizeof(c->cause)];
@@ -283,19 +154,19 @@ static void fail_how(struct net_conn *c, int status, const char *cause, bool res
 	snprintf(why, sizeof(why), "%s", cause ? cause : net_status_str(status));
 	if (cause && strcmp(cause, net_status_str(status)) == 0)
 		cause = NULL; /* "connection refused: connection refused" says it once */
-	trace_event(c->m->index, status == -NET_ERR_TLS ? "tls" : "net", "conn %u: %s%s%s%s (%s)",
-	            c->id,
+	trace_event(c->h->trace_id, status == -NET_ERR_TLS ? "tls" : "net",
+	            "conn %u: %s%s%s%s (%s)", c->id,
 	            was == CONN_OPEN      ? "closed: "
 	            : was == CONN_CLOSING ? "close ended: "
 	                                  : "open failed: ",
 	            net_status_str(status), cause ? ": " : "", cause ? why : "", state_names[was]);
-	teardown(c, reset);
+	net_conn_teardown(c, reset);
 	tell(c, was, status, why);
 }
 
 static void fail(struct net_conn *c, int status, const char *cause)
 {
-	fail_how(c, status, cause, false);
+	net_conn_fail(c, status, cause, false);
 }
 
 static void on_deferred(uv_timer_t *t)
@@ -307,7 +178,7 @@ static void on_deferred(uv_timer_t *t)
 
 /* A failure found inside a call from the caller (open, write): report it from the loop, so
  * that no callback runs inside the caller's own call. */
-static void defer_fail(struct net_conn *c, int status, const char *cause)
+void net_conn_defer_fail(struct net_conn *c, int status, const char *cause)
 {
 	if (c->deferred || c->state == CONN_DEAD)
 		return;
@@ -318,12 +189,10 @@ static void defer_fail(struct net_conn *c, int status, const char *cause)
 }
 
 static void on_write(uv_write_t *req, int status);
-static bool out_held(struct net_conn *c);
-static int hold_out(struct net_conn *c, const uint8_t *p, size_t n);
 
 /* Bytes to the socket now, copied. Returns 0 or a negative NET status (reported by the
  * caller). */
-static int write_now(struct net_conn *c, const uint8_t *p, size_t n)
+int net_conn_write_now(struct net_conn *c, const uint8_t *p, size_t n)
 {
 	struct wreq *w;
 	uv_buf_t b;
@@ -357,9 +226,9 @@ static int send_wire(struct net_conn *c, const uint8_t *p, size_t n)
 		return 0;
 	if (c->f && c->f->fin_sent)
 		return 0; /* the link is closing under a fault: nothing more goes out */
-	if (out_held(c))
-		return hold_out(c, p, n);
-	return write_now(c, p, n);
+	if (net_link_out_held(c))
+		return net_link_hold_out(c, p, n);
+	return net_conn_write_now(c, p, n);
 }
 
 /* Ciphertext the session produced, to the socket. */
@@ -391,18 +260,18 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 	if (c->state != CONN_CLOSING)
 		return;
 	if (status < 0 || c->eof) {
-		trace_event(c->m->index, "net", "conn %u: closed%s%s", c->id,
+		trace_event(c->h->trace_id, "net", "conn %u: closed%s%s", c->id,
 		            status < 0 ? ": " : "", status < 0 ? uv_strerror(status) : "");
-		teardown(c, false);
+		net_conn_teardown(c, false);
 	}
 }
 
 /* CLOSING and every plaintext byte handed to the session: close_notify, then FIN once the
  * queue has drained (libuv runs a shutdown after the writes queued before it). */
-static void do_shutdown(struct net_conn *c)
+void net_conn_shutdown(struct net_conn *c)
 {
 	if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
-		teardown(c, false);
+		net_conn_teardown(c, false);
 }
 
 static void finish_close(struct net_conn *c)
@@ -410,7 +279,7 @@ static void finish_close(struct net_conn *c)
 	if (c->tls) {
 		tls_close_notify(c->tls);
 		if (flush_tls(c) != 0) {
-			teardown(c, false);
+			net_conn_teardown(c, false);
 			return;
 		}
 	}
@@ -419,7 +288,7 @@ static void finish_close(struct net_conn *c)
 		c->f->want_shut = true; /* the FIN follows the bytes a fault holds back */
 		return;
 	}
-	do_shutdown(c);
+	net_conn_shutdown(c);
 }
 
 /* Move queued plaintext into the session and its ciphertext to the socket. Called from the
@@ -438,18 +307,18 @@ static void pump(struct net_conn *c)
 		if (r == TLS_WANT)
 			break;
 		if (c->state == CONN_CLOSING) {
-			teardown(c, false);
+			net_conn_teardown(c, false);
 			return;
 		}
-		defer_fail(c, -NET_ERR_TLS, tls_cause(c->tls));
+		net_conn_defer_fail(c, -NET_ERR_TLS, tls_cause(c->tls));
 		return;
 	}
 	rc = flush_tls(c);
 	if (rc) {
 		if (c->state == CONN_CLOSING)
-			teardown(c, false);
+			net_conn_teardown(c, false);
 		else
-			defer_fail(c, rc, c->cause);
+			net_conn_defer_fail(c, rc, c->cause);
 		return;
 	}
 	if (c->state == CONN_CLOSING && c->pending.len == 0 && !c->shut)
@@ -467,7 +336,7 @@ static void on_write(uv_write_t *req, int status)
 		return;
 	if (status < 0) {
 		if (c->state == CONN_CLOSING)
-			teardown(c, false);
+			net_conn_teardown(c, false);
 		else
 			fail(c, status_of_uv(status), uv_strerror(status));
 		return;
@@ -515,17 +384,22 @@ static void on_resume(uv_timer_t *t)
 	deliver_tls(t->data);
 }
 
+void net_conn_resume_later(struct net_conn *c)
+{
+	uv_timer_start(&c->timer, on_resume, 0, 0);
+}
+
 static void become_open(struct net_conn *c)
 {
 	uv_timer_stop(&c->timer);
 	set_state(c, CONN_OPEN);
 	if (c->tls)
-		trace_event(c->m->index, "tls", "conn %u: handshake done: %s %s", c->id,
+		trace_event(c->h->trace_id, "tls", "conn %u: handshake done: %s %s", c->id,
 		            tls_version_name(c->tls), tls_suite_name(c->tls));
-	if (c->tls)
-		scn_notify(c->m, SCN_NOTE_TLS_HANDSHAKE, 0);
-	trace_event(c->m->index, "net", "conn %u: open to %s", c->id, c->peer);
-	sync_reading(c);
+	if (c->tls && c->h->ops && c->h->ops->tls_handshake)
+		c->h->ops->tls_handshake(c->h->owner);
+	trace_event(c->h->trace_id, "net", "conn %u: open to %s", c->id, c->peer);
+	net_conn_sync_reading(c);
 	if (!c->released)
 		c->ops->opened(c->arg, 0, NULL);
 	/* application data that came with the server's Finished */
@@ -563,7 +437,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	*b = uv_buf_init((char *)c->rbuf, sizeof(c->rbuf));
 }
 
-static void on_eof(struct net_conn *c)
+void net_conn_eof(struct net_conn *c)
 {
 	c->eof = true;
 	switch (c->state) {
@@ -576,7 +450,7 @@ static void on_eof(struct net_conn *c)
 		drive_handshake(c);
 		return;
 	case CONN_OPEN:
-		trace_event(c->m->index, "net", "conn %u: FIN from the peer", c->id);
+		trace_event(c->h->trace_id, "net", "conn %u: FIN from the peer", c->id);
 		if (!c->tls) {
 			fail(c, -NET_ERR_PEER_CLOSED, "peer closed the connection");
 			return;
@@ -589,15 +463,15 @@ static void on_eof(struct net_conn *c)
 	case CONN_CLOSING:
 		/* both sides closed once our FIN is out; until then keep flushing */
 		if (c->shut_done) {
-			trace_event(c->m->index, "net", "conn %u: closed", c->id);
-			teardown(c, false);
+			trace_event(c->h->trace_id, "net", "conn %u: closed", c->id);
+			net_conn_teardown(c, false);
 		}
 		return;
 	}
 }
 
 /* Bytes from the socket (or released by a fault), in the connection's current state. */
-static void wire_in(struct net_conn *c, const uint8_t *p, size_t n)
+void net_conn_wire_in(struct net_conn *c, const uint8_t *p, size_t n)
 {
 	switch (c->state) {
 	case CONN_RESOLVING:
@@ -638,9 +512,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		if (nread == UV_EOF && c->f && c->f->in.head) {
 			c->f->eof_held = true; /* after the bytes a fault holds back */
 		} else if (nread == UV_EOF) {
-			on_eof(c);
+			net_conn_eof(c);
 		} else if (c->state == CONN_CLOSING) {
-			teardown(c, false);
+			net_conn_teardown(c, false);
 		} else {
 			uv_read_stop(s);
 			fail(c, status_of_uv((int)nread), uv_strerror((int)nread));
@@ -649,19 +523,29 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 	}
 	pos = c->st.wire_rx;
 	c->st.wire_rx += (uint64_t)nread;
-	if (c->f && c->f->corrupt_at >= pos && c->f->corrupt_at < c->st.wire_rx) {
-		size_t i = (size_t)(c->f->corrupt_at - pos);
-
-		c->rbuf[i] ^= 0xFF;
-		c->f->corrupt_at = UINT64_MAX;
-		trace_event(c->m->index, "net", "conn %u: byte %llu from the peer inverted (fault)",
-		            c->id, (unsigned long long)(pos + i));
-	}
-	if (in_held(c)) {
-		hold_in(c, c->rbuf, (size_t)nread);
+	if (c->f)
+		net_link_corrupt(c, pos, c->rbuf, (size_t)nread);
+	if (net_link_in_held(c)) {
+		net_link_hold_in(c, c->rbuf, (size_t)nread);
 		return;
 	}
-	wire_in(c, c->rbuf, (size_t)nread);
+	net_conn_wire_in(c, c->rbuf, (size_t)nread);
+}
+
+/* Read from the socket unless the caller paused an open connection, the link is down, or a
+ * fault holds too much inbound. */
+void net_conn_sync_reading(struct net_conn *c)
+{
+	bool want;
+
+	if (!c->connected || c->state == CONN_DEAD)
+		return;
+	want = !net_link_blackholed(c) && !(c->f && c->f->in_full) &&
+	       !(c->paused && c->state == CONN_OPEN);
+	if (want)
+		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	else
+		uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -675,14 +559,14 @@ static void on_connect(uv_connect_t *req, int status)
 		fail(c, status_of_uv(status), uv_strerror(status));
 		return;
 	}
-	trace_event(c->m->index, "net", "conn %u: TCP connected to %s", c->id, c->peer);
+	trace_event(c->h->trace_id, "net", "conn %u: TCP connected to %s", c->id, c->peer);
 	rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 	if (rc) {
 		fail(c, status_of_uv(rc), uv_strerror(rc));
 		return;
 	}
 	c->connected = true;
-	sync_reading(c); /* a link that is down already */
+	net_conn_sync_reading(c); /* a link that is down already */
 	if (!c->tls) {
 		become_open(c);
 		return;
@@ -695,8 +579,7 @@ static void on_connect(uv_connect_t *req, int status)
  * net_conn_open too). */
 static void start_connect(struct net_conn *c, struct in_addr addr)
 {
-	const struct net_route *r = net_map_route(c->m->sim->net, c->port);
-	struct net_link_policy *pol = policy_peek(c->m);
+	const struct net_route *r = net_map_route(c->h->map, c->port);
 	struct sockaddr_in dest = {
 	        .sin_family = AF_INET, .sin_addr = addr, .sin_port = htons((uint16_t)c->port)};
 	char a[INET_ADDRSTRLEN];
@@ -709,34 +592,21 @@ static void start_connect(struct net_conn *c, struct in_addr addr)
 		if (!r->to_port) {
 			snprintf(c->cause, sizeof(c->cause),
 			         "route for port %d: %s is not available", c->port, to);
-			defer_fail(c, -NET_ERR_REFUSED, c->cause);
+			net_conn_defer_fail(c, -NET_ERR_REFUSED, c->cause);
 			return;
 		}
 		inet_ntop(AF_INET, &addr, a, sizeof(a));
-		trace_event(c->m->index, "net", "conn %u: route %s:%d -> %s (route for port %d)",
+		trace_event(c->h->trace_id, "net", "conn %u: route %s:%d -> %s (route for port %d)",
 		            c->id, a, c->port, to, c->port);
 		dest.sin_addr = r->addr;
 		dest.sin_port = htons((uint16_t)r->to_port);
 	}
-	if (pol && pol->refuse_port) {
-		/* A loopback port bound but not listening: the kernel answers the SYN with an
-		 * RST, a real "connection refused". */
-		trace_event(c->m->index, "net", "conn %u: the network refuses it (fault)", c->id);
-		dest.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		dest.sin_port = htons((uint16_t)pol->refuse_port);
-	} else if (c->tls && pol && pol->tls_port) {
-		trace_event(c->m->index, "net", "conn %u: goes to a TLS server with %s (fault)",
-		            c->id, pol->tls_what);
-		dest.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		dest.sin_port = htons((uint16_t)pol->tls_port);
-		if (pol->tls_once)
-			pol->tls_port = 0;
-	}
+	net_link_redirect(c, &dest);
 	inet_ntop(AF_INET, &dest.sin_addr, a, sizeof(a));
 	snprintf(c->peer, sizeof(c->peer), "%s:%d", a, ntohs(dest.sin_port));
-	rc = uv_tcp_init(loop_of(c), &c->tcp);
+	rc = uv_tcp_init(net_conn_loop(c), &c->tcp);
 	if (rc) {
-		defer_fail(c, status_of_uv(rc), uv_strerror(rc));
+		net_conn_defer_fail(c, status_of_uv(rc), uv_strerror(rc));
 		return;
 	}
 	c->tcp.data = c;
@@ -745,10 +615,10 @@ static void start_connect(struct net_conn *c, struct in_addr addr)
 	/* MQTT packets are small and latency matters more than segments saved. */
 	uv_tcp_nodelay(&c->tcp, 1);
 	set_state(c, CONN_CONNECTING);
-	trace_event(c->m->index, "net", "conn %u: connecting to %s", c->id, c->peer);
+	trace_event(c->h->trace_id, "net", "conn %u: connecting to %s", c->id, c->peer);
 	rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&dest, on_connect);
 	if (rc)
-		defer_fail(c, status_of_uv(rc), uv_strerror(rc));
+		net_conn_defer_fail(c, status_of_uv(rc), uv_strerror(rc));
 }
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -776,7 +646,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	addr = ((const struct sockaddr_in *)res->ai_addr)->sin_addr;
 	uv_freeaddrinfo(res);
 	inet_ntop(AF_INET, &addr, a, sizeof(a));
-	trace_event(c->m->index, "net", "conn %u: %s resolved to %s", c->id, c->host, a);
+	trace_event(c->h->trace_id, "net", "conn %u: %s resolved to %s", c->id, c->host, a);
 	start_connect(c, addr);
 }
 
@@ -807,20 +677,20 @@ static void on_deadline(uv_timer_t *t)
 }
 
 /* Resolve (override map, else the system) and connect. Failures are deferred. */
-static void start_plan(struct net_conn *c)
+void net_conn_start_plan(struct net_conn *c)
 {
-	struct modem *m = c->m;
 	const struct net_entry *used = NULL;
 	struct in_addr addr = {0};
 	char a[INET_ADDRSTRLEN];
 	int rc;
 
-	switch (net_map_plan(m->sim->net, c->host, &addr, &used)) {
+	switch (net_map_plan(c->h->map, c->host, &addr, &used)) {
 	case NET_PLAN_ADDR:
 		if (used) {
 			inet_ntop(AF_INET, &addr, a, sizeof(a));
-			trace_event(m->index, "net", "conn %u: %s resolved to %s (override %s)",
-			            c->id, c->host, a, used->name);
+			trace_event(c->h->trace_id, "net",
+			            "conn %u: %s resolved to %s (override %s)", c->id, c->host, a,
+			            used->name);
 		}
 		start_connect(c, addr);
 		return;
@@ -830,7 +700,7 @@ static void start_plan(struct net_conn *c)
 			         c->host, used->name);
 		else
 			snprintf(c->cause, sizeof(c->cause), "'%s' is not a host name", c->host);
-		defer_fail(c, -NET_ERR_DNS, c->cause);
+		net_conn_defer_fail(c, -NET_ERR_DNS, c->cause);
 		return;
 	case NET_PLAN_LOOKUP:
 		break;
@@ -839,11 +709,11 @@ static void start_plan(struct net_conn *c)
 		struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
 
 		c->gai.data = c;
-		rc = uv_getaddrinfo(loop_of(c), &c->gai, on_resolved, c->host, NULL, &hints);
+		rc = uv_getaddrinfo(net_conn_loop(c), &c->gai, on_resolved, c->host, NULL, &hints);
 		if (rc) {
 			snprintf(c->cause, sizeof(c->cause), "lookup of %s: %s", c->host,
 			         uv_strerror(rc));
-			defer_fail(c, -NET_ERR_DNS, c->cause);
+			net_conn_defer_fail(c, -NET_ERR_DNS, c->cause);
 			return;
 		}
 		c->gai_pending = true;
@@ -851,23 +721,22 @@ static void start_plan(struct net_conn *c)
 	}
 }
 
-int net_conn_open(struct modem *m, const char *host, int port, const struct tls_config *tls,
+int net_conn_open(struct net_host *h, const char *host, int port, const struct tls_config *tls,
                   uint64_t timeout_ms, const struct net_conn_ops *ops, void *arg,
                   struct net_conn **out)
 {
-	const struct net_link_policy *pol = policy_peek(m);
 	struct net_conn *c;
 	size_t hl;
 
 	*out = NULL;
 	hl = host ? strlen(host) : 0;
-	if (!m || !ops || !ops->opened || !ops->data || !ops->closed || hl > NET_NAME_MAX ||
+	if (!h || !ops || !ops->opened || !ops->data || !ops->closed || hl > NET_NAME_MAX ||
 	    port < 1 || port > 65535)
 		return -ERR_INVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ERR_NOMEM;
-	c->m = m;
+	c->h = h;
 	c->ops = ops;
 	c->arg = arg;
 	c->id = ++conn_ids;
@@ -876,14 +745,14 @@ int net_conn_open(struct modem *m, const char *host, int port, const struct tls_
 	c->port = port;
 	c->timeout_ms = timeout_ms;
 	buf_init(&c->pending, 0);
-	uv_timer_init(loop_of(c), &c->timer);
+	uv_timer_init(net_conn_loop(c), &c->timer);
 	c->timer.data = c;
 	c->open_refs = 1;
-	c->next = all_conns;
-	if (all_conns)
-		all_conns->prev = c;
-	all_conns = c;
-	trace_event(m->index, "net", "conn %u: open %s:%d%s", c->id, c->host, port,
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
+	trace_event(h->trace_id, "net", "conn %u: open %s:%d%s", c->id, c->host, port,
 	            tls ? " with TLS" : "");
 	if (timeout_ms)
 		uv_timer_start(&c->timer, on_deadline, timeout_ms, 0);
@@ -896,19 +765,17 @@ int net_conn_open(struct modem *m, const char *host, int port, const struct tls_
 			c->tls = NULL;
 			if (!c->cause[0])
 				snprintf(c->cause, sizeof(c->cause), "TLS setup failed");
-			defer_fail(c, -NET_ERR_TLS, c->cause);
+			net_conn_defer_fail(c, -NET_ERR_TLS, c->cause);
 			return 0;
 		}
 	}
-	if (pol && (pol->shape.delay_ms || pol->shape.rate || pol->shape.fragment))
-		net_conn_fault_shape(c, &pol->shape);
-	if (pol && pol->down && !reg_registered(m)) {
+	if (net_link_open(c)) {
 		/* No network (fault): the lookup waits for it, until the deadline. */
 		c->parked = true;
-		trace_event(m->index, "net", "conn %u: waiting for the network (fault)", c->id);
+		trace_event(h->trace_id, "net", "conn %u: waiting for the network (fault)", c->id);
 		return 0;
 	}
-	start_plan(c);
+	net_conn_start_plan(c);
 	return 0;
 }
 
@@ -925,7 +792,7 @@ int net_conn_write(struct net_conn *c, const uint8_t *p, size_t n)
 		if (rc == -NET_ERR_NOMEM)
 			return -ERR_NOMEM;
 		if (rc) {
-			defer_fail(c, rc, c->cause);
+			net_conn_defer_fail(c, rc, c->cause);
 			return -ERR_STATE;
 		}
 		c->st.tx += n;
@@ -950,14 +817,14 @@ void net_conn_pause(struct net_conn *c, bool pause)
 	c->paused = pause;
 	if (c->state != CONN_OPEN)
 		return; /* applied when it opens */
-	sync_reading(c);
+	net_conn_sync_reading(c);
 	if (pause)
 		return;
-	fault_kick(c); /* bytes a fault held back wait too */
+	net_link_kick(c); /* bytes a fault held back wait too */
 	/* Records already decrypted wait in the session: deliver them from the loop, not from
 	 * inside this call. */
 	if (c->tls && !c->deferred)
-		uv_timer_start(&c->timer, on_resume, 0, 0);
+		net_conn_resume_later(c);
 }
 
 void net_conn_close(struct net_conn *c)
@@ -968,15 +835,15 @@ void net_conn_close(struct net_conn *c)
 	case CONN_RESOLVING:
 	case CONN_CONNECTING:
 	case CONN_HANDSHAKING:
-		trace_event(c->m->index, "net", "conn %u: abandoned while %s", c->id,
+		trace_event(c->h->trace_id, "net", "conn %u: abandoned while %s", c->id,
 		            state_names[c->state]);
-		teardown(c, false);
+		net_conn_teardown(c, false);
 		break;
 	case CONN_OPEN:
-		trace_event(c->m->index, "net", "conn %u: closing (%zu bytes queued)", c->id,
+		trace_event(c->h->trace_id, "net", "conn %u: closing (%zu bytes queued)", c->id,
 		            net_conn_backlog(c));
 		set_state(c, CONN_CLOSING);
-		sync_reading(c); /* read again if paused, to see the peer's FIN */
+		net_conn_sync_reading(c); /* read again if paused, to see the peer's FIN */
 		uv_timer_start(&c->timer, on_deferred, NET_CONN_LINGER_MS, 0);
 		c->deferred = -NET_ERR_TIMEOUT; /* the linger deadline: fail() just tears down */
 		snprintf(c->cause, sizeof(c->cause), "graceful close not done within %d ms",
@@ -995,9 +862,9 @@ void net_conn_abort(struct net_conn *c)
 	assert(!c->released);
 	c->released = true;
 	if (c->state != CONN_DEAD) {
-		trace_event(c->m->index, "net", "conn %u: reset by us while %s", c->id,
+		trace_event(c->h->trace_id, "net", "conn %u: reset by us while %s", c->id,
 		            state_names[c->state]);
-		teardown(c, true);
+		net_conn_teardown(c, true);
 	}
 	maybe_free(c);
 }
@@ -1021,420 +888,17 @@ const char *net_conn_peer(const struct net_conn *c)
 	return c->peer;
 }
 
-struct modem *net_conn_modem(const struct net_conn *c)
+struct net_host *net_conn_host(const struct net_conn *c)
 {
-	return c->m;
+	return c->h;
 }
 
-/* ---- faults ---- */
-
-static struct net_link_policy *policy_peek(const struct modem *m)
-{
-	if (!m || m->index < 0 || (size_t)m->index >= n_policies)
-		return NULL;
-	return &policies[m->index];
-}
-
-struct net_link_policy *net_link_policy(struct modem *m)
-{
-	size_t want = (size_t)m->index + 1;
-
-	if (m->index < 0)
-		return NULL;
-	/* every modem's at once, so that a pointer handed out stays valid */
-	if (m->sim && (size_t)m->sim->count > want)
-		want = (size_t)m->sim->count;
-	if (want > n_policies) {
-		struct net_link_policy *p = realloc(policies, want * sizeof(*p));
-
-		if (!p)
-			return NULL;
-		memset(p + n_policies, 0, (want - n_policies) * sizeof(*p));
-		policies = p;
-		n_policies = want;
-	}
-	return &policies[m->index];
-}
-
-static bool shape_on(const struct net_link_shape *s)
-{
-	return s->delay_ms || s->rate || s->fragment;
-}
-
-/* The link is dead for this connection: a blackhole on it, or the modem's network is down
- * (a network outage stalls traffic only while the modem is not registered: a modem that
- * registered again by itself has its network back). */
-static bool net_down(const struct net_conn *c)
-{
-	const struct net_link_policy *pol = policy_peek(c->m);
-
-	return pol && pol->down && !reg_registered(c->m);
-}
-
-static bool blackholed(const struct net_conn *c)
-{
-	return (c->f && c->f->blackhole) || net_down(c);
-}
-
-static bool in_held(const struct net_conn *c)
-{
-	return blackholed(c) || (c->f && (c->f->in.head || shape_on(&c->f->shape)));
-}
-
-static bool out_held(struct net_conn *c)
-{
-	return blackholed(c) || (c->f && (c->f->out.head || shape_on(&c->f->shape)));
-}
-
-/* Read from the socket unless the caller paused an open connection, the link is down, or a
- * fault holds too much inbound. */
-static void sync_reading(struct net_conn *c)
-{
-	bool want;
-
-	if (!c->connected || c->state == CONN_DEAD)
-		return;
-	want = !blackholed(c) && !(c->f && c->f->in_full) && !(c->paused && c->state == CONN_OPEN);
-	if (want)
-		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-	else
-		uv_read_stop((uv_stream_t *)&c->tcp);
-}
-
-static void fault_tick(uv_timer_t *t);
-
-static struct conn_fault *fault_get(struct net_conn *c)
-{
-	struct conn_fault *f;
-
-	if (c->f || c->state == CONN_DEAD)
-		return c->f;
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		return NULL;
-	f->corrupt_at = UINT64_MAX;
-	uv_timer_init(loop_of(c), &f->timer);
-	f->timer.data = c;
-	c->open_refs++; /* the timer; closed in teardown */
-	c->f = f;
-	return f;
-}
-
-/* Run the faults from the loop: never inside the call that asked. */
-static void fault_kick(struct net_conn *c)
-{
-	if (c->f && c->state != CONN_DEAD)
-		uv_timer_start(&c->f->timer, fault_tick, 0, 0);
-}
-
-static void fault_arm(struct net_conn *c, uint64_t next)
-{
-	uint64_t now, wait;
-
-	if (!c->f || c->state == CONN_DEAD || next == UINT64_MAX)
-		return;
-	now = uv_now(loop_of(c));
-	wait = next > now ? next - now : 0;
-	if (uv_is_active((uv_handle_t *)&c->f->timer) && uv_timer_get_due_in(&c->f->timer) <= wait)
-		return;
-	uv_timer_start(&c->f->timer, fault_tick, wait, 0);
-}
-
-static int shaper_add(struct shaper *q, const uint8_t *p, size_t n, uint64_t due)
-{
-	struct chunk *k = malloc(sizeof(*k) + n);
-
-	if (!k)
-		return -NET_ERR_NOMEM;
-	k->next = NULL;
-	k->due = due;
-	k->len = n;
-	k->off = 0;
-	memcpy(k->data, p, n);
-	if (q->tail)
-		q->tail->next = k;
-	else
-		q->head = k;
-	q->tail = k;
-	q->bytes += n;
-	return 0;
-}
-
-static void shaper_pop(struct shaper *q)
-{
-	struct chunk *k = q->head;
-
-	q->head = k->next;
-	if (!q->head)
-		q->tail = NULL;
-	free(k);
-}
-
-/* How many bytes of the head chunk may go now: 0 with *next lowered to when more may. The
- * rate limit is a token bucket holding at most 50 ms of traffic, released in pieces of that
- * size (or the fragment size), so a slow link ticks every 50 ms rather than every byte. */
-static size_t allowance(struct shaper *q, const struct net_link_shape *s, uint64_t now,
-                        uint64_t *next)
-{
-	struct chunk *k = q->head;
-	size_t n;
-
-	if (!k)
-		return 0;
-	if (k->due > now) {
-		if (k->due < *next)
-			*next = k->due;
-		return 0;
-	}
-	n = k->len - k->off;
-	if (s->fragment && n > s->fragment)
-		n = s->fragment;
-	if (s->rate) {
-		double burst = s->rate / 20.0 < 1 ? 1 : s->rate / 20.0;
-		double need = (double)n < burst ? (double)n : burst;
-
-		q->tokens += (double)(now - q->filled) * s->rate / 1000.0;
-		q->filled = now;
-		if (q->tokens > burst)
-			q->tokens = burst;
-		if (q->tokens < need) {
-			uint64_t ms = (uint64_t)((need - q->tokens) * 1000.0 / s->rate) + 1;
-
-			if (now + ms < *next)
-				*next = now + ms;
-			return 0;
-		}
-		if ((double)n > q->tokens)
-			n = (size_t)q->tokens;
-		q->tokens -= (double)n;
-	}
-	return n;
-}
-
-static void pump_out(struct net_conn *c, uint64_t *next)
-{
-	struct conn_fault *f = c->f;
-	uint64_t now = uv_now(loop_of(c));
-
-	while (f->out.head && !blackholed(c) && c->connected &&
-	       (c->state == CONN_HANDSHAKING || c->state == CONN_OPEN ||
-	        c->state == CONN_CLOSING)) {
-		struct chunk *k = f->out.head;
-		size_t n = allowance(&f->out, &f->shape, now, next);
-		int rc;
-
-		if (!n)
-			break;
-		rc = write_now(c, k->data + k->off, n);
-		if (rc) {
-			if (c->state == CONN_CLOSING)
-				teardown(c, false);
-			else
-				defer_fail(c, rc, c->cause);
-			return;
-		}
-		k->off += n;
-		f->out.bytes -= n;
-		if (k->off == k->len)
-			shaper_pop(&f->out);
-	}
-	if (!f->out.head && f->want_shut && c->state == CONN_CLOSING) {
-		f->want_shut = false;
-		do_shutdown(c);
-	}
-}
-
-static void pump_in(struct net_conn *c, uint64_t *next)
-{
-	struct conn_fault *f = c->f;
-	uint64_t now = uv_now(loop_of(c));
-
-	while (f->in.head) {
-		struct chunk *k = f->in.head;
-		const uint8_t *p;
-		size_t n;
-
-		if (c->state == CONN_DEAD || blackholed(c) || (c->paused && c->state == CONN_OPEN))
-			return;
-		n = allowance(&f->in, &f->shape, now, next);
-		if (!n)
-			break;
-		p = k->data + k->off;
-		k->off += n;
-		f->in.bytes -= n;
-		wire_in(c, p, n); /* may end the connection; the chunk stays valid */
-		if (f->in.head == k && k->off == k->len)
-			shaper_pop(&f->in);
-	}
-	if (c->state == CONN_DEAD)
-		return;
-	if (f->in_full && f->in.bytes < SHAPER_IN_LOW) {
-		f->in_full = false;
-		sync_reading(c);
-	}
-	if (!f->in.head && f->eof_held) {
-		f->eof_held = false;
-		on_eof(c);
-	}
-}
-
-static void hold_in(struct net_conn *c, const uint8_t *p, size_t n)
-{
-	struct conn_fault *f = fault_get(c);
-	uint64_t next = UINT64_MAX;
-
-	if (!f || shaper_add(&f->in, p, n, uv_now(loop_of(c)) + f->shape.delay_ms) != 0) {
-		fail(c, -NET_ERR_NOMEM, "no memory to hold inbound bytes");
-		return;
-	}
-	if (f->in.bytes > SHAPER_IN_HIGH && !f->in_full) {
-		f->in_full = true;
-		sync_reading(c);
-	}
-	pump_in(c, &next);
-	fault_arm(c, next);
-}
-
-static int hold_out(struct net_conn *c, const uint8_t *p, size_t n)
-{
-	struct conn_fault *f = fault_get(c);
-	uint64_t next = UINT64_MAX;
-
-	if (!f)
-		return write_now(c, p, n);
-	if (shaper_add(&f->out, p, n, uv_now(loop_of(c)) + f->shape.delay_ms) != 0)
-		return -NET_ERR_NOMEM;
-	pump_out(c, &next); /* no callback into the caller from here */
-	fault_arm(c, next);
-	return 0;
-}
-
-static void fault_action(struct net_conn *c)
-{
-	struct conn_fault *f = c->f;
-	enum fault_action a = f->action;
-
-	f->action = FA_NONE;
-	switch (a) {
-	case FA_NONE:
-		return;
-	case FA_RESET:
-		fail_how(c, -NET_ERR_RESET, "connection reset (fault)", true);
-		return;
-	case FA_CLOSE:
-		if (c->state == CONN_CLOSING || c->state == CONN_DEAD || f->fin_sent)
-			return;
-		if (!c->connected) {
-			fail(c, -NET_ERR_IO, "link closed before the connection was made (fault)");
-			return;
-		}
-		/* What was held back dies with the link; the peer gets our FIN and answers
-		 * with its own, which on_eof reports as a close by the peer. */
-		shaper_clear(&f->out);
-		f->fin_sent = true;
-		c->shut = true;
-		trace_event(c->m->index, "net", "conn %u: FIN sent (fault): waiting for the peer's",
-		            c->id);
-		do_shutdown(c);
-		sync_reading(c);
-		return;
-	}
-}
-
-static void fault_tick(uv_timer_t *t)
-{
-	struct net_conn *c = t->data;
-	struct conn_fault *f = c->f;
-	uint64_t next = UINT64_MAX;
-
-	if (c->state == CONN_DEAD)
-		return;
-	if (f->action != FA_NONE) {
-		fault_action(c);
-		if (c->state == CONN_DEAD)
-			return;
-		if (f->fin_sent) /* the peer may never answer: give up after the linger time */
-			uv_timer_start(&f->timer, fault_tick, NET_CONN_LINGER_MS, 0);
-		return;
-	}
-	if (f->fin_sent && c->state != CONN_CLOSING && !f->in.head) {
-		if (c->state != CONN_DEAD)
-			fail(c, -NET_ERR_PEER_CLOSED, "the peer did not answer our FIN (fault)");
-		return;
-	}
-	pump_out(c, &next);
-	if (c->state != CONN_DEAD)
-		pump_in(c, &next);
-	fault_arm(c, next);
-}
-
-void net_conn_fault_close(struct net_conn *c)
-{
-	struct conn_fault *f = fault_get(c);
-
-	if (!f || f->action == FA_RESET)
-		return;
-	f->action = FA_CLOSE;
-	fault_kick(c);
-}
-
-void net_conn_fault_reset(struct net_conn *c)
-{
-	struct conn_fault *f = fault_get(c);
-
-	if (!f)
-		return;
-	f->action = FA_RESET;
-	fault_kick(c);
-}
-
-void net_conn_fault_blackhole(struct net_conn *c, bool on)
-{
-	struct conn_fault *f = fault_get(c);
-
-	if (!f)
-		return;
-	f->blackhole = on;
-	trace_event(c->m->index, "net", "conn %u: traffic %s (fault)", c->id,
-	            on ? "stopped both ways" : "flows again");
-	sync_reading(c);
-	fault_kick(c);
-}
-
-void net_conn_fault_shape(struct net_conn *c, const struct net_link_shape *s)
-{
-	struct conn_fault *f = fault_get(c);
-
-	if (!f)
-		return;
-	f->shape = *s;
-	trace_event(c->m->index, "net",
-	            "conn %u: link shaped: delay %u ms, %u bytes/s, pieces of %u", c->id,
-	            s->delay_ms, s->rate, s->fragment);
-	fault_kick(c);
-}
-
-void net_conn_fault_shape_get(const struct net_conn *c, struct net_link_shape *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (c->f)
-		*out = c->f->shape;
-}
-
-void net_conn_fault_corrupt(struct net_conn *c, uint64_t offset)
-{
-	struct conn_fault *f = fault_get(c);
-
-	if (f)
-		f->corrupt_at = c->st.wire_rx + offset;
-}
-
-int net_conn_each(struct modem *m, void (*fn)(struct net_conn *c, void *arg), void *arg)
+int net_conn_each(struct net_host *h, void (*fn)(struct net_conn *c, void *arg), void *arg)
 {
 	int n = 0;
 
-	for (struct net_conn *c = all_conns; c; c = c->next) {
-		if (c->m != m || c->released || c->state == CONN_DEAD)
+	for (struct net_conn *c = h->conns; c; c = c->next) {
+		if (c->released || c->state == CONN_DEAD)
 			continue;
 		if (fn)
 			fn(c, arg);
@@ -1443,23 +907,24 @@ int net_conn_each(struct modem *m, void (*fn)(struct net_conn *c, void *arg), vo
 	return n;
 }
 
-void net_link_update(struct modem *m)
-{
-	for (struct net_conn *c = all_conns; c; c = c->next) {
-		bool down;
+/* ---- the host ---- */
 
-		if (c->m != m || c->released || c->state == CONN_DEAD)
-			continue;
-		down = net_down(c);
-		if (c->parked && !down) {
-			c->parked = false;
-			trace_event(m->index, "net", "conn %u: the network is back", c->id);
-			start_plan(c);
-			continue;
-		}
-		sync_reading(c);
-		if (!down && !c->f && c->tls && c->state == CONN_OPEN)
-			uv_timer_start(&c->timer, on_resume, 0, 0); /* records the session holds */
-		fault_kick(c);
-	}
+void net_host_init(struct net_host *h, uv_loop_t *loop, const struct net_map *map, int trace_id,
+                   const struct net_host_ops *ops, void *owner)
+{
+	memset(h, 0, sizeof(*h));
+	h->loop = loop;
+	h->map = map;
+	h->trace_id = trace_id;
+	h->ops = ops;
+	h->owner = owner;
+}
+
+void net_host_free(struct net_host *h)
+{
+	for (struct net_conn *c = h->conns; c; c = c->next)
+		assert(c->released); /* the owner lets go of its connections first */
+	h->ops = NULL;
+	h->owner = NULL;
+	memset(&h->policy, 0, sizeof(h->policy));
 }

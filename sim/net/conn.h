@@ -1,5 +1,6 @@
-/* One outgoing connection of a modem: name resolution with the override map, the port route,
- * TCP, and TLS through the adapter (tls/tls.h) when asked. The caller sees plaintext only.
+/* One outgoing connection of a network host (net/host.h): name resolution with the host's
+ * override map, the port route, TCP, and TLS through the adapter (tls/tls.h) when asked. The
+ * caller sees plaintext only.
  *
  *   net_conn_open  -> resolve (map, else uv_getaddrinfo) -> route -> uv_tcp_connect
  *                  -> [TLS handshake] -> opened(0)
@@ -17,33 +18,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct modem;
+#include "core/err.h"
+#include "net/host.h"
+
 struct tls_config;
 struct net_conn;
 
-/* Why a connection did not open or ended; the caller maps these to the module's result codes
- * (e.g. DNS -> "+QMTOPEN: <id>,4", the rest -> 5 or +QMTSTAT). */
-#define NET_STATUS_TABLE(X)                                                                        \
-	X(DNS, "name not resolved")                                                                \
-	X(REFUSED, "connection refused")                                                           \
-	X(UNREACH, "network unreachable")                                                          \
-	X(TIMEOUT, "timed out")                                                                    \
-	X(TLS, "TLS failure")                                                                      \
-	X(RESET, "connection reset by peer")                                                       \
-	X(PEER_CLOSED, "closed by peer")                                                           \
-	X(IO, "socket error")                                                                      \
-	X(NOMEM, "out of memory")
-
-/* Statuses are negative, as with core/err.h: -NET_ERR_DNS, ... */
-enum net_status {
-	NET_OK = 0,
-#define NET_ENUM_(name, text) NET_ERR_##name,
-	NET_STATUS_TABLE(NET_ENUM_)
-#undef NET_ENUM_
-};
-
-/* Text of a status (-NET_ERR_DNS: "name not resolved"); "success" for 0. */
-const char *net_status_str(int status);
+/* Why a connection did not open or ended: a NET_ERR_* cause of core/err.h's one table, negated
+ * (-NET_ERR_DNS, ...); the caller maps it to the module's result codes (e.g. DNS ->
+ * "+QMTOPEN: <id>,4", the rest -> 5 or +QMTSTAT). net_status_str() is err_str() under the
+ * name its callers use: "name not resolved" for -NET_ERR_DNS, "success" for 0. */
+static inline const char *net_status_str(int status)
+{
+	return err_str(status);
+}
 
 struct net_conn_ops {
 	/* 0, or -NET_ERR_DNS / REFUSED / UNREACH / TIMEOUT / TLS / RESET / IO / NOMEM with a
@@ -64,12 +52,12 @@ struct net_conn_stats {
 	uint64_t unacked; /* bytes written but not yet acknowledged by the peer's TCP */
 };
 
-/* Start connecting m's connection to host:port (host: a name or IPv4 literal, at most
+/* Start connecting a connection of h to host:port (host: a name or IPv4 literal, at most
  * NET_NAME_MAX characters). tls NULL: plain TCP; else the session is set up here, so cfg and
  * what it points to need to live only through this call. timeout_ms covers lookup, connect and
  * handshake (0: none). Returns 0 with *out set, and opened() follows from the loop, never from
  * inside this call; or a negative ERR_* (bad arguments, out of memory) with no callback. */
-int net_conn_open(struct modem *m, const char *host, int port, const struct tls_config *tls,
+int net_conn_open(struct net_host *h, const char *host, int port, const struct tls_config *tls,
                   uint64_t timeout_ms, const struct net_conn_ops *ops, void *arg,
                   struct net_conn **out);
 /* Queue plaintext after opened(0). Returns 0, -ERR_STATE (not open, or closed by the peer) or
@@ -92,40 +80,13 @@ const char *net_conn_peer(const struct net_conn *c);
 
 #define NET_CONN_LINGER_MS 2000
 
-/* ---- Faults (scenario/fault.c): real impairments of a modem's links ----
+/* ---- Faults (scenario/fault.c; net/link.c): real impairments of a host's link ----
  *
  * Everything acts on the TCP byte stream, below TLS, because that is where a network fails: a
  * delayed, throttled or fragmented stream is what TCP hands up, and a corrupted byte inside a
  * TLS record breaks the record's MAC (the session fails with a TLS error, as in the field).
  * Actions that end a connection run from the loop, never inside the call, so a fault fired
  * from inside a caller's callback (a scenario event) cannot pull the connection from under it. */
-
-struct net_link_shape {
-	unsigned delay_ms; /* every chunk, both ways, this much later */
-	unsigned rate; /* bytes per second both ways; 0: no limit */
-	unsigned fragment; /* at most this many bytes per write or delivery; 0: as they come */
-};
-
-/* What new connections of one modem meet (every field 0: nothing). */
-struct net_link_policy {
-	struct net_link_shape shape; /* copied into each new connection */
-	bool down; /* no network: connections stall both ways, new ones wait for it */
-	int refuse_port; /* new TCP connects go to this loopback port, which refuses them */
-	int tls_port; /* new TLS connections go to this loopback port instead */
-	bool tls_once; /* ... the next one only */
-	char tls_what[64]; /* what waits there, for the trace ("expired certificate") */
-};
-
-/* The modem's policy (created zeroed on first use; NULL only when out of memory). Changes
- * apply to new connections; call net_link_update() after changing `down`. */
-struct net_link_policy *net_link_policy(struct modem *m);
-/* Re-apply the modem's policy to its live connections: resume reading and sending after
- * `down` cleared, start the connections that waited for the network. */
-void net_link_update(struct modem *m);
-
-/* Call fn for each live connection of m (not released, not dead); returns how many. fn must
- * not release the connection. */
-int net_conn_each(struct modem *m, void (*fn)(struct net_conn *c, void *arg), void *arg);
 
 /* The peer closes: a FIN goes to the peer now, the peer's FIN follows and closed() reports
  * -NET_ERR_PEER_CLOSED (or after NET_CONN_LINGER_MS if the peer never answers). What the
@@ -142,7 +103,7 @@ void net_conn_fault_shape_get(const struct net_conn *c, struct net_link_shape *o
 /* Invert one byte of the stream from the peer: the offset-th byte from now (0: the first
  * byte of the next chunk). */
 void net_conn_fault_corrupt(struct net_conn *c, uint64_t offset);
-/* The modem that owns c. */
-struct modem *net_conn_modem(const struct net_conn *c);
+/* The host c was opened on. */
+struct net_host *net_conn_host(const struct net_conn *c);
 
 #endif

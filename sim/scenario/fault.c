@@ -407,13 +407,13 @@ static void on_undo(uv_timer_t *t)
 		trace_event(u->m->index, "fault", "dns.fail ended: %s resolves again", u->name);
 		break;
 	case UNDO_REFUSE:
-		pol = net_link_policy(u->m);
+		pol = net_link_policy(&u->m->nh);
 		if (pol)
 			pol->refuse_port = 0;
 		trace_event(u->m->index, "fault", "link.refuse ended");
 		break;
 	case UNDO_TLS:
-		pol = net_link_policy(u->m);
+		pol = net_link_policy(&u->m->nh);
 		if (pol && pol->tls_port == u->port && !pol->tls_once)
 			pol->tls_port = 0;
 		trace_event(u->m->index, "fault", "tls.cert ended");
@@ -485,7 +485,7 @@ static int targets_of(struct fire *f, struct targets *t)
 		t->c[t->n++] = c;
 		return 0;
 	}
-	net_conn_each(f->m, collect, t);
+	net_conn_each(&f->m->nh, collect, t);
 	if (!t->n)
 		return fail_msg(f, -ERR_STATE, "modem %d has no connection", f->m->index);
 	return 0;
@@ -565,12 +565,12 @@ static int fire_link_shape(struct fire *f)
 	}
 	/* the modem's link: its connections now and later */
 	{
-		struct net_link_policy *pol = net_link_policy(f->m);
+		struct net_link_policy *pol = net_link_policy(&f->m->nh);
 
 		if (!pol)
 			return fail_msg(f, -ERR_NOMEM, "out of memory");
 		apply_shape(&pol->shape, &ch);
-		net_conn_each(f->m, shape_one, &ch);
+		net_conn_each(&f->m->nh, shape_one, &ch);
 	}
 	return 0;
 }
@@ -587,7 +587,7 @@ static int fire_link_corrupt(struct fire *f)
 
 static int fire_link_refuse(struct fire *f)
 {
-	struct net_link_policy *pol = net_link_policy(f->m);
+	struct net_link_policy *pol = net_link_policy(&f->m->nh);
 	int port = net_trap_refuse_port();
 	bool fresh;
 
@@ -653,7 +653,7 @@ static int fire_pdp_deact(struct fire *f)
 
 static void dereg_end(struct modem *m, void *arg)
 {
-	struct net_link_policy *pol = net_link_policy(m);
+	struct net_link_policy *pol = net_link_policy(&m->nh);
 	struct fault_modem *fm = fm_of(m);
 
 	(void)arg;
@@ -665,7 +665,7 @@ static void dereg_end(struct modem *m, void *arg)
 	/* the network takes the modem back unless the host turned the radio off meanwhile */
 	if (m->cfun == 1 && m->reg.cops_mode != 2)
 		reg_set_registration(m, m->reg.reg_stat);
-	net_link_update(m);
+	net_link_update(&m->nh);
 }
 
 /* A reboot (or the end) cancelled the timer: the rebooted modem registers at once (net.c),
@@ -673,7 +673,7 @@ static void dereg_end(struct modem *m, void *arg)
 static void dereg_drop(void *arg)
 {
 	struct modem *m = arg;
-	struct net_link_policy *pol = net_link_policy(m);
+	struct net_link_policy *pol = net_link_policy(&m->nh);
 	struct fault_modem *fm = fm_of(m);
 
 	if (rearming)
@@ -683,7 +683,7 @@ static void dereg_drop(void *arg)
 	if (pol)
 		pol->down = false;
 	if (!m->closing)
-		net_link_update(m);
+		net_link_update(&m->nh);
 }
 
 static void dereg_cb(struct modem *m, void *arg)
@@ -695,13 +695,13 @@ static void dereg_cb(struct modem *m, void *arg)
 	/* 27.007 7.2: 2 "not registered, searching", then 0 "not searching" */
 	reg_set_registration(m, REG_STAT_SEARCHING);
 	reg_set_registration(m, REG_STAT_NOT_REGISTERED);
-	net_link_update(m); /* no registration, no traffic */
+	net_link_update(&m->nh); /* no registration, no traffic */
 }
 
 static int fire_net_deregister(struct fire *f)
 {
 	struct modem *m = f->m;
-	struct net_link_policy *pol = net_link_policy(m);
+	struct net_link_policy *pol = net_link_policy(&m->nh);
 	struct fault_modem *fm = fm_of(m);
 	uint64_t ms = dur_ms(f, "for");
 	bool again = fm && fm->dereg;
@@ -761,7 +761,7 @@ static int fire_tls_cert(struct fire *f)
 	};
 	const struct scn_param *v = scn_param_get(f->p, "kind");
 	struct net_broker *b = f->m->sim->broker;
-	struct net_link_policy *pol = net_link_policy(f->m);
+	struct net_link_policy *pol = net_link_policy(&f->m->nh);
 	struct undo *u;
 	bool fresh;
 	size_t k = 0;
@@ -794,7 +794,7 @@ static int fire_tls_cert(struct fire *f)
 
 static int fire_tls_trap(struct fire *f)
 {
-	struct net_link_policy *pol = net_link_policy(f->m);
+	struct net_link_policy *pol = net_link_policy(&f->m->nh);
 	bool alert = strcmp(f->def->name, "tls.alert") == 0;
 	int port = alert ? net_trap_alert_port(f->m->sim->loop) : net_trap_hang_port();
 
@@ -835,9 +835,9 @@ static int fire_mqtt(struct fire *f)
 
 static int restart_modem = -1;
 
-static void on_restarted(struct modemsim *sim, int status)
+static void on_restarted(void *arg, int status)
 {
-	(void)sim;
+	(void)arg;
 	trace_event(restart_modem, "fault", "broker restart: %s",
 	            status ? "mosquitto did not come back" : "listening again, sessions gone");
 }
@@ -853,7 +853,7 @@ static int fire_broker_restart(struct fire *f)
 		return fail_msg(f, -ERR_STATE,
 		                "needs the embedded broker (not with --broker none): the sessions "
 		                "live there");
-	if (net_broker_restart(b, on_restarted) != 0)
+	if (net_broker_restart(b, on_restarted, NULL) != 0)
 		return fail_msg(f, -ERR_STATE, "the embedded broker is not up (or restarting)");
 	restart_modem = f->m->index;
 	return 0;

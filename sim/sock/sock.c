@@ -862,7 +862,7 @@ int sock_open(struct modem *m, int id, const struct sock_open_args *a, const str
 	if (a->proto == SOCK_UDP)
 		rc = udp_open(s);
 	else
-		rc = net_conn_open(m, a->host, a->port, a->proto == SOCK_TLS ? a->tls : NULL,
+		rc = net_conn_open(&m->nh, a->host, a->port, a->proto == SOCK_TLS ? a->tls : NULL,
 		                   a->timeout_ms, &conn_ops, s, &s->conn);
 	if (rc) {
 		s->conn = NULL;

@@ -11,17 +11,24 @@
 #include "check.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "modem/modem.h"
-#include "modem/modemsim.h"
 #include "net/broker.h"
 #include "net/conn.h"
 #include "net/resolve.h"
+#include "net/trap.h"
 #include "tls/tls.h"
 
+/* A network host and no modem at all: the connections need nothing above net/. */
 static uv_loop_t loop;
 static struct net_map map;
-static struct modemsim sim;
-static struct modem modem;
+static struct net_host nh;
+static int handshakes; /* nh's tls_handshake() calls */
+
+static void count_handshake(void *owner)
+{
+	(*(int *)owner)++;
+}
+
+static const struct net_host_ops nh_ops = {.tls_handshake = count_handshake};
 
 /* ---- waiting with a deadline ---- */
 
@@ -137,7 +144,7 @@ static int open_rec(struct rec *r, const char *host, int port, const struct tls_
 	int rc;
 
 	r->in_open = true;
-	rc = net_conn_open(&modem, host, port, tls, timeout_ms, &ops, r, &r->c);
+	rc = net_conn_open(&nh, host, port, tls, timeout_ms, &ops, r, &r->c);
 	r->in_open = false;
 	return rc;
 }
@@ -432,8 +439,8 @@ static void test_open_failures(void)
 	CHECK(r.opened_calls == 0);
 
 	/* bad arguments: no conn, no callback */
-	CHECK(net_conn_open(&modem, "127.0.0.1", 0, NULL, 0, &ops, &r, &r.c) == -ERR_INVAL);
-	CHECK(net_conn_open(&modem, "127.0.0.1", 65536, NULL, 0, &ops, &r, &r.c) == -ERR_INVAL);
+	CHECK(net_conn_open(&nh, "127.0.0.1", 0, NULL, 0, &ops, &r, &r.c) == -ERR_INVAL);
+	CHECK(net_conn_open(&nh, "127.0.0.1", 65536, NULL, 0, &ops, &r, &r.c) == -ERR_INVAL);
 	CHECK(r.c == NULL);
 
 	/* the peer closes at once: open, then closed() */
@@ -559,12 +566,72 @@ static void test_tls_setup_failure_and_timeout(void)
 	srv_stop(&s);
 }
 
+/* ---- hosts: nothing above net/ ---- */
+
+static void count_live(struct net_conn *c, void *arg)
+{
+	(void)c;
+	(*(int *)arg)++;
+}
+
+/* Two more hosts on the loop, neither of them a modem, with no owner and no ops, one with no
+ * map: each sees only its own connections and has its own policy, and its `down` (with no
+ * owner to say the network is back) holds until it is lifted. */
+static void test_hosts_without_a_modem(void)
+{
+	struct net_host a, b;
+	struct server s;
+	struct rec ra = {0}, rb = {0};
+	int n = 0;
+
+	net_host_init(&a, &loop, &map, 7, NULL, NULL);
+	net_host_init(&b, &loop, NULL, 8, NULL, NULL);
+	CHECK(net_link_policy(&a) == &a.policy && a.conns == NULL);
+	srv_start(&s, SRV_ECHO);
+	a.policy.refuse_port = net_trap_refuse_port();
+	CHECK(a.policy.refuse_port > 0);
+	CHECK(net_conn_open(&a, "127.0.0.1", s.port, NULL, 2000, &ops, &ra, &ra.c) == 0);
+	CHECK(net_conn_open(&b, "127.0.0.1", s.port, NULL, 2000, &ops, &rb, &rb.c) == 0);
+	CHECK(net_conn_host(ra.c) == &a && net_conn_host(rb.c) == &b);
+	CHECK(net_conn_each(&nh, count_live, &n) == 0 && n == 0);
+	CHECK(run_until(&ra.opened, 2000) && run_until(&rb.opened, 2000));
+	CHECK(ra.status == -NET_ERR_REFUSED); /* a's policy */
+	CHECK(rb.status == 0 && run_until(&s.accepted, 1000)); /* not b's */
+	CHECK(net_conn_each(&a, count_live, &n) == 0 && n == 0); /* failed: not live */
+	CHECK(net_conn_each(&b, count_live, &n) == 1 && n == 1);
+	net_conn_close(ra.c);
+	ra.released = true;
+
+	/* no network on b: nothing moves either way until the policy is lifted */
+	b.policy.down = true;
+	net_link_update(&b);
+	rb.want_rx = 2;
+	CHECK(net_conn_write(rb.c, (const uint8_t *)"hi", 2) == 0);
+	run_for(100);
+	CHECK(s.got == 0 && rb.rx == 0);
+	b.policy.down = false;
+	net_link_update(&b);
+	CHECK(run_until(&rb.got_want, 2000));
+	CHECK(s.got == 2);
+	CHECK_MEM(rb.data, rb.rx, "hi", 2);
+
+	net_conn_close(rb.c);
+	rb.released = true;
+	CHECK(run_until(&s.client_eof, 2000));
+	srv_stop(&s);
+	run_for(50);
+	CHECK(a.conns == NULL && b.conns == NULL); /* every connection freed */
+	net_host_free(&a);
+	net_host_free(&b);
+	CHECK(b.ops == NULL && !b.policy.down);
+}
+
 static bool broker_done;
 static int broker_status;
 
-static void on_broker(struct modemsim *s, int status)
+static void on_broker(void *arg, int status)
 {
-	(void)s;
+	(void)arg;
 	broker_status = status;
 	broker_done = true;
 }
@@ -606,6 +673,7 @@ static void mqtt_roundtrip(const char *host, int port, const struct tls_config *
 static void test_tls_with_broker(void)
 {
 	struct net_broker *b = NULL;
+	struct net_broker_config bc = {.loop = &loop, .map = &map, .strict = true};
 	const struct net_broker_info *bi;
 	char state[] = "/tmp/test_conn-XXXXXX", cmd[PATH_MAX];
 	const char *host = "a1b2c3-ats.iot.us-east-1.amazonaws.com";
@@ -625,9 +693,9 @@ static void test_tls_with_broker(void)
 		CHECK(0);
 		return;
 	}
-	snprintf(sim.state_dir, sizeof(sim.state_dir), "%s", state);
+	bc.state_dir = state;
 	CHECK(net_map_add_route(&map, "8884=@mutual") == 0);
-	if (net_broker_start(&sim, true, on_broker, &b) != 0) {
+	if (net_broker_start(&bc, on_broker, NULL, &b) != 0) {
 		printf("skipped: no embedded broker (mosquitto or PKI missing)\n");
 		goto out;
 	}
@@ -648,11 +716,14 @@ static void test_tls_with_broker(void)
 
 	/* The broker's defaults: every name is 127.0.0.1, 1883 plain, 8883 TLS. */
 	mqtt_roundtrip(host, 1883, NULL, 0, 0);
+	CHECK(handshakes == 0);
 	mqtt_roundtrip(host, 8883, &cfg, 0, 0);
+	CHECK(handshakes == 1); /* the host's owner hears of each completed handshake */
 	/* a CA that did not sign the broker's certificate */
 	cfg.ca = other;
 	cfg.ca_len = other_len;
 	mqtt_roundtrip(host, 8883, &cfg, -NET_ERR_TLS, -NET_ERR_TLS);
+	CHECK(handshakes == 1);
 	cfg.ca = ca;
 	cfg.ca_len = ca_len;
 	/* mutual authentication: refused without a client certificate, accepted with one */
@@ -687,9 +758,7 @@ int main(void)
 {
 	uv_loop_init(&loop);
 	net_map_init(&map);
-	sim.loop = &loop;
-	sim.net = &map;
-	modem.sim = &sim;
+	net_host_init(&nh, &loop, &map, 0, &nh_ops, &handshakes);
 	log_set_level(getenv("TEST_VERBOSE") ? LOG_DEBUG : LOG_WARN);
 
 	test_echo_and_close_from_data();
@@ -701,7 +770,10 @@ int main(void)
 	test_pause_is_flow_control();
 	test_tls_setup_failure_and_timeout();
 	test_tls_with_broker();
+	test_hosts_without_a_modem();
 
+	net_host_free(&nh);
+	net_trap_close();
 	run_for(100);
 	CHECK(uv_loop_close(&loop) == 0); /* every handle closed: nothing leaked */
 	net_map_free(&map);

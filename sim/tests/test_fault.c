@@ -11,8 +11,6 @@
 #include "check.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "modem/modem.h"
-#include "modem/modemsim.h"
 #include "net/conn.h"
 #include "net/resolve.h"
 #include "net/trap.h"
@@ -20,10 +18,19 @@
 #include "scenario/parse.h"
 #include "tls/tls.h"
 
+/* The link faults act on a network host; no modem is needed, only an owner that says whether
+ * it has its network (as a registered modem does). */
 static uv_loop_t loop;
 static struct net_map map;
-static struct modemsim sim;
-static struct modem modem;
+static struct net_host nh;
+static bool registered = true;
+
+static bool nh_network_up(void *owner)
+{
+	return *(bool *)owner;
+}
+
+static const struct net_host_ops nh_ops = {.network_up = nh_network_up};
 
 /* ---- fault_check vectors ---- */
 
@@ -261,7 +268,7 @@ static void srv_stop(struct server *s)
 static void open_to(struct rec *r, struct server *s)
 {
 	memset(r, 0, sizeof(*r));
-	CHECK(net_conn_open(&modem, "127.0.0.1", s->port, NULL, 2000, &ops, r, &r->c) == 0);
+	CHECK(net_conn_open(&nh, "127.0.0.1", s->port, NULL, 2000, &ops, r, &r->c) == 0);
 	CHECK(run_until(&r->opened, 2000) && r->status == 0);
 	CHECK(run_until(&s->accepted, 1000));
 }
@@ -417,13 +424,13 @@ static void test_policy_refuse_and_down(void)
 {
 	struct server s;
 	struct rec r = {0};
-	struct net_link_policy *pol = net_link_policy(&modem);
+	struct net_link_policy *pol = net_link_policy(&nh);
 
 	srv_start(&s, true);
 	CHECK(pol != NULL);
 	pol->refuse_port = net_trap_refuse_port();
 	CHECK(pol->refuse_port > 0);
-	CHECK(net_conn_open(&modem, "127.0.0.1", s.port, NULL, 2000, &ops, &r, &r.c) == 0);
+	CHECK(net_conn_open(&nh, "127.0.0.1", s.port, NULL, 2000, &ops, &r, &r.c) == 0);
 	CHECK(run_until(&r.opened, 2000));
 	CHECK(r.status == -NET_ERR_REFUSED && !s.accepted);
 	net_conn_close(r.c);
@@ -431,14 +438,14 @@ static void test_policy_refuse_and_down(void)
 
 	/* no network: a new connection waits (parked), then goes when it comes back */
 	pol->down = true;
-	modem.reg.stat = REG_STAT_NOT_REGISTERED;
+	registered = false;
 	memset(&r, 0, sizeof(r));
-	CHECK(net_conn_open(&modem, "127.0.0.1", s.port, NULL, 5000, &ops, &r, &r.c) == 0);
+	CHECK(net_conn_open(&nh, "127.0.0.1", s.port, NULL, 5000, &ops, &r, &r.c) == 0);
 	run_for(200);
 	CHECK(!r.opened && !s.accepted);
 	pol->down = false;
-	modem.reg.stat = REG_STAT_HOME;
-	net_link_update(&modem);
+	registered = true;
+	net_link_update(&nh);
 	CHECK(run_until(&r.opened, 2000) && r.status == 0);
 	CHECK(run_until(&s.accepted, 1000));
 	finish(&r, &s);
@@ -447,7 +454,7 @@ static void test_policy_refuse_and_down(void)
 static void test_tls_traps(void)
 {
 	struct rec r = {0};
-	struct net_link_policy *pol = net_link_policy(&modem);
+	struct net_link_policy *pol = net_link_policy(&nh);
 	struct tls_config cfg = {
 	        .version_min = TLS_V1_2,
 	        .version_max = TLS_V1_2,
@@ -461,7 +468,7 @@ static void test_tls_traps(void)
 	pol->tls_port = net_trap_alert_port(&loop);
 	pol->tls_once = true;
 	CHECK(pol->tls_port > 0);
-	CHECK(net_conn_open(&modem, "127.0.0.1", s.port, &cfg, 3000, &ops, &r, &r.c) == 0);
+	CHECK(net_conn_open(&nh, "127.0.0.1", s.port, &cfg, 3000, &ops, &r, &r.c) == 0);
 	CHECK(run_until(&r.opened, 3000));
 	CHECK(r.status == -NET_ERR_TLS);
 	CHECK(pol->tls_port == 0); /* the next handshake only */
@@ -472,7 +479,7 @@ static void test_tls_traps(void)
 	pol->tls_port = net_trap_hang_port();
 	pol->tls_once = true;
 	memset(&r, 0, sizeof(r));
-	CHECK(net_conn_open(&modem, "127.0.0.1", s.port, &cfg, 300, &ops, &r, &r.c) == 0);
+	CHECK(net_conn_open(&nh, "127.0.0.1", s.port, &cfg, 300, &ops, &r, &r.c) == 0);
 	CHECK(run_until(&r.opened, 3000));
 	CHECK(r.status == -NET_ERR_TIMEOUT && strstr(r.cause, "TLS handshake") != NULL);
 	net_conn_close(r.c);
@@ -483,11 +490,7 @@ int main(void)
 {
 	uv_loop_init(&loop);
 	net_map_init(&map);
-	sim.loop = &loop;
-	sim.net = &map;
-	sim.opt.time_scale = 1.0;
-	modem.sim = &sim;
-	modem.reg.stat = REG_STAT_HOME;
+	net_host_init(&nh, &loop, &map, 0, &nh_ops, &registered);
 	log_set_level(getenv("TEST_VERBOSE") ? LOG_DEBUG : LOG_WARN);
 
 	test_check_vectors();
@@ -500,7 +503,8 @@ int main(void)
 	test_policy_refuse_and_down();
 	test_tls_traps();
 
-	fault_close(&sim);
+	net_host_free(&nh);
+	net_trap_close();
 	run_for(100);
 	CHECK(uv_loop_close(&loop) == 0); /* every handle closed: nothing leaked */
 	net_map_free(&map);

@@ -1114,7 +1114,7 @@ static void test_close(void)
 		struct tls_session *s = (struct tls_session *)1;
 
 		cfg.ca_len = 0;
-		CHECK(tls_session_new(&cfg, &s, small, sizeof(small)) == -1);
+		CHECK(tls_session_new(&cfg, &s, small, sizeof(small)) == TLS_FAILED);
 		CHECK(s == NULL && strlen(small) == 7);
 		tls_session_free(NULL);
 	}

@@ -702,7 +702,7 @@ int tls_session_new(const struct tls_config *cfg, struct tls_session **out, char
 	if (!s) {
 		if (cause_len)
 			snprintf(cause, cause_len, "out of memory");
-		return -1;
+		return -ERR_NOMEM;
 	}
 	mbedtls_ssl_init(&s->ssl);
 	mbedtls_ssl_config_init(&s->conf);
@@ -750,7 +750,7 @@ fail:
 		snprintf(cause, cause_len, "%s", s->cause);
 	log_msg(LOG_DEBUG, "tls: session not created: %s", s->cause);
 	tls_session_free(s);
-	return -1;
+	return TLS_FAILED;
 }
 
 void tls_session_free(struct tls_session *s)

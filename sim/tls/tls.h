@@ -18,11 +18,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Return values of tls_handshake / tls_read / tls_write (>= 0 is a byte count or done). */
+#include "core/err.h"
+
+/* Return values of tls_handshake / tls_read / tls_write (>= 0 is a byte count or done); the
+ * negative ones are causes of core/err.h's table, so err_str() names them too. */
 #define TLS_DONE 0
-#define TLS_WANT (-1) /* needs more ciphertext from the peer (or room to send) */
-#define TLS_CLOSED (-2) /* the peer sent close_notify or closed */
-#define TLS_FAILED (-3) /* fatal: see tls_cause() */
+#define TLS_WANT (-TLS_ERR_WANT) /* needs more ciphertext from the peer (or room to send) */
+#define TLS_CLOSED (-TLS_ERR_CLOSED) /* the peer sent close_notify or closed */
+#define TLS_FAILED (-TLS_ERR_FAILED) /* fatal: see tls_cause() */
 
 enum tls_version { TLS_V1_0 = 1, TLS_V1_1 = 2, TLS_V1_2 = 3 };
 
@@ -66,8 +69,9 @@ struct tls_config {
 
 struct tls_session;
 
-/* Parse the configuration (certificates, key) and create a session. Returns 0, or -1 with the
- * cause written to cause (when cause_len > 0) and *out NULL. */
+/* Parse the configuration (certificates, key) and create a session. Returns 0, or TLS_FAILED
+ * (-ERR_NOMEM when out of memory) with the cause written to cause (when cause_len > 0) and
+ * *out NULL. */
 int tls_session_new(const struct tls_config *cfg, struct tls_session **out, char *cause,
                     size_t cause_len);
 void tls_session_free(struct tls_session *s); /* NULL-safe */
