@@ -543,17 +543,6 @@ static int cfg_aliauth(struct at_call *c, struct qmt_client *q)
 	return AT_OK;
 }
 
-static void print_lines(struct modem *m, const char *t)
-{
-	while (*t) {
-		const char *nl = strchr(t, '\n');
-		size_t n = nl ? (size_t)(nl - t) : strlen(t);
-
-		at_info_bytes(m, t, n);
-		t += n + (nl ? 1 : 0);
-	}
-}
-
 static int cmd_qmtcfg(struct at_call *c)
 {
 	struct modem *m = c->m;
@@ -563,7 +552,7 @@ static int cmd_qmtcfg(struct at_call *c)
 	struct mqtt_cfg *cfg;
 
 	if (c->req == AT_REQ_TEST) {
-		print_lines(m, d->cfg_test);
+		at_info_lines(m, d->cfg_test);
 		return AT_OK;
 	}
 	key = &c->args.p[0];

@@ -341,15 +341,7 @@ static int cmd_qsslcfg(struct at_call *c)
 	long long ctx;
 
 	if (c->req == AT_REQ_TEST) {
-		const char *t = d->test;
-
-		while (*t) {
-			const char *nl = strchr(t, '\n');
-			size_t n = nl ? (size_t)(nl - t) : strlen(t);
-
-			at_info_bytes(m, t, n);
-			t += n + (nl ? 1 : 0);
-		}
+		at_info_lines(m, d->test);
 		return AT_OK;
 	}
 	if (d->globals) {

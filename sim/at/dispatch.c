@@ -321,7 +321,7 @@ static int central_checks(struct at_call *c)
 	return AT_OK;
 }
 
-static int print_test(struct modem *m, const char *text)
+void at_info_lines(struct modem *m, const char *text)
 {
 	const char *p = text;
 
@@ -332,7 +332,6 @@ static int print_test(struct modem *m, const char *text)
 		at_info_bytes(m, p, n);
 		p += n + (nl ? 1 : 0);
 	}
-	return AT_OK;
 }
 
 static int run_one(struct modem *m, const struct at_cmd_req *r, bool ask_scenario)
@@ -371,8 +370,10 @@ static int run_one(struct modem *m, const struct at_cmd_req *r, bool ask_scenari
 	if (rc != AT_OK)
 		return rc;
 	modem_hook_call(m, &call);
-	if (r->req == AT_REQ_TEST && call.cmd->test)
-		return print_test(m, call.cmd->test);
+	if (r->req == AT_REQ_TEST && call.cmd->test) {
+		at_info_lines(m, call.cmd->test);
+		return AT_OK;
+	}
 	rc = call.cmd->fn ? call.cmd->fn(&call) : AT_OK;
 	return rc;
 }

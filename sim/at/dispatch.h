@@ -161,6 +161,8 @@ void at_dispatch_line(struct modem *m, const uint8_t *line, size_t len, bool ove
  * preceded by CR LF, every line is followed by CR LF. */
 void at_info(struct modem *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void at_info_bytes(struct modem *m, const void *p, size_t n);
+/* Info lines from a text whose lines are separated by "\n" (TEST answers). */
+void at_info_lines(struct modem *m, const char *text);
 /* Start the next info line without the leading CR LF (as +QFUPL after its data). */
 void at_info_noblank(struct modem *m);
 /* "\r\nTEXT\r\n": CONNECT, SEND OK, DEACT OK, ... */

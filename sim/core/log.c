@@ -106,6 +106,13 @@ bool trace_enabled(void)
 	return log_file || trace_file;
 }
 
+void log_json_str(struct buf *out, const void *p, size_t n)
+{
+	buf_putc(out, '"');
+	log_escape(out, p, n, true);
+	buf_putc(out, '"');
+}
+
 void log_escape(struct buf *out, const uint8_t *p, size_t n, bool json)
 {
 	for (size_t i = 0; i < n; i++) {

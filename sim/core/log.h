@@ -45,5 +45,7 @@ uint64_t trace_last_tx_line(int modem);
 /* Escape bytes for a transcript (printable ASCII as is, \r \n \t \\ and \xNN) or for a JSON
  * string body (\u00NN for control and non-ASCII bytes, so that the bytes are recoverable). */
 void log_escape(struct buf *out, const uint8_t *p, size_t n, bool json);
+/* p[0..n) as a quoted JSON string (log_escape's JSON form): the one JSON string writer. */
+void log_json_str(struct buf *out, const void *p, size_t n);
 
 #endif

@@ -800,9 +800,7 @@ void findings_close(struct modem *m)
 
 static void json_str(struct buf *b, const char *s)
 {
-	buf_putc(b, '"');
-	log_escape(b, (const uint8_t *)s, strlen(s), true);
-	buf_putc(b, '"');
+	log_json_str(b, s, strlen(s));
 }
 
 static void query_one(struct modem *m, struct buf *out)

@@ -133,30 +133,19 @@ static void answer(struct ctl_client *cl, const void *p, size_t n)
 	}
 }
 
-static void json_escape(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			buf_printf(b, "\\u%04x", c);
-		else
-			buf_putc(b, c);
-	}
-}
-
 static void answer_error(struct ctl_client *cl, int col, const char *msg)
 {
-	struct buf b;
+	struct buf b, text;
 
 	buf_init(&b, 0);
-	buf_printf(&b, "{\"ok\":false,\"error\":\"");
+	buf_init(&text, 0);
 	if (col > 0)
-		buf_printf(&b, "%d:%d: ", cl->lineno, col);
-	json_escape(&b, msg);
-	buf_printf(&b, "\"}");
+		buf_printf(&text, "%d:%d: ", cl->lineno, col);
+	buf_printf(&text, "%s", msg);
+	buf_printf(&b, "{\"ok\":false,\"error\":");
+	log_json_str(&b, text.data, text.len);
+	buf_free(&text);
+	buf_printf(&b, "}");
 	if (b.data)
 		answer(cl, b.data, b.len);
 	buf_free(&b);

@@ -988,23 +988,12 @@ void scn_notify_upload(struct modem *m, const char *drive, const char *name)
 
 static void json_str(struct buf *b, const char *s, size_t n)
 {
-	buf_putc(b, '"');
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			buf_printf(b, "\\u%04x", c);
-		else
-			buf_putc(b, c);
-	}
-	buf_putc(b, '"');
+	log_json_str(b, s, n);
 }
 
 static void json_cstr(struct buf *b, const char *s)
 {
-	json_str(b, s, strlen(s));
+	log_json_str(b, s, strlen(s));
 }
 
 static void json_params(struct buf *b, const struct scn_params *p)
