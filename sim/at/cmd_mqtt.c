@@ -28,6 +28,9 @@
 #define LAT_CLOSE_MS 100
 
 #define OPEN_TIMEOUT_S 75 /* AT+QMTOPEN maximum response time (M95 MQTT AN 3.2.2) */
+/* An incoming message is taken (and acknowledged to the broker) only while less than this
+ * waits for the host; the module's buffering, a choice (as sock/sock.h SOCK_HOST_HIGH). */
+#define QMT_HOST_HIGH (32 * 1024)
 
 /* +QMTSTAT <err_code> (EC2x MQTT AN 3.3.14; M95 MQTT AN 4.1.1). */
 #define QMTSTAT_CLOSED 1 /* closed or reset by the peer, or the network */
@@ -297,6 +300,11 @@ static bool ev_message(struct mqtt_client *cl, uint16_t id, const struct mqtt_pu
 	struct modem *m = modem_of(cl);
 	struct qmt_client *q = qc(cl);
 	struct buf b;
+
+	/* The host is behind: the message waits in the broker's connection, unacknowledged,
+	 * until what waits for the host drains (qmt_host_drained). */
+	if (modem_host_pending(m) >= QMT_HOST_HIGH)
+		return false;
 
 	if (q->recv_mode == 1) {
 		/* recv/mode 1: a slot per message; with every slot taken the message waits
@@ -1076,6 +1084,16 @@ static void qmt_close(struct modem *m)
 	m->qmt = NULL;
 }
 
+/* The host read what waited: messages the clients kept may be taken now. */
+static void qmt_host_drained(struct modem *m)
+{
+	struct qmt_state *s = st(m);
+
+	for (int i = 0; s && i < MQTT_CLIENTS_MAX; i++)
+		if (s->q[i].cl->conn && s->q[i].cl->rx.len)
+			mqtt_client_resume(s->q[i].cl);
+}
+
 /* A PDP context went down: its clients lose their connection with +QMTSTAT: <id>,1 (the
  * socket is gone, as a reset by the peer; no source names the code). */
 static void qmt_pdp_down(struct modem *m, int cid, bool by_network)
@@ -1145,6 +1163,7 @@ const struct at_family at_family_mqtt_ec25 = {
         .reboot = qmt_reboot,
         .close = qmt_close,
         .pdp_down = qmt_pdp_down,
+        .host_drained = qmt_host_drained,
 };
 
 /* M95 MQTT AN (seed 001): no version/pdpcid/recv/mode keys, no QMTPUBEX, no QMTRECV command,
@@ -1188,6 +1207,7 @@ const struct at_family at_family_mqtt_m95 = {
         .reboot = qmt_reboot,
         .close = qmt_close,
         .pdp_down = qmt_pdp_down,
+        .host_drained = qmt_host_drained,
 };
 
 /* BG96 MQTT AN V1.0 (quoted by WIZnet's BG96 guides; real sessions in them): AT+QMTPUB as on
@@ -1238,4 +1258,5 @@ const struct at_family at_family_mqtt_bg96 = {
         .reboot = qmt_reboot,
         .close = qmt_close,
         .pdp_down = qmt_pdp_down,
+        .host_drained = qmt_host_drained,
 };

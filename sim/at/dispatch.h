@@ -108,6 +108,8 @@ struct at_family {
 	void (*close)(struct modem *m);
 	/* A PDP context went down (by_network: the network dropped it, else AT+QIDEACT). */
 	void (*pdp_down)(struct modem *m, int cid, bool by_network);
+	/* Everything queued for the host has left modemsim: what waited for room may go. */
+	void (*host_drained)(struct modem *m);
 };
 
 struct at_call {

@@ -506,14 +506,28 @@ void modem_resume_input(struct modem *m)
 		pump(m);
 }
 
+size_t modem_host_pending(const struct modem *m)
+{
+	size_t n = m->outq.len + m->urcs.len;
+
+	if (m->port.backlog)
+		n += m->port.backlog(m->port.ctx);
+	return n;
+}
+
 void modem_output_drained(struct modem *m)
 {
 	void (*cb)(struct modem *) = m->on_drain;
 
-	if (!cb || m->closing || m->outq.len || (m->port.backlog && m->port.backlog(m->port.ctx)))
+	if (m->closing || m->outq.len || (m->port.backlog && m->port.backlog(m->port.ctx)))
 		return;
-	m->on_drain = NULL;
-	cb(m);
+	if (cb) {
+		m->on_drain = NULL;
+		cb(m);
+	}
+	for (const struct at_family *const *f = m->model->families; *f && !m->closing; f++)
+		if ((*f)->host_drained)
+			(*f)->host_drained(m);
 }
 
 void modem_line_timer_update(struct modem *m)

@@ -131,7 +131,10 @@ void modem_input(struct modem *m, const uint8_t *p, size_t n);
 /* Feed the host bytes that waited while a command ran, after it completed asynchronously (from
  * a timer; never from inside the input path). */
 void modem_resume_input(struct modem *m);
+/* The port took everything: the one-shot on_drain runs, then every family's host_drained. */
 void modem_output_drained(struct modem *m);
+/* Bytes that wait for the host: queued output, held URCs and the port's backlog. */
+size_t modem_host_pending(const struct modem *m);
 
 /* Bytes to the host (traced). Queued and written once per loop iteration, so a reply made
  * of many pieces reaches the host (and the transcript) as one write. */

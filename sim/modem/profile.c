@@ -114,11 +114,13 @@ static const struct fs_drive_spec bg96_drives[] = {
 };
 
 /* MQTT limits: six clients, payload 1-1548 (reference §6c: EC2x, BG96 and M95 "(1-1548)"),
- * topic 255; the M95's in-flight window of 5 (M95 MQTT AN 3.2.8 note 1). */
+ * topic 255; the M95's in-flight window of 5 (M95 MQTT AN 3.2.8 note 1). The largest packet
+ * taken from the broker is not documented: 64 KiB is a choice (a larger one ends the
+ * connection with +QMTSTAT: <id>,1, README "What is guaranteed"). */
 #define QUECTEL_MQTT(window)                                                                       \
 	{                                                                                          \
 		.clients = 6, .inflight_max = (window), .payload_max = 1548,                       \
-		.topic_max = MQTT_TOPIC_MAX                                                        \
+		.topic_max = MQTT_TOPIC_MAX, .rx_packet_max = 64 * 1024                            \
 	}
 
 const struct model_profile profile_ec25 = {

@@ -127,6 +127,7 @@ static void teardown(struct mqtt_client *c, bool abort_conn)
 	}
 	buf_reset(&c->rx);
 	c->paused = false;
+	c->rx_again = false;
 	set_state(c, MQTT_S_IDLE);
 	rearm(c);
 }
@@ -386,16 +387,6 @@ static bool deliver(struct mqtt_client *c, uint16_t id, const struct mqtt_publis
 	return true;
 }
 
-static void pause_reading(struct mqtt_client *c)
-{
-	if (c->paused)
-		return;
-	c->paused = true;
-	net_conn_pause(c->conn, true);
-	trace_event(c->env->trace_id, "mqtt", "client %d: receive buffers full, reading paused",
-	            c->idx);
-}
-
 /* Returns false when the packet was not taken (a refused PUBLISH): it stays in rx. */
 static bool handle_packet(struct mqtt_client *c, const struct mqtt_packet *pk)
 {
@@ -556,57 +547,117 @@ static bool handle_packet(struct mqtt_client *c, const struct mqtt_packet *pk)
 	return true;
 }
 
-/* Parse what the broker sent. When the owner refuses a message, stop: the connection is not
- * read until mqtt_client_resume(), so nothing is dropped or acknowledged early. */
+/* Parse what the broker sent. A PUBLISH the owner refuses waits in rx, and so does every
+ * PUBLISH after it (their order is kept); they are offered again by mqtt_client_resume() and
+ * with the next data. Packets that are not PUBLISHes (acknowledgements of the client's own
+ * packets, PINGRESP) are handled meanwhile, so results and keepalive go on. While PUBLISHes
+ * wait, the connection is read until MQTT_RX_HOLD_MAX bytes wait: then it is paused and TCP's
+ * window closes on the broker. Nothing is acknowledged before the owner took it.
+ *
+ * rx is compacted in place: bytes [0, kept) are the waiting PUBLISHes, [rd, len) not yet
+ * parsed. A callback may end the session (rx is then reset): every step checks for it. */
 static void process_rx(struct mqtt_client *c)
 {
-	size_t off = 0;
+	size_t rd = 0, kept = 0;
+	size_t max = c->env->limits && c->env->limits->rx_packet_max ? c->env->limits->rx_packet_max
+	                                                             : MQTT_RX_PACKET_MAX;
+	bool held = false, pause;
 
-	while (c->conn && !c->paused && off < c->rx.len) {
+	if (c->in_rx) {
+		c->rx_again = true; /* from inside a callback: the running pass goes round again */
+		return;
+	}
+	c->in_rx = true;
+again:
+	c->rx_again = false;
+	while (c->conn && rd < c->rx.len) {
 		struct mqtt_header h;
 		struct mqtt_packet pk;
 		const char *reason = NULL;
-		int rc = mqtt_codec_header_parse(c->rx.data + off, c->rx.len - off, &h, &reason);
+		int rc = mqtt_codec_header_parse(c->rx.data + rd, c->rx.len - rd, &h, &reason);
 		size_t total;
 
 		if (rc == 0)
 			break;
-		if (rc < 0 || h.remaining > MQTT_RX_PACKET_MAX) {
+		if (rc < 0) {
 			trace_event(c->env->trace_id, "mqtt",
 			            "client %d: bad packet from broker: %s", c->idx,
-			            reason ? reason : "packet too large");
-			lose(c, MQTT_LOSS_PROTOCOL, "protocol error from broker", true);
-			return;
+			            reason ? reason : "?");
+			goto protocol_error;
 		}
 		total = h.header_len + h.remaining;
-		if (c->rx.len - off < total)
+		if (total > max) {
+			trace_event(
+			        c->env->trace_id, "mqtt",
+			        "client %d: %s of %zu bytes from the broker exceeds the receive "
+			        "limit of %zu bytes",
+			        c->idx, mqtt_codec_type_name((enum mqtt_packet_type)(h.byte1 >> 4)),
+			        total, max);
+			c->in_rx = false;
+			lose(c, MQTT_LOSS_PROTOCOL, "packet larger than the receive limit", true);
+			return;
+		}
+		if (c->rx.len - rd < total)
 			break;
-		rc = mqtt_codec_decode(c->rx.data + off, total, (uint8_t)c->cfg.version, &pk,
+		if ((h.byte1 >> 4) == MQTT_PUBLISH && held) {
+			memmove(c->rx.data + kept, c->rx.data + rd, total);
+			kept += total;
+			rd += total;
+			continue;
+		}
+		rc = mqtt_codec_decode(c->rx.data + rd, total, (uint8_t)c->cfg.version, &pk,
 		                       &reason);
 		if (rc != 0) {
 			trace_event(c->env->trace_id, "mqtt", "client %d: malformed packet: %s",
 			            c->idx, reason ? reason : "?");
-			lose(c, MQTT_LOSS_PROTOCOL, "protocol error from broker", true);
-			return;
+			goto protocol_error;
 		}
 		if (!handle_packet(c, &pk)) {
-			pause_reading(c);
-			break;
+			held = true;
+			memmove(c->rx.data + kept, c->rx.data + rd, total);
+			kept += total;
+			rd += total;
+			continue;
 		}
-		off += total;
+		if (c->state == MQTT_S_IDLE) {
+			c->in_rx = false;
+			return; /* the packet ended the session */
+		}
+		rd += total;
 	}
-	if (off && c->state != MQTT_S_IDLE)
-		buf_consume(&c->rx, off);
+	if (c->state == MQTT_S_IDLE) {
+		c->in_rx = false;
+		return;
+	}
+	if (rd > kept) {
+		memmove(c->rx.data + kept, c->rx.data + rd, c->rx.len - rd);
+		c->rx.len -= rd - kept;
+	}
+	if (c->rx_again && c->conn) {
+		rd = kept = 0;
+		held = false;
+		goto again;
+	}
+	c->in_rx = false;
+	pause = held && c->rx.len >= MQTT_RX_HOLD_MAX;
+	if (pause != c->paused && c->conn) {
+		c->paused = pause;
+		net_conn_pause(c->conn, pause);
+		trace_event(c->env->trace_id, "mqtt", "client %d: %s", c->idx,
+		            pause ? "messages wait for the host: reading paused"
+		                  : "reading resumed");
+	}
 	rearm(c);
+	return;
+protocol_error:
+	c->in_rx = false;
+	lose(c, MQTT_LOSS_PROTOCOL, "protocol error from broker", true);
 }
 
 void mqtt_client_resume(struct mqtt_client *c)
 {
-	if (!c->paused || !c->conn)
-		return;
-	c->paused = false;
-	net_conn_pause(c->conn, false);
-	process_rx(c);
+	if (c->conn)
+		process_rx(c);
 }
 
 /* ---- connection callbacks ---- */

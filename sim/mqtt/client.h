@@ -18,8 +18,10 @@
  * ops->message() which mqtt_client_resume() may cause. Every callback is optional.
  *
  * Flow control: ops->message() returns false when the owner cannot take the message now; the
- * client then stops reading the connection (TCP pushes back on the broker), does not
- * acknowledge the message, and offers it again after mqtt_client_resume(). */
+ * client does not acknowledge it, keeps it and the PUBLISHes after it in order (at most
+ * MQTT_RX_HOLD_MAX bytes: beyond, it stops reading the connection and TCP pushes back on the
+ * broker), and offers it again after mqtt_client_resume(). Acknowledgements of the client's own
+ * packets and PINGRESP are handled meanwhile. */
 #ifndef MODEMSIM_MQTT_CLIENT_H
 #define MODEMSIM_MQTT_CLIENT_H
 
@@ -40,7 +42,10 @@ struct tls_config;
 #define MQTT_PENDING_MAX 16 /* packets awaiting an acknowledgement, per client */
 #define MQTT_TOPIC_MAX 255 /* reference §6c: topic max 255 B */
 #define MQTT_HOST_MAX 100 /* M95 MQTT AN 3.2.2: host name at most 100 bytes */
-#define MQTT_RX_PACKET_MAX (1024 * 1024) /* larger packets from the broker: protocol error */
+#define MQTT_RX_PACKET_MAX (1024 * 1024) /* receive limit when the profile gives none */
+/* Bytes of refused PUBLISHes (the owner could not take them yet) that wait in the client; with
+ * more, the connection is not read and TCP pushes back on the broker. */
+#define MQTT_RX_HOLD_MAX (64 * 1024)
 
 /* What a model allows (profile data). */
 struct mqtt_limits {
@@ -48,6 +53,9 @@ struct mqtt_limits {
 	int inflight_max; /* outgoing QoS 1/2 publishes unacknowledged; 0: no window */
 	size_t payload_max; /* bytes of one PUBLISH payload the host may send */
 	size_t topic_max;
+	/* The largest packet taken from the broker (0: MQTT_RX_PACKET_MAX); a larger one ends
+	 * the connection (ops->lost(MQTT_LOSS_PROTOCOL)), never a silent drop. */
+	size_t rx_packet_max;
 };
 
 /* The protocol settings of one client (the dialect keeps its own beside them). */
@@ -170,7 +178,8 @@ struct mqtt_client {
 	bool timer_live;
 	uint64_t connack_due, ping_due, pingresp_due, close_due; /* loop ms; 0: none */
 	uint64_t last_tx;
-	bool paused; /* the owner refused a message: the connection is not read */
+	bool paused; /* refused messages fill the hold: the connection is not read */
+	bool in_rx, rx_again; /* process_rx is running; it must go round once more */
 	uint64_t pub_out, pub_in; /* counters for queries */
 };
 

@@ -185,37 +185,27 @@ static bool pki_stale(const char *certs, const char *gen)
 	       (sg.st_mtim.tv_sec == sd.st_mtim.tv_sec && sg.st_mtim.tv_nsec > sd.st_mtim.tv_nsec);
 }
 
-/* Where the PKI lives when --certs is not given. The binary's own location decides first: the
- * build tree's <build>/certs sits next to <build>/sim/modemsim, and gen.sh is found by walking up
- * from the binary to the source tree that contains the build directory. A build directory
- * outside the source tree (and a unit test run by ctest from anywhere) falls back on the paths
- * CMake compiled in (MODEMSIM_SOURCE_GEN, MODEMSIM_BUILD_CERTS). */
+/* Where the PKI lives when --certs is not given. There is no compiled-in path: the binary's own
+ * location decides. The build tree's <build>/certs sits next to <build>/sim/modemsim, and
+ * gen.sh is found by walking up from the binary to the source tree that contains the build
+ * directory. (A caller that knows better, as the unit tests built with the tree's paths do,
+ * names both in struct net_broker_config.) */
 static void default_pki(char *certs, char *gen)
 {
 	char exe[PATH_MAX], dir[PATH_MAX], probe[PATH_MAX + 32];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
 	certs[0] = gen[0] = '\0';
-#ifdef MODEMSIM_BUILD_CERTS
-	snprintf(certs, PATH_MAX, "%s", MODEMSIM_BUILD_CERTS);
-#endif
-#ifdef MODEMSIM_SOURCE_GEN
-	if (access(MODEMSIM_SOURCE_GEN, R_OK) == 0)
-		snprintf(gen, PATH_MAX, "%s", MODEMSIM_SOURCE_GEN);
-#endif
 	if (n <= 0)
 		return;
 	exe[n] = '\0';
 	snprintf(dir, sizeof(dir), "%s", dirname(exe)); /* .../build/sim */
 	snprintf(probe, sizeof(probe), "%s", dir);
+	snprintf(certs, PATH_MAX, "%s/certs", dirname(probe)); /* .../build/certs */
 	for (;;) {
 		snprintf(probe, sizeof(probe), "%s/certs/gen.sh", dir);
 		if (access(probe, R_OK) == 0) {
 			snprintf(gen, PATH_MAX, "%.*s", PATH_MAX - 1, probe);
-			/* found from the binary: the PKI is next to it (exe holds the binary's
-			 * directory since the first dirname()) */
-			snprintf(probe, sizeof(probe), "%s", exe);
-			snprintf(certs, PATH_MAX, "%s/certs", dirname(probe));
 			return;
 		}
 		if (strcmp(dir, "/") == 0 || !dir[0])
@@ -709,7 +699,11 @@ int net_broker_start(const struct net_broker_config *cfg, net_broker_ready_cb re
 		free(b);
 		return -ERR_SYS;
 	}
-	if (cfg->certs_dir) {
+	if (cfg->certs_dir && cfg->gen_script) {
+		/* a PKI made (and remade when stale) by the given script */
+		snprintf(b->info.certs, sizeof(b->info.certs), "%s", cfg->certs_dir);
+		snprintf(b->gen, sizeof(b->gen), "%s", cfg->gen_script);
+	} else if (cfg->certs_dir) {
 		if (!realpath(cfg->certs_dir, b->info.certs) || !pki_complete(b->info.certs)) {
 			log_msg(LOG_ERROR, "--certs %s: no ca.pem, server.pem and server.key there",
 			        cfg->certs_dir);

@@ -54,6 +54,9 @@ struct net_broker_config {
 	struct net_map *map; /* the broker's defaults go in, below what --resolve and --route say */
 	const char *state_dir; /* <state_dir>/broker holds the configuration and log */
 	const char *certs_dir; /* --certs: the PKI; NULL: the source tree's, made when missing */
+	/* With certs_dir: the script that makes the PKI there when it is missing or stale (the
+	 * unit tests name the tree's certs/gen.sh); NULL: certs_dir must hold a complete PKI. */
+	const char *gen_script;
 	bool strict; /* --broker given: a missing PKI is an error, not a broker without TLS */
 };
 

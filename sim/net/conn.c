@@ -215,7 +215,15 @@ int net_conn_write_now(struct net_conn *c, const uint8_t *p, size_t n)
 		return status_of_uv(rc);
 	}
 	c->queued += n;
+	c->nreq++;
 	c->st.wire_tx += n;
+	if (!c->tx_full && (c->queued >= NET_CONN_TX_HIGH || c->nreq >= NET_CONN_TX_REQS_HIGH)) {
+		c->tx_full = true;
+		trace_event(c->h->trace_id, "net",
+		            "conn %u: %zu bytes in %zu writes wait for the peer: not reading",
+		            c->id, c->queued, c->nreq);
+		net_conn_sync_reading(c);
+	}
 	return 0;
 }
 
@@ -331,7 +339,14 @@ static void on_write(uv_write_t *req, int status)
 	struct net_conn *c = w->c;
 
 	c->queued -= w->n;
+	c->nreq--;
 	free(w);
+	if (c->tx_full && c->queued < NET_CONN_TX_HIGH / 2 && c->nreq < NET_CONN_TX_REQS_HIGH / 2 &&
+	    c->state != CONN_DEAD) {
+		c->tx_full = false;
+		trace_event(c->h->trace_id, "net", "conn %u: the peer reads again: reading", c->id);
+		net_conn_sync_reading(c);
+	}
 	if (status == UV_ECANCELED || c->state == CONN_DEAD)
 		return;
 	if (status < 0) {
@@ -541,7 +556,7 @@ void net_conn_sync_reading(struct net_conn *c)
 	if (!c->connected || c->state == CONN_DEAD)
 		return;
 	want = !net_link_blackholed(c) && !(c->f && c->f->in_full) &&
-	       !(c->paused && c->state == CONN_OPEN);
+	       !(c->paused && c->state == CONN_OPEN) && !c->tx_full;
 	if (want)
 		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 	else
@@ -787,6 +802,8 @@ int net_conn_write(struct net_conn *c, const uint8_t *p, size_t n)
 		return -ERR_STATE;
 	if (n == 0)
 		return 0;
+	if (net_conn_backlog(c) + n > NET_CONN_TX_MAX)
+		return -ERR_NOSPC;
 	if (!c->tls) {
 		rc = send_wire(c, p, n);
 		if (rc == -NET_ERR_NOMEM)

@@ -60,8 +60,9 @@ struct net_conn_stats {
 int net_conn_open(struct net_host *h, const char *host, int port, const struct tls_config *tls,
                   uint64_t timeout_ms, const struct net_conn_ops *ops, void *arg,
                   struct net_conn **out);
-/* Queue plaintext after opened(0). Returns 0, -ERR_STATE (not open, or closed by the peer) or
- * -ERR_NOMEM. Every byte taken is sent in order; see net_conn_backlog for flow control. */
+/* Queue plaintext after opened(0). Returns 0, -ERR_STATE (not open, or closed by the peer),
+ * -ERR_NOSPC (NET_CONN_TX_MAX bytes already queued) or -ERR_NOMEM. Every byte taken is sent in
+ * order; see net_conn_backlog for flow control. */
 int net_conn_write(struct net_conn *c, const uint8_t *p, size_t n);
 /* Bytes taken by net_conn_write that have not reached the kernel yet. */
 size_t net_conn_backlog(const struct net_conn *c);
@@ -79,6 +80,15 @@ void net_conn_get_stats(const struct net_conn *c, struct net_conn_stats *out);
 const char *net_conn_peer(const struct net_conn *c);
 
 #define NET_CONN_LINGER_MS 2000
+
+/* The send queue's bounds (bytes and write requests taken but not yet in the kernel): over
+ * NET_CONN_TX_HIGH bytes or NET_CONN_TX_REQS_HIGH requests the connection is not read (a peer
+ * that does not read cannot make us queue answers without end; TCP pushes back on it), and
+ * reading resumes below half of both. net_conn_write refuses more than NET_CONN_TX_MAX bytes
+ * queued with -ERR_NOSPC. */
+#define NET_CONN_TX_HIGH (256 * 1024)
+#define NET_CONN_TX_REQS_HIGH 4096
+#define NET_CONN_TX_MAX (4 * 1024 * 1024)
 
 /* ---- Faults (scenario/fault.c; net/link.c): real impairments of a host's link ----
  *

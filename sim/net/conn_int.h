@@ -88,6 +88,8 @@ struct net_conn {
 
 	struct buf pending; /* TLS: plaintext the session has not taken yet */
 	size_t queued; /* bytes in write requests not yet completed */
+	size_t nreq; /* write requests not yet completed */
+	bool tx_full; /* the send queue is over NET_CONN_TX_HIGH: the socket is not read */
 	struct net_conn_stats st;
 	struct conn_fault *f; /* NULL: no fault ever applied */
 	struct net_conn *prev, *next; /* the host's connections not yet freed */

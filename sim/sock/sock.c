@@ -118,14 +118,9 @@ struct sock *sock_get(struct modem *m, int id)
 
 /* ---- the host side ---- */
 
-/* Bytes that wait for the host: queued output, held URCs, and the port's backlog. */
 static size_t host_pending(struct modem *m)
 {
-	size_t n = m->outq.len + m->urcs.len;
-
-	if (m->port.backlog)
-		n += m->port.backlog(m->port.ctx);
-	return n;
+	return modem_host_pending(m);
 }
 
 /* Stop (or resume) reading the host while the transparent send side is full, as a module

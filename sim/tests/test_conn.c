@@ -694,6 +694,8 @@ static void test_tls_with_broker(void)
 		return;
 	}
 	bc.state_dir = state;
+	bc.certs_dir = MODEMSIM_TEST_CERTS;
+	bc.gen_script = MODEMSIM_TEST_GEN;
 	CHECK(net_map_add_route(&map, "8884=@mutual") == 0);
 	if (net_broker_start(&bc, on_broker, NULL, &b) != 0) {
 		printf("skipped: no embedded broker (mosquitto or PKI missing)\n");
