@@ -1084,6 +1084,39 @@ static void qmt_close(struct modem *m)
 	m->qmt = NULL;
 }
 
+/* The dialect's outcome URCs, for observers (modem/findings.c): +QMTOPEN: <id>,<result>
+ * (2: "identifier occupied", the client stays as it was), +QMTCONN: <id>,0,<ret_code>,
+ * +QMTSTAT: <id>,<err> (5: the server closed after the host's AT+QMTDISC). */
+static bool qmt_shown(const char *line, size_t len, struct mqtt_shown *out)
+{
+	char s[64];
+	int idx, a, b = 0, k;
+
+	if (len < 8 || len >= sizeof(s) || memcmp(line, "+QMT", 4) != 0)
+		return false;
+	memcpy(s, line, len);
+	s[len] = 0;
+	memset(out, 0, sizeof(*out));
+	if (sscanf(s, "+QMTOPEN: %d,%d", &idx, &a) == 2) {
+		out->kind = MQTT_SHOWN_OPEN;
+		out->ok = a == 0;
+		out->unchanged = a == 2;
+	} else if ((k = sscanf(s, "+QMTCONN: %d,%d,%d", &idx, &a, &b)) >= 2) {
+		out->kind = MQTT_SHOWN_CONN;
+		out->ok = a == 0 && k == 3 && b == 0;
+	} else if (sscanf(s, "+QMTSTAT: %d,%d", &idx, &a) == 2) {
+		out->kind = MQTT_SHOWN_LOST;
+		out->normal = a == QMTSTAT_DISCONNECTED;
+	} else {
+		return false;
+	}
+	if (idx < 0 || idx >= MQTT_CLIENTS_MAX)
+		return false;
+	out->client = idx;
+	out->code = a;
+	return true;
+}
+
 /* The host read what waited: messages the clients kept may be taken now. */
 static void qmt_host_drained(struct modem *m)
 {
@@ -1164,6 +1197,7 @@ const struct at_family at_family_mqtt_ec25 = {
         .close = qmt_close,
         .pdp_down = qmt_pdp_down,
         .host_drained = qmt_host_drained,
+        .mqtt_shown = qmt_shown,
 };
 
 /* M95 MQTT AN (seed 001): no version/pdpcid/recv/mode keys, no QMTPUBEX, no QMTRECV command,
@@ -1208,6 +1242,7 @@ const struct at_family at_family_mqtt_m95 = {
         .close = qmt_close,
         .pdp_down = qmt_pdp_down,
         .host_drained = qmt_host_drained,
+        .mqtt_shown = qmt_shown,
 };
 
 /* BG96 MQTT AN V1.0 (quoted by WIZnet's BG96 guides; real sessions in them): AT+QMTPUB as on
@@ -1259,4 +1294,5 @@ const struct at_family at_family_mqtt_bg96 = {
         .close = qmt_close,
         .pdp_down = qmt_pdp_down,
         .host_drained = qmt_host_drained,
+        .mqtt_shown = qmt_shown,
 };

@@ -94,6 +94,23 @@ struct at_cmd {
 	at_handler fn;
 };
 
+/* What a URC line told the host about one of its MQTT clients: the dialect recognizes its own
+ * words (at_family.mqtt_shown), so that observers judge events, not text. */
+enum mqtt_shown_kind {
+	MQTT_SHOWN_OPEN, /* the network open's outcome */
+	MQTT_SHOWN_CONN, /* the MQTT connection's outcome */
+	MQTT_SHOWN_LOST, /* the client's network ended */
+};
+
+struct mqtt_shown {
+	enum mqtt_shown_kind kind;
+	int client;
+	bool ok; /* OPEN: the network is open; CONN: connected */
+	bool unchanged; /* OPEN: refused because the client is busy: it stays as it was */
+	bool normal; /* LOST: the end the host asked for (after its own disconnect) */
+	int code; /* the dialect's number, for messages */
+};
+
 /* One family: its commands, its wording, and the state it owns. Every hook is optional. */
 struct at_family {
 	const char *name; /* "mqtt-quectel": for traces and --list-commands */
@@ -110,6 +127,8 @@ struct at_family {
 	void (*pdp_down)(struct modem *m, int cid, bool by_network);
 	/* Everything queued for the host has left modemsim: what waited for room may go. */
 	void (*host_drained)(struct modem *m);
+	/* Is this URC line (without CR LF) one of the family's MQTT outcomes? Fills *out. */
+	bool (*mqtt_shown)(const char *line, size_t len, struct mqtt_shown *out);
 };
 
 struct at_call {

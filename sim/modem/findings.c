@@ -537,16 +537,34 @@ static const char *msgid_in_flight(const struct mqtt_client *c, long long msgid)
 	return NULL;
 }
 
-/* Is "+QMTSTAT: <idx>," still waiting in the URC queue (the host has not seen it)? */
+static void each_shown(const struct modem *m, const void *p, size_t n,
+                       bool (*fn)(struct modem *m, void *arg, const struct mqtt_shown *ev),
+                       void *arg);
+
+/* Is a loss of client idx still waiting in the URC queue (the host has not seen it)? */
+struct held_probe {
+	int idx;
+	bool found;
+};
+
+static bool probe_held(struct modem *m, void *arg, const struct mqtt_shown *ev)
+{
+	struct held_probe *h = arg;
+
+	(void)m;
+	if (ev->kind == MQTT_SHOWN_LOST && !ev->normal && ev->client == h->idx) {
+		h->found = true;
+		return false;
+	}
+	return true;
+}
+
 static bool stat_held(const struct modem *m, int idx)
 {
-	char pat[24];
-	size_t k = (size_t)snprintf(pat, sizeof(pat), "+QMTSTAT: %d,", idx);
+	struct held_probe h = {idx, false};
 
-	for (size_t i = 0; m->urcs.len >= k && i + k <= m->urcs.len; i++)
-		if (memcmp(m->urcs.data + i, pat, k) == 0)
-			return true;
-	return false;
+	each_shown(m, m->urcs.data, m->urcs.len, probe_held, &h);
+	return h.found;
 }
 
 /* A command on a client the host was told is closed. True when the command is judged here
@@ -688,59 +706,77 @@ void findings_command(struct modem *m, const struct at_call *c)
 	}
 }
 
-/* One URC line the host is sent: what it now knows of its MQTT clients. */
-static void urc_line(struct modem *m, struct findings *f, const char *s)
+/* One outcome the host was shown: what it now knows of its MQTT clients. */
+static void shown(struct modem *m, struct findings *f, const struct mqtt_shown *ev)
 {
-	int idx, a, b = 0, k;
+	struct fnd_client *v = &f->c[ev->client];
 
-	if (sscanf(s, "+QMTOPEN: %d,%d", &idx, &a) == 2 && idx >= 0 && idx < MQTT_CLIENTS_MAX) {
-		/* 2: "MQTT identifier occupied", the client stays as it was */
-		if (a == 0)
-			f->c[idx].opened = true;
-		else if (a != 2)
-			f->c[idx].opened = f->c[idx].connected = false;
-	} else if ((k = sscanf(s, "+QMTCONN: %d,%d,%d", &idx, &a, &b)) >= 2 && idx >= 0 &&
-	           idx < MQTT_CLIENTS_MAX) {
-		f->c[idx].connected = a == 0 && k == 3 && b == 0;
-		if (f->c[idx].connected)
-			f->c[idx].nopens = 0; /* a connection ends a storm */
-	} else if (sscanf(s, "+QMTSTAT: %d,%d", &idx, &a) == 2 && idx >= 0 &&
-	           idx < MQTT_CLIENTS_MAX) {
-		struct fnd_client *v = &f->c[idx];
-
+	switch (ev->kind) {
+	case MQTT_SHOWN_OPEN:
+		if (ev->ok)
+			v->opened = true;
+		else if (!ev->unchanged)
+			v->opened = v->connected = false;
+		return;
+	case MQTT_SHOWN_CONN:
+		v->connected = ev->ok;
+		if (v->connected)
+			v->nopens = 0; /* a connection ends a storm */
+		return;
+	case MQTT_SHOWN_LOST:
 		v->opened = v->connected = false;
-		/* 5: the server closed after the host's own QMTDISC; nothing to act on */
-		if (a != 5) {
+		/* the end the host asked for: nothing to act on */
+		if (!ev->normal) {
 			v->stat_pending = true;
 			v->stat_reported = false;
-			v->stat_code = a;
+			v->stat_code = ev->code;
 			v->stat_line = trace_last_tx_line(m->index);
 		}
+		return;
 	}
+}
+
+/* The model's families recognize their own outcome URCs (at_family.mqtt_shown). */
+static bool recognize(const struct modem *m, const char *line, size_t len, struct mqtt_shown *ev)
+{
+	for (const struct at_family *const *fam = m->model->families; *fam; fam++)
+		if ((*fam)->mqtt_shown && (*fam)->mqtt_shown(line, len, ev))
+			return true;
+	return false;
+}
+
+/* Call fn for each outcome among the URC lines of p[0..n). */
+static void each_shown(const struct modem *m, const void *p, size_t n,
+                       bool (*fn)(struct modem *m, void *arg, const struct mqtt_shown *ev),
+                       void *arg)
+{
+	const char *s = p, *end = s + n;
+
+	while (s < end) {
+		const char *e = s;
+		struct mqtt_shown ev;
+
+		while (e < end && *e != '\r' && *e != '\n')
+			e++;
+		if (e > s && recognize(m, s, (size_t)(e - s), &ev) &&
+		    !fn((struct modem *)m, arg, &ev))
+			return;
+		s = e + 1;
+	}
+}
+
+static bool apply_shown(struct modem *m, void *arg, const struct mqtt_shown *ev)
+{
+	shown(m, arg, ev);
+	return true;
 }
 
 void findings_urc(struct modem *m, const void *p, size_t n)
 {
-	const char *s = p, *end = s + n;
-	struct findings *f;
+	struct findings *f = get(m);
 
-	if (n < 8 || !memmem(p, n, "+QMT", 4))
-		return;
-	f = get(m);
-	if (!f)
-		return;
-	while (s < end) {
-		const char *e = s;
-		char line[64];
-
-		while (e < end && *e != '\r' && *e != '\n')
-			e++;
-		if (e - s >= 8 && memcmp(s, "+QMT", 4) == 0) {
-			snprintf(line, sizeof(line), "%.*s", (int)(e - s), s);
-			urc_line(m, f, line);
-		}
-		s = e + 1;
-	}
+	if (f)
+		each_shown(m, p, n, apply_shown, f);
 }
 
 void findings_reboot(struct modem *m)
