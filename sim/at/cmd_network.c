@@ -354,7 +354,7 @@ static int cmd_cfun(struct at_call *c)
 static void power_on_cb(struct modem *m, void *arg)
 {
 	(void)arg;
-	modem_reboot(m);
+	modem_power_on(m);
 }
 
 /* The module is off: the line engine swallows every byte (RAW mode with no owner drops its
@@ -369,7 +369,7 @@ static void power_off_cb(struct modem *m, void *arg)
 	at_line_raw(&m->line, 0, 0, 0, modem_now(m));
 	modem_line_timer_update(m);
 	if (!modem_after(m, modem_delay(m, NET_POWER_OFF_MS), power_on_cb, NULL))
-		modem_reboot(m);
+		modem_power_on(m);
 }
 
 static int power_down(struct modem *m)

@@ -582,7 +582,16 @@ void modem_boot(struct modem *m)
 	modem_hook_note(m, MODEM_NOTE_BOOT, 0);
 }
 
-void modem_reboot(struct modem *m)
+/* The reset is over: the module hears and speaks again. */
+static void power_on_cb(struct modem *m, void *arg)
+{
+	(void)arg;
+	at_line_init(&m->line);
+	modem_line_timer_update(m);
+	modem_boot(m);
+}
+
+static void reset(struct modem *m, uint64_t silent_ms)
 {
 	trace_event(m->index, "note", "reboot");
 	at_data_abandon(m);
@@ -596,8 +605,25 @@ void modem_reboot(struct modem *m)
 	families_reboot(m);
 	fs_reboot(&m->fs);
 	modem_hook_reboot(m);
+	if (silent_ms && modem_after(m, silent_ms, power_on_cb, NULL)) {
+		/* resetting: the line engine swallows every byte (RAW with no owner drops its data
+		 * and never echoes) and URCs wait, until power_on_cb */
+		at_line_raw(&m->line, 0, 0, 0, modem_now(m));
+		modem_line_timer_update(m);
+		return;
+	}
 	modem_line_timer_update(m);
 	modem_boot(m);
+}
+
+void modem_reboot(struct modem *m)
+{
+	reset(m, modem_delay(m, m->model->reboot_ms));
+}
+
+void modem_power_on(struct modem *m)
+{
+	reset(m, 0);
 }
 
 void modem_hang(struct modem *m, bool hung)

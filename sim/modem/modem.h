@@ -116,8 +116,11 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 void modem_close(struct modem *m);
 /* Emit the boot URCs on the profile's schedule. */
 void modem_boot(struct modem *m);
-/* AT+CFUN=1,1: clear volatile state, cancel everything pending, boot again. */
+/* AT+CFUN=1,1: clear volatile state, cancel everything pending, stay silent for the profile's
+ * reboot time, boot again. */
 void modem_reboot(struct modem *m);
+/* The same with no silence: the module was off already (AT+QPOWD's power key). */
+void modem_power_on(struct modem *m);
 /* The slot where family f keeps its own state on m (NULL if f is not in m's profile). */
 void **modem_family_state(struct modem *m, const struct at_family *f);
 /* A PDP context went down: every family that holds something on it is told. */

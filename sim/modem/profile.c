@@ -134,6 +134,9 @@ const struct model_profile profile_ec25 = {
         .imei_tac = "86675804",
         .cmee_default = 1,
         .boot = ec25_boot,
+        /* a choice: the EC25's reset time is not in the sources (the BG96's, on the same
+         * platform, is about 5.9 s) */
+        .reboot_ms = 5000,
         .families = ec25_families,
         .prompt = "\r\n> ",
         /* LTE band 3: EARFCN 1300 lies in band 3's downlink range 1200-1949 */
@@ -163,6 +166,7 @@ const struct model_profile profile_m95 = {
         .imei_tac = "86205403",
         .cmee_default = 0,
         .boot = m95_boot,
+        .reboot_ms = 3000, /* a choice: no source gives the M95's */
         .families = m95_families,
         .prompt = "\r\n> ",
         /* GSM only: no AcT, a two-byte cell id */
@@ -197,6 +201,8 @@ const struct model_profile profile_bg96 = {
         .imei_tac = "86528404",
         .cmee_default = 1,
         .boot = bg96_boot,
+        /* TinyGSM issue 157's BG96 log: RDY about 5.9 s after the OK of AT+CFUN=1,1 */
+        .reboot_ms = 5900,
         .families = bg96_families,
         .prompt = "\r\n> ",
         .cell = {.act = 8,

@@ -46,6 +46,9 @@ struct model_profile {
 	const char *imei_tac; /* 8-digit type allocation code */
 	int cmee_default;
 	const struct boot_urc *boot; /* NULL-terminated by text */
+	/* A reset (AT+CFUN=1,1, modem.reboot) leaves the module silent this long before its
+	 * boot URCs begin (realistic timing, scaled by --time-scale; none with --timing fast). */
+	unsigned reboot_ms;
 	const struct at_family *const *families; /* NULL-terminated; first match wins */
 	const char *prompt; /* what opens a data prompt ("\r\n> ") */
 	struct cell_defaults cell;
