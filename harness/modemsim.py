@@ -22,7 +22,7 @@ FINAL_RE = re.compile(
 SANITIZER_MARKERS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:",
                      b"UndefinedBehaviorSanitizer")
 
-BOOT_LAST = {"ec25": b"+QIND: PB DONE\r\n", "m95": b"SMS Ready\r\n"}
+BOOT_LAST = {"ec25": b"+QIND: PB DONE\r\n", "m95": b"SMS Ready\r\n", "bg96": b"+QIND: SMS DONE\r\n"}
 
 
 class Timeout(AssertionError):
