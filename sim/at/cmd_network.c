@@ -658,12 +658,17 @@ static void qcfg_close(struct modem *m)
 		}
 }
 
+/* The profile lists this family before the EC25's network family, so its rows win. */
 static const struct at_cmd qcfg_bg96_cmds[] = {
         /* test reply: a RAK5010 (BG96) document's, the keys simulated here */
         {"+QCFG", AT_REQ_WRITE | AT_REQ_TEST, 1, 3, AT_SPEC(AT_TEXT(32)),
          "+QCFG: \"nwscanmode\",(0,1,3),(0,1)\n+QCFG: \"nwscanseq\",(00-010203),(0,1)\n"
          "+QCFG: \"iotopmode\",(0-2)",
          0, 0, cmd_qcfg},
+        /* The BG96's system modes, not the EC25's: its test reply as the FreeRTOS BG96
+         * maintainer pasted it (BG96MAR02A10M1G), no parentheses. */
+        {"+QCSQ", ET, 0, 0, NULL, 0, "+QCSQ: \"NOSERVICE\",\"GSM\",\"CAT-M1\",\"CAT-NB1\"", 0, 0,
+         cmd_qcsq},
         {0},
 };
 
