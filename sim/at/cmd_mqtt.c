@@ -123,7 +123,8 @@ static void urc_job_drop(void *arg)
 static void urc_bytes(struct modem *m, struct qmt_client *q, uint64_t latency_ms, const void *p,
                       size_t n)
 {
-	uint64_t now = modem_now(m), due = q->cmd_at + modem_delay(m, latency_ms);
+	uint64_t now = modem_now(m),
+	         due = q->cmd_at + (latency_ms ? modem_latency(m, latency_ms) : 0);
 	struct urc_job *j;
 
 	if (latency_ms == 0 || due < now)

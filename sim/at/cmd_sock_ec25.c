@@ -180,7 +180,7 @@ static int do_open(struct at_call *c, const char *cmd, int cid, int id, struct s
 		return early_fail(m, cmd, id, a->mode, QI_PDP_OPEN);
 	}
 	a->cid = cid;
-	a->report_ms = modem_delay(m, LAT_OPEN_MS);
+	a->report_ms = modem_latency(m, LAT_OPEN_MS);
 	rc = sock_open(m, id, a, &ec25_sock_ops, NULL);
 	if (rc) {
 		at_why(m, "cannot open: %s", err_str(rc));

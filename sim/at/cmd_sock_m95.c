@@ -428,7 +428,7 @@ static int cmd_qiopen(struct at_call *c)
 	         : st->indi == 0 ? SOCK_MODE_PUSH
 	                         : SOCK_MODE_BUFFER;
 	a.timeout_ms = scaled_ms(m, (uint64_t)QIOPEN_TIMEOUT_S * 1000);
-	a.report_ms = modem_delay(m, LAT_OPEN_MS);
+	a.report_ms = modem_latency(m, LAT_OPEN_MS);
 	rc = sock_open(m, id, &a, &tcp_ops, NULL);
 	if (rc) {
 		at_why(m, "cannot open: %s", err_str(rc));
@@ -772,7 +772,7 @@ static int cmd_qsslopen(struct at_call *c)
 	a.mode = mode ? SOCK_MODE_TRANSPARENT : SOCK_MODE_BUFFER;
 	a.tls = &sp.cfg;
 	a.timeout_ms = scaled_ms(m, (uint64_t)timeout_s * 1000);
-	a.report_ms = modem_delay(m, LAT_OPEN_MS);
+	a.report_ms = modem_latency(m, LAT_OPEN_MS);
 	rc = sock_open(m, id, &a, &ssl_ops, NULL);
 	if (rc) {
 		at_why(m, "cannot open: %s", err_str(rc));

@@ -128,6 +128,10 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 	m->cfun = 1;
 	m->ipr = 115200;
 	m->sim_state = SIM_READY;
+	m->rng = (sim->opt.seed ^ 0x9E3779B97F4A7C15ULL) * 0xBF58476D1CE4E5B9ULL +
+	         (uint64_t)index * 2 + 1;
+	if (!m->rng)
+		m->rng = 1;
 	/* First: the store (the modem's persistent memory, shared by the file and SSL families)
 	 * is the step that fails on an unusable state directory, with nothing else to undo. */
 	rc = fs_init(&m->fs, model->drives, state_root(m, root, sizeof(root)), index);
@@ -257,6 +261,20 @@ uint64_t modem_delay(const struct modem *m, uint64_t realistic_ms)
 		return 0;
 	scaled = (double)realistic_ms * m->sim->opt.time_scale;
 	return scaled < 0 ? 0 : (uint64_t)scaled;
+}
+
+uint64_t modem_latency(struct modem *m, uint64_t realistic_ms)
+{
+	uint64_t x = m->rng;
+
+	/* xorshift64*: state never 0 (modem_init) */
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	m->rng = x;
+	x *= 0x2545F4914F6CDD1DULL;
+	/* 0.5 .. 1.5 times, in 1/1024 steps */
+	return modem_delay(m, realistic_ms * (512 + (x >> 54)) / 1024);
 }
 
 uint64_t modem_proto_ms(const struct modem *m, uint64_t ms)

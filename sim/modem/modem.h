@@ -90,6 +90,7 @@ struct modem {
 	int cfun;
 	int ipr; /* +IPR: kept for the read form; the pty has no baud rate */
 	int64_t rtc_offset_ms; /* simulated RTC minus the host's real time */
+	uint64_t rng; /* modem_latency's draws: seeded by --seed and the index */
 	int rtc_tz; /* quarter hours */
 	struct reg_state reg; /* cellular registration (modem/reg.h) */
 	struct pdp_state pdp;
@@ -168,6 +169,11 @@ void modem_timer_cancel(struct modem_timer *t);
 uint64_t modem_now(const struct modem *m);
 /* A modem-side delay under the timing profile: 0 with --timing fast, else ms * --time-scale. */
 uint64_t modem_delay(const struct modem *m, uint64_t realistic_ms);
+/* The latency of a result URC (or a connection's outcome): modem_delay() of a draw between
+ * half and one and a half times realistic_ms, from the modem's own generator seeded by --seed
+ * and its index, so a host that depends on the timing fails or passes the same way for a
+ * seed every time, and a conformance run can sweep seeds. */
+uint64_t modem_latency(struct modem *m, uint64_t realistic_ms);
 /* A protocol timer (guard times, upload inactivity, pkt_timeout) of ms under --time-scale, at
  * least 1; --timing fast leaves it as it is: it is the protocol, not the module's latency. */
 uint64_t modem_proto_ms(const struct modem *m, uint64_t ms);
