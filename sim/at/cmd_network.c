@@ -364,8 +364,7 @@ static void power_off_cb(struct modem *m, void *arg)
 {
 	(void)arg;
 	trace_event(m->index, "note", "powered down");
-	m->at.data_ops = NULL;
-	m->at.data_arg = NULL;
+	at_data_abandon(m);
 	at_line_raw(&m->line, 0, 0, 0, modem_now(m));
 	modem_line_timer_update(m);
 	if (!modem_after(m, modem_delay(m, NET_POWER_OFF_MS), power_on_cb, NULL))
@@ -389,7 +388,7 @@ static int cmd_qpowd_ec25(struct at_call *c)
 	modem_urc(c->m, "POWERED DOWN");
 	/* A module going down runs nothing after this command on the same line: the line ends
 	 * here with OK, so no later command can still be pending when the power goes. */
-	c->m->at.next = c->m->at.line + c->m->at.line_len;
+	at_line_end(c->m);
 	return AT_OK;
 }
 

@@ -795,8 +795,7 @@ static int cmd_o(struct at_call *c)
 		return AT_ERROR;
 	if (!s || sock_transparent(s) != 0) {
 		at_why(m, "no transparent connection to return to");
-		if (!m->at.quiet)
-			at_text(m, m->at.verbose ? "NO CARRIER" : "3");
+		at_text_result(m, "NO CARRIER", 3);
 		return AT_CUSTOM;
 	}
 	at_text(m, "CONNECT");

@@ -199,6 +199,11 @@ bool at_in_transparent(const struct modem *m)
 	return m->at.transparent;
 }
 
+bool at_transparent_pending(const struct modem *m)
+{
+	return m->at.tp_pending;
+}
+
 static void leave_transparent(struct modem *m)
 {
 	m->at.transparent = false;
@@ -555,6 +560,21 @@ void at_data_abandon(struct modem *m)
 		return;
 	trace_event(m->index, "note", "data phase abandoned");
 	ops->end(m, arg, AT_END_ABANDON);
+}
+
+void at_text_result(struct modem *m, const char *text, int code)
+{
+	char num[16];
+
+	if (m->at.quiet)
+		return;
+	snprintf(num, sizeof(num), "%d", code);
+	at_text(m, m->at.verbose ? text : num);
+}
+
+void at_line_end(struct modem *m)
+{
+	m->at.next = m->at.line + m->at.line_len;
 }
 
 void at_result_code(struct modem *m, const char *text, int code)

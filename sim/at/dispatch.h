@@ -188,6 +188,11 @@ void at_info_lines(struct modem *m, const char *text);
 void at_info_noblank(struct modem *m);
 /* "\r\nTEXT\r\n": CONNECT, SEND OK, DEACT OK, ... */
 void at_text(struct modem *m, const char *text);
+/* A result a handler prints itself (it answers AT_CUSTOM): "\r\nTEXT\r\n", or its number the
+ * same way with ATV0, nothing with ATQ1. */
+void at_text_result(struct modem *m, const char *text, int code);
+/* The commands after the current one on its line are not run (a module going down). */
+void at_line_end(struct modem *m);
 void at_send(struct modem *m, const void *p, size_t n);
 /* Reason for the trace line of the current command. */
 void at_why(struct modem *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -212,6 +217,8 @@ void at_transparent_banner(struct modem *m, const char *text);
  * if not NULL. A pending entry is cancelled silently. */
 void at_transparent_exit(struct modem *m, const char *text);
 bool at_in_transparent(const struct modem *m);
+/* Transparent mode is to begin once the current command line's result is out. */
+bool at_transparent_pending(const struct modem *m);
 
 /* Finish the pending command with rc (AT_OK, AT_ERROR, CME code, AT_CUSTOM). */
 void at_complete(struct modem *m, int rc);

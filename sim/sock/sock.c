@@ -438,7 +438,7 @@ static bool pump_sock(struct sock *s)
 
 	if (!sock_in_use(s) || !delivers(s))
 		return false;
-	if (tp && m->sock.tp == s && !at_in_transparent(m) && m->at.tp_pending)
+	if (tp && m->sock.tp == s && !at_in_transparent(m) && at_transparent_pending(m))
 		return true; /* CONNECT's result is not out yet */
 	if (tp && (m->sock.tp != s || !at_in_transparent(m))) {
 		/* not (or no longer) in transparent mode: nothing can go */
