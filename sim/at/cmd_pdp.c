@@ -97,6 +97,7 @@ static int ec25_qicsgp(struct at_call *c)
 	}
 	if (n == 6)
 		cfg.auth = (int)at_num(c, 5);
+	cfg.defined = true; /* +CGDCONT? lists it from now on (the profile is shared) */
 	/* An active context keeps the address it has; the new values apply at the next
 	 * activation. */
 	ctx->cfg = cfg;

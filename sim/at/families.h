@@ -22,8 +22,16 @@ extern const struct at_family at_family_ssl_bg96; /* +QSSLCFG with the BG96's ke
 extern const struct at_family at_family_mqtt_ec25; /* +QMTCFG +QMTOPEN +QMTCONN +QMTPUB ... */
 extern const struct at_family at_family_mqtt_m95;
 extern const struct at_family at_family_mqtt_bg96; /* no +QMTPUBEX, no recv/mode, no +QMTRECV */
+/* 3GPP TS 27.007/27.005: +CGATT +CGDCONT +CGACT +CGPADDR +CTZR +CMGF +CNMI +CSCS +CBC, and
+ * +CTZU +QSCLK (EC25, BG96; contexts shared with +QICSGP) or +QNITZ +QSCLK (M95) */
+extern const struct at_family at_family_3gpp_lte;
+extern const struct at_family at_family_3gpp_gsm;
 /* +QIOPEN +QISEND +QIRD +QICLOSE +QISTATE, +QSSLOPEN ... +QSSLSTATE, ATO */
 extern const struct at_family at_family_sock_ec25;
+/* 3GPP TS 27.007/27.005: +CGATT +CGDCONT +CGACT +CGPADDR +CTZR +CMGF +CNMI +CSCS +CBC, and
+ * +CTZU +QSCLK (EC25, BG96; contexts shared with +QICSGP) or +QNITZ +QSCLK (M95) */
+extern const struct at_family at_family_3gpp_lte;
+extern const struct at_family at_family_3gpp_gsm;
 /* +QIOPEN +QISEND +QIRD +QICLOSE +QISACK +QINDI +QIMODE +QIHEAD, +QSSLOPEN ... +QSSLSTATE, ATO */
 extern const struct at_family at_family_sock_m95;
 /* +QISTAT's per-socket lines with QIMUX=1 (at/cmd_sock_m95.c). */

@@ -27,7 +27,7 @@ static void run_down_hooks(struct modem *m, int cid, bool by_network)
 #define DNS6_PRI "fd00:a::53"
 #define DNS6_SEC "fd00:a::54"
 
-static void addr4(const struct modem *m, int cid, char *out, size_t len)
+void pdp_addr4(const struct modem *m, int cid, char *out, size_t len)
 {
 	snprintf(out, len, "10.%d.%d.%d", 100 + ((m->index >> 8) & 0x7f), m->index & 0xff,
 	         16 * cid - 3);
@@ -57,6 +57,8 @@ void pdp_init(struct modem *m)
 	memset(&m->pdp, 0, sizeof(m->pdp));
 	for (int cid = 1; cid <= PDP_EC25_CIDS; cid++)
 		m->pdp.ctx[cid].cfg.type = PDP_IPV4;
+	/* Context 1 is the default profile every capture of +CGDCONT? lists. */
+	m->pdp.ctx[1].cfg.defined = true;
 	m95_reset(m);
 }
 
@@ -155,11 +157,13 @@ void pdp_activate(struct modem *m, int cid)
 {
 	struct pdp_ctx *c = &m->pdp.ctx[cid];
 
+	/* 27.007 10.1.10: a module that is not PS attached attaches before it activates. */
+	reg_set_ps_detached(m, false);
 	c->active = true;
 	c->act_type = c->cfg.type;
 	c->ip4[0] = c->ip6[0] = 0;
 	if (c->act_type != PDP_IPV6)
-		addr4(m, cid, c->ip4, sizeof(c->ip4));
+		pdp_addr4(m, cid, c->ip4, sizeof(c->ip4));
 	if (c->act_type != PDP_IPV4)
 		addr6(m, cid, c->ip6, sizeof(c->ip6));
 	snprintf(c->dns_pri, sizeof(c->dns_pri), "%s",
@@ -228,7 +232,8 @@ void pdp_m95_activate(struct modem *m)
 {
 	struct pdp_m95 *s = &m->pdp.m95;
 
-	addr4(m, s->fgcnt + 1, s->ip4, sizeof(s->ip4));
+	reg_set_ps_detached(m, false); /* an activation attaches first (27.007 10.1.10) */
+	pdp_addr4(m, s->fgcnt + 1, s->ip4, sizeof(s->ip4));
 	pdp_m95_set_state(m, PDP_M95_IP_GPRSACT);
 }
 

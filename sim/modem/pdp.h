@@ -7,6 +7,7 @@
 #define MODEMSIM_MODEM_PDP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct modem;
 
@@ -25,6 +26,8 @@ struct pdp_config {
 	char user[PDP_CRED_MAX + 1];
 	char pwd[PDP_CRED_MAX + 1];
 	int auth; /* 0 none, 1 PAP, 2 CHAP, 3 PAP or CHAP */
+	bool defined; /* listed by +CGDCONT?: set by +QICSGP and +CGDCONT, undone by +CGDCONT=<cid>
+	               */
 };
 
 /* One EC25 context. The configuration survives a reboot; the rest does not (see pdp_reboot). */
@@ -104,6 +107,9 @@ const char *pdp_local_ip(const struct modem *m, int cid);
 void pdp_network_deactivate(struct modem *m, int cid);
 /* The same for every active context (the modem lost the network, +CFUN=0/4). */
 void pdp_network_deactivate_all(struct modem *m);
+
+/* The simulated IPv4 address of context cid on this modem (the same on every activation). */
+void pdp_addr4(const struct modem *m, int cid, char *out, size_t len);
 
 /* Record the outcome of a TCP/IP command for AT+QIGETERROR: 0 or a 55x-57x code. */
 void pdp_set_error(struct modem *m, int code);

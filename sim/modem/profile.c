@@ -30,26 +30,36 @@ static const struct boot_urc bg96_boot[] = {
 };
 
 static const struct at_family *const ec25_families[] = {
-        &at_family_basic,     &at_family_identity_ec25, &at_family_network_ec25,
-        &at_family_pdp_ec25,  &at_family_file_ec25,     &at_family_ssl_ec25,
-        &at_family_mqtt_ec25, &at_family_sock_ec25,     NULL,
+        &at_family_basic,        &at_family_identity_ec25,
+        &at_family_network_ec25, &at_family_pdp_ec25,
+        &at_family_file_ec25,    &at_family_ssl_ec25,
+        &at_family_mqtt_ec25,    &at_family_sock_ec25,
+        &at_family_3gpp_lte,     NULL,
 };
 
 static const struct at_family *const m95_families[] = {
-        &at_family_basic,    &at_family_identity_m95, &at_family_network_m95,
-        &at_family_pdp_m95,  &at_family_sec_m95,      &at_family_ssl_m95,
-        &at_family_mqtt_m95, &at_family_sock_m95,     NULL,
+        &at_family_basic,       &at_family_identity_m95,
+        &at_family_network_m95, &at_family_pdp_m95,
+        &at_family_sec_m95,     &at_family_ssl_m95,
+        &at_family_mqtt_m95,    &at_family_sock_m95,
+        &at_family_3gpp_gsm,    NULL,
 };
 
 /* The BG96 is the EC25's platform with Cat-M1/NB-IoT radio: the EC25 families, with its own
  * MQTT and SSL key sets and the scan settings of +QCFG. The +QCFG family comes before the EC25
  * network family: its +QCSQ row (the BG96's system modes) wins. */
 static const struct at_family *const bg96_families[] = {
-        &at_family_basic,     &at_family_identity_ec25,
-        &at_family_qcfg_bg96, &at_family_network_ec25,
-        &at_family_pdp_ec25,  &at_family_file_ec25,
-        &at_family_ssl_bg96,  &at_family_mqtt_bg96,
-        &at_family_sock_ec25, NULL,
+        &at_family_basic,
+        &at_family_identity_ec25,
+        &at_family_qcfg_bg96,
+        &at_family_network_ec25,
+        &at_family_pdp_ec25,
+        &at_family_file_ec25,
+        &at_family_ssl_bg96,
+        &at_family_mqtt_bg96,
+        &at_family_sock_ec25,
+        &at_family_3gpp_lte,
+        NULL,
 };
 
 /* EC25 list: EG25-G AT+QSSLCFG=? output (reference §5a). */

@@ -46,20 +46,38 @@ void reg_reboot(struct modem *m)
 	reg_init(m);
 }
 
+static bool stat_registered(int stat)
+{
+	return stat == REG_STAT_HOME || stat == REG_STAT_ROAMING;
+}
+
 bool reg_registered(const struct modem *m)
 {
-	return m->reg.stat == REG_STAT_HOME || m->reg.stat == REG_STAT_ROAMING;
+	return stat_registered(m->reg.stat);
+}
+
+bool reg_ps_attached(const struct modem *m)
+{
+	return reg_registered(m) && !m->reg.ps_detached;
+}
+
+/* <stat> of one command: +CREG the circuit-switched one, +CGREG/+CEREG the packet domain's. */
+static int stat_of(const struct modem *m, const char *name)
+{
+	if (strcmp(name, "+CREG") != 0 && m->reg.ps_detached)
+		return REG_STAT_NOT_REGISTERED;
+	return m->reg.stat;
 }
 
 /* Location fields of <n>=2: lac/tac two bytes, ci two bytes on GSM and four on LTE, both as
  * quoted upper-case hex (27.007 7.2; EC2x capture `+CREG: 2,1,"2604","6DA5A09",7`, M95 style
  * `+CREG: 2,1,"1878","0873"`), then <AcT> where the model reports one. Only while registered:
  * `+CREG: 2,0` carries no location. */
-static int format_location(const struct modem *m, char *out, size_t len)
+static int format_location(const struct modem *m, int stat, char *out, size_t len)
 {
 	const struct reg_state *n = &m->reg;
 
-	if (!reg_registered(m))
+	if (!stat_registered(stat))
 		return snprintf(out, len, "%s", "");
 	if (n->act < 0)
 		return snprintf(out, len, ",\"%04X\",\"%04X\"", n->lac & 0xFFFF, n->ci & 0xFFFF);
@@ -69,34 +87,37 @@ static int format_location(const struct modem *m, char *out, size_t len)
 void reg_format(const struct modem *m, const char *name, int n, char *out, size_t len)
 {
 	char loc[48] = "";
+	int stat = stat_of(m, name);
 
 	if (n == 2)
-		format_location(m, loc, sizeof(loc));
-	snprintf(out, len, "%s: %d,%d%s", name, n, m->reg.stat, loc);
+		format_location(m, stat, loc, sizeof(loc));
+	snprintf(out, len, "%s: %d,%d%s", name, n, stat, loc);
 }
 
 /* The URC of one command in mode n: "+CREG: <stat>" or "+CREG: <stat>,<lac>,<ci>[,<AcT>]". */
 static void reg_urc(struct modem *m, const char *name, int n)
 {
 	char loc[48] = "";
+	int stat = stat_of(m, name);
 
 	if (n == 0)
 		return;
 	if (n == 2)
-		format_location(m, loc, sizeof(loc));
-	modem_urc(m, "%s: %d%s", name, m->reg.stat, loc);
+		format_location(m, stat, loc, sizeof(loc));
+	modem_urc(m, "%s: %d%s", name, stat, loc);
 }
 
-static void reg_urcs(struct modem *m)
+/* +CEREG is an LTE command: the M95 has none (its cereg_n stays 0). */
+static void ps_urcs(struct modem *m)
 {
-	reg_urc(m, "+CREG", m->reg.creg_n);
 	reg_urc(m, "+CGREG", m->reg.cgreg_n);
-	/* +CEREG is an LTE command: the M95 has none (its cereg_n stays 0). */
 	reg_urc(m, "+CEREG", m->reg.cereg_n);
 }
 
 void reg_set_registration(struct modem *m, int stat)
 {
+	int ps_old = stat_of(m, "+CGREG");
+
 	if (stat < REG_STAT_NOT_REGISTERED || stat > REG_STAT_ROAMING) {
 		log_msg(LOG_WARN, "#%d: registration state %d is not a 27.007 <stat>", m->index,
 		        stat);
@@ -106,7 +127,21 @@ void reg_set_registration(struct modem *m, int stat)
 		return;
 	trace_event(m->index, "net", "registration %d -> %d", m->reg.stat, stat);
 	m->reg.stat = stat;
-	reg_urcs(m);
+	reg_urc(m, "+CREG", m->reg.creg_n);
+	if (stat_of(m, "+CGREG") != ps_old)
+		ps_urcs(m);
+}
+
+void reg_set_ps_detached(struct modem *m, bool detached)
+{
+	int ps_old = stat_of(m, "+CGREG");
+
+	if (m->reg.ps_detached == detached)
+		return;
+	trace_event(m->index, "net", "packet domain %s", detached ? "detached" : "attached");
+	m->reg.ps_detached = detached;
+	if (stat_of(m, "+CGREG") != ps_old)
+		ps_urcs(m);
 }
 
 void reg_set_cell(struct modem *m, unsigned lac, unsigned ci)
@@ -121,9 +156,9 @@ void reg_set_cell(struct modem *m, unsigned lac, unsigned ci)
 	/* 27.007 7.2: n=2 also reports a change of the serving cell; n=1 does not. */
 	if (m->reg.creg_n == 2)
 		reg_urc(m, "+CREG", 2);
-	if (m->reg.cgreg_n == 2)
+	if (m->reg.cgreg_n == 2 && !m->reg.ps_detached)
 		reg_urc(m, "+CGREG", 2);
-	if (m->reg.cereg_n == 2)
+	if (m->reg.cereg_n == 2 && !m->reg.ps_detached)
 		reg_urc(m, "+CEREG", 2);
 }
 

@@ -28,6 +28,9 @@ struct reg_state {
 	int cgreg_n;
 	int cereg_n;
 	int stat; /* enum reg_stat; one value for CS and PS: the simulated network attaches both */
+	/* AT+CGATT=0: the host detached from the packet domain. +CGREG and +CEREG say 0 (and
+	 * AT+CGATT? 0) until AT+CGATT=1 or an activation attaches again; +CREG keeps stat. */
+	bool ps_detached;
 	int reg_stat; /* what +CFUN=1 and +COPS=0 register as: REG_STAT_HOME or REG_STAT_ROAMING */
 
 	/* Operator (+COPS): the test network MCC 001 / MNC 01 of the SIM's IMSI. */
@@ -75,6 +78,11 @@ void reg_set_registration(struct modem *m, int stat);
 /* Move to another serving cell; hosts with <n>=2 get the URCs with the new location. */
 void reg_set_cell(struct modem *m, unsigned lac, unsigned ci);
 bool reg_registered(const struct modem *m);
+/* Packet domain attached (AT+CGATT?): registered and not detached by the host. */
+bool reg_ps_attached(const struct modem *m);
+/* The host detached (AT+CGATT=0) or the module attached again (AT+CGATT=1, an activation):
+ * +CGREG/+CEREG URCs in the modes the host set when their <stat> changes. */
+void reg_set_ps_detached(struct modem *m, bool detached);
 /* Delay before the network registers the modem, under the timing profile. */
 #define REG_DELAY_MS 1500
 
