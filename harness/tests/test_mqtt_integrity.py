@@ -324,7 +324,10 @@ def test_recv_mode_1_full_slots_withhold_puback_until_read(hostile, tls):
     while len(got) < n:
         assert time.monotonic() < deadline, "read %r of %d" % (got, n)
         got += slots_read(t)
-        # every message acknowledged so far is read or in a slot (at most 5 unread)
+        # every message read was acknowledged (its PUBACK left with its URC: wait for the
+        # broker's side to count it), and at most the 5 in slots more
+        fl.wait(lambda f, k=len(got): len(f.acked) >= k, timeout=5,
+                what="PUBACKs of the %d messages read" % len(got))
         acked = fl.snapshot()[1]
         assert len(got) <= acked <= len(got) + 5, (len(got), acked)
         if len(got) < n:

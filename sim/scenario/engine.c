@@ -20,18 +20,7 @@
 #include "store/checksum.h"
 #include "store/fs.h"
 
-#if defined(__has_include)
-#if __has_include("scenario/fault.h")
 #include "scenario/fault.h"
-#define SCN_HAVE_FAULT_H 1
-#endif
-#endif
-#ifndef SCN_HAVE_FAULT_H
-/* The fault mechanisms (scenario/fault.h, another module; weak fallbacks in fault_weak.c):
- * 0, or a negative ERR_* with a message in err. */
-int fault_fire(struct modem *m, const char *name, const struct scn_params *p, char *err,
-               size_t errlen);
-#endif
 
 #define SCN_FILE_MAX (16u * 1024 * 1024) /* a scenario file larger than this is refused */
 #define EXPAND_MAX (2 * SCN_LINE_MAX + 64)
@@ -45,6 +34,7 @@ struct scn_held {
 	struct scn_held *next;
 	uint64_t t0; /* loop time when applied: `from`, `until` and `at` count from here */
 	int ord; /* order of arrival, for the default random seed */
+	int pending; /* `at`: its timers not yet fired; the statement is freed with the last */
 	uint64_t *hits; /* per modem: matches whose window held */
 	uint64_t *rng; /* per modem: `prob` generator state */
 	char text[160]; /* canonical text (cut) for traces */
@@ -63,14 +53,6 @@ struct scn_timer {
 	const struct scn_held *h; /* TIMER_DO: the statement whose <do> runs */
 	int stat; /* TIMER_REGISTRATION */
 	char *cmd; /* the command an `after command` saw, for {n} in its URC; or NULL */
-};
-
-struct scn_fault_rec {
-	uint64_t t_ms; /* since the engine started */
-	int modem;
-	const struct scn_do *act; /* lives in a held statement */
-	int rc;
-	char err[SCN_MSG_MAX];
 };
 
 struct scn_modem {
@@ -94,14 +76,13 @@ struct scn_engine {
 	struct modemsim *sim;
 	uint64_t start;
 	int nextord;
+	int nheld; /* statements held now (rules, triggers, `at` events still pending) */
 	struct scn_held *rules, **rules_tail;
 	struct scn_held *triggers, **triggers_tail;
 	struct scn_held *events; /* `at` statements (timers point to them) */
 	struct scn_timer *timers;
 	struct scn_modem *modems;
 	int count;
-	struct scn_fault_rec *faults;
-	size_t nfaults, cap_faults;
 };
 
 static uint64_t scaled(const struct scn_engine *e, uint64_t ms)
@@ -138,8 +119,8 @@ static void timer_drop(struct scn_timer *t)
 	uv_close((uv_handle_t *)&t->handle, timer_free_cb);
 }
 
-static void do_run(struct scn_engine *e, struct modem *m, const struct scn_held *h,
-                   const char *cmd);
+static void release_event(struct scn_engine *e, const struct scn_held *ch);
+static void do_run(struct modem *m, const struct scn_held *h, const char *cmd);
 
 static void timer_fire(uv_timer_t *handle)
 {
@@ -149,7 +130,8 @@ static void timer_fire(uv_timer_t *handle)
 	if (!t->m->closing) {
 		switch (t->kind) {
 		case TIMER_DO:
-			do_run(e, t->m, t->h, t->cmd);
+			do_run(t->m, t->h, t->cmd);
+			release_event(e, t->h);
 			break;
 		case TIMER_REGISTRATION:
 			reg_set_registration(t->m, t->stat);
@@ -220,6 +202,26 @@ int scn_engine_start(struct modemsim *sim)
 	return 0;
 }
 
+static void held_free_list(struct scn_held *h);
+
+/* An `at` statement's timer has fired: with its last, the statement goes (a control client
+ * firing faults for hours holds only what is still to come). */
+static void release_event(struct scn_engine *e, const struct scn_held *ch)
+{
+	struct scn_held *h = (struct scn_held *)ch;
+
+	if (h->st.kind != SCN_AT || --h->pending > 0)
+		return;
+	for (struct scn_held **pp = &e->events; *pp; pp = &(*pp)->next)
+		if (*pp == h) {
+			*pp = h->next;
+			h->next = NULL;
+			held_free_list(h);
+			e->nheld--;
+			return;
+		}
+}
+
 static void held_free_list(struct scn_held *h)
 {
 	while (h) {
@@ -238,9 +240,7 @@ void scn_engine_stop(struct modemsim *sim)
 
 	if (!e)
 		return;
-#ifdef SCN_HAVE_FAULT_H
 	fault_close(sim);
-#endif
 	while (e->timers)
 		timer_drop(e->timers);
 	for (int i = 0; i < e->count; i++) {
@@ -254,7 +254,6 @@ void scn_engine_stop(struct modemsim *sim)
 	held_free_list(e->rules);
 	held_free_list(e->triggers);
 	held_free_list(e->events);
-	free(e->faults);
 	free(e->modems);
 	free(e);
 	sim->scn = NULL;
@@ -441,7 +440,7 @@ static struct scn_held *hold(struct scn_engine *e, const struct scn_stmt *s)
 {
 	struct scn_held *h;
 
-	if (e->nextord >= SCN_HELD_MAX)
+	if (e->nheld >= SCN_HELD_MAX)
 		return NULL;
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -455,6 +454,7 @@ static struct scn_held *hold(struct scn_engine *e, const struct scn_stmt *s)
 	memcpy(&h->st, s, offsetof(struct scn_stmt, pool) + s->pool_len);
 	h->t0 = now_ms(e);
 	h->ord = ++e->nextord;
+	e->nheld++;
 	scn_format(s, h->text, sizeof(h->text));
 	return h;
 }
@@ -527,13 +527,18 @@ int scn_apply(struct modemsim *sim, const struct scn_stmt *s, char *err, size_t 
 			if (!t)
 				break;
 			t->h = h;
+			h->pending++;
+		}
+		if (!h->pending) {
+			h->pending = 1;
+			release_event(e, h); /* no modem to fire for */
 		}
 		return 0;
 	case SCN_QUERY:
 		snprintf(err, errlen, "a query is not a statement");
 		return -1;
 	}
-	if (e->nextord >= SCN_HELD_MAX)
+	if (e->nheld >= SCN_HELD_MAX)
 		snprintf(err, errlen, "too many rules and events (at most %d)", SCN_HELD_MAX);
 	else
 		snprintf(err, errlen, "out of memory");
@@ -797,29 +802,7 @@ uint64_t scn_urc_latency(const struct modem *m)
 
 static void json_params(struct buf *b, const struct scn_params *p);
 
-static void record_fault(struct scn_engine *e, struct modem *m, const struct scn_do *act, int rc,
-                         const char *err)
-{
-	struct scn_fault_rec *r;
-
-	if (e->nfaults == e->cap_faults) {
-		size_t cap = e->cap_faults ? e->cap_faults * 2 : 16;
-		struct scn_fault_rec *n = realloc(e->faults, cap * sizeof(*n));
-
-		if (!n)
-			return;
-		e->faults = n;
-		e->cap_faults = cap;
-	}
-	r = &e->faults[e->nfaults++];
-	r->t_ms = now_ms(e) - e->start;
-	r->modem = m->index;
-	r->act = act;
-	r->rc = rc;
-	snprintf(r->err, sizeof(r->err), "%s", err);
-}
-
-static void do_run(struct scn_engine *e, struct modem *m, const struct scn_held *h, const char *cmd)
+static void do_run(struct modem *m, const struct scn_held *h, const char *cmd)
 {
 	const struct scn_do *d = &h->st.u.ev.act;
 	static char out[EXPAND_MAX];
@@ -847,7 +830,6 @@ static void do_run(struct scn_engine *e, struct modem *m, const struct scn_held 
 			log_msg(LOG_WARN, "#%d: %s", m->index, err);
 		else if (rc)
 			log_msg(LOG_WARN, "#%d: fault %s: %s", m->index, d->fault, err_str(rc));
-		record_fault(e, m, d, rc, err);
 		return;
 	}
 	}
@@ -1113,34 +1095,13 @@ static void query_counters(const struct modem *m, struct buf *b)
 	           (unsigned long long)(m->scn ? m->scn->publishes : 0));
 }
 
-static void query_faults(const struct scn_engine *e, struct buf *b)
+static void query_faults(struct buf *b)
 {
-#ifdef SCN_HAVE_FAULT_H
-	/* the fault module keeps the history of what really fired */
-	(void)e;
+	/* the fault module keeps the (bounded) history of what really fired */
 	buf_printf(b, "{\"ok\":true,\"faults\":");
 	if (fault_history_json(b) != 0)
 		buf_printf(b, "[]");
 	buf_putc(b, '}');
-	return;
-#endif
-	buf_printf(b, "{\"ok\":true,\"faults\":[");
-	for (size_t i = 0; i < e->nfaults; i++) {
-		const struct scn_fault_rec *r = &e->faults[i];
-
-		buf_printf(b, "%s{\"t\":%.3f,\"modem\":%d,\"fault\":", i ? "," : "",
-		           (double)r->t_ms / 1000.0, r->modem);
-		json_cstr(b, r->act->fault);
-		buf_printf(b, ",\"params\":");
-		json_params(b, &r->act->params);
-		buf_printf(b, ",\"ok\":%s", r->rc == 0 ? "true" : "false");
-		if (r->rc) {
-			buf_printf(b, ",\"error\":");
-			json_cstr(b, r->err);
-		}
-		buf_putc(b, '}');
-	}
-	buf_printf(b, "]}");
 }
 
 void scn_query(struct modemsim *sim, const struct scn_stmt *s, struct buf *out)
@@ -1150,7 +1111,7 @@ void scn_query(struct modemsim *sim, const struct scn_stmt *s, struct buf *out)
 
 	if (q->what == SCN_QUERY_FAULTS) {
 		if (sim->scn)
-			query_faults(sim->scn, out);
+			query_faults(out);
 		else
 			buf_printf(out, "{\"ok\":true,\"faults\":[]}");
 		return;
