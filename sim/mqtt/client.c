@@ -602,10 +602,21 @@ static void process_rx(struct mqtt_client *c)
 
 void mqtt_client_resume(struct mqtt_client *c)
 {
+	uint64_t fair;
+
 	if (!c->paused || !c->conn)
 		return;
 	c->paused = false;
 	net_conn_pause(c->conn, false);
+	/* The answers the deadlines wait for may be unread behind the refused PUBLISH, and the
+	 * loop runs due timers before it reads again: judge them a pkt_timeout after reading
+	 * resumes, not at once. */
+	fair = now_ms(c) + pkt_timeout_ms(c);
+	for (size_t i = 0; i < MQTT_PENDING_MAX; i++)
+		if (c->pend[i].used && c->pend[i].due && c->pend[i].due < fair)
+			c->pend[i].due = fair;
+	if (c->pingresp_due && c->pingresp_due < fair)
+		c->pingresp_due = fair;
 	process_rx(c);
 }
 

@@ -15,11 +15,14 @@
  *
  * A success event only ever follows the broker's answer. Callbacks run from the loop
  * (connection events, the client's timer), never from inside a mqtt_client_* call, except
+ * ops->state() for the change the call itself makes, ops->lost() from mqtt_client_lose(), and
  * ops->message() which mqtt_client_resume() may cause. Every callback is optional.
  *
  * Flow control: ops->message() returns false when the owner cannot take the message now; the
  * client then stops reading the connection (TCP pushes back on the broker), does not
- * acknowledge the message, and offers it again after mqtt_client_resume(). */
+ * acknowledge the message, and offers it again after mqtt_client_resume(). Meanwhile no
+ * acknowledgement or PINGRESP counts as missing (it may be unread); each is judged a
+ * pkt_timeout after reading resumes at the earliest. */
 #ifndef MODEMSIM_MQTT_CLIENT_H
 #define MODEMSIM_MQTT_CLIENT_H
 
