@@ -586,7 +586,7 @@ again:
 			goto protocol_error;
 		}
 		total = h.header_len + h.remaining;
-		if (total > max) {
+		if (h.remaining > max) {
 			trace_event(
 			        c->env->trace_id, "mqtt",
 			        "client %d: %s of %zu bytes from the broker exceeds the receive "
@@ -640,6 +640,18 @@ again:
 	}
 	c->in_rx = false;
 	pause = held && c->rx.len >= MQTT_RX_HOLD_MAX;
+	if (!pause && c->paused && c->conn) {
+		/* The answers the deadlines wait for may be unread in the socket, and the loop
+		 * runs due timers before it reads again: judge them a pkt_timeout after reading
+		 * resumes, not at once. */
+		uint64_t fair = now_ms(c) + pkt_timeout_ms(c);
+
+		for (size_t i = 0; i < MQTT_PENDING_MAX; i++)
+			if (c->pend[i].used && c->pend[i].due && c->pend[i].due < fair)
+				c->pend[i].due = fair;
+		if (c->pingresp_due && c->pingresp_due < fair)
+			c->pingresp_due = fair;
+	}
 	if (pause != c->paused && c->conn) {
 		c->paused = pause;
 		net_conn_pause(c->conn, pause);

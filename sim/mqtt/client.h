@@ -15,13 +15,15 @@
  *
  * A success event only ever follows the broker's answer. Callbacks run from the loop
  * (connection events, the client's timer), never from inside a mqtt_client_* call, except
+ * ops->state() for the change the call itself makes, ops->lost() from mqtt_client_lose(), and
  * ops->message() which mqtt_client_resume() may cause. Every callback is optional.
  *
  * Flow control: ops->message() returns false when the owner cannot take the message now; the
  * client does not acknowledge it, keeps it and the PUBLISHes after it in order (at most
  * MQTT_RX_HOLD_MAX bytes: beyond, it stops reading the connection and TCP pushes back on the
  * broker), and offers it again after mqtt_client_resume(). Acknowledgements of the client's own
- * packets and PINGRESP are handled meanwhile. */
+ * packets and PINGRESP are handled meanwhile; while the connection is not read, none
+ * counts as missing, and each is judged a pkt_timeout after reading resumes at the earliest. */
 #ifndef MODEMSIM_MQTT_CLIENT_H
 #define MODEMSIM_MQTT_CLIENT_H
 
@@ -53,8 +55,9 @@ struct mqtt_limits {
 	int inflight_max; /* outgoing QoS 1/2 publishes unacknowledged; 0: no window */
 	size_t payload_max; /* bytes of one PUBLISH payload the host may send */
 	size_t topic_max;
-	/* The largest packet taken from the broker (0: MQTT_RX_PACKET_MAX); a larger one ends
-	 * the connection (ops->lost(MQTT_LOSS_PROTOCOL)), never a silent drop. */
+	/* The largest packet taken from the broker, by its remaining length (0:
+	 * MQTT_RX_PACKET_MAX); a larger one ends the connection (ops->lost(MQTT_LOSS_PROTOCOL)),
+	 * never a silent drop. */
 	size_t rx_packet_max;
 };
 
