@@ -62,6 +62,13 @@ struct modem_port {
 	void *ctx;
 };
 
+/* The timers of the modem-side faults scenario/fault.c armed on this modem (modem.hang,
+ * net.deregister with a duration); modem timers, so a reboot or close cancels them. */
+struct modem_fault_timers {
+	struct modem_timer *hang;
+	struct modem_timer *dereg;
+};
+
 struct modem {
 	int index;
 	struct modemsim *sim;
@@ -107,6 +114,7 @@ struct modem {
 	struct sock_state sock;
 	struct net_host nh; /* its network endpoint: its connections and link faults */
 	struct findings *findings; /* modem/findings.h: where the host broke the protocol */
+	struct modem_fault_timers fault;
 };
 
 /* Create a modem (not yet attached to a port). Returns 0 or a negative ERR_* (-ERR_EXIST: its

@@ -308,13 +308,6 @@ static int fail_msg(struct fire *f, int rc, const char *fmt, ...)
 
 /* ---- per-modem state (modem timers of the modem-side faults) ---- */
 
-struct fault_modem {
-	struct modem_timer *hang;
-	struct modem_timer *dereg;
-};
-
-static struct fault_modem *fms;
-static size_t n_fms;
 /* A fault fired again replaces its timer: the old timer's drop must not end the fault. */
 static bool rearming;
 
@@ -328,20 +321,10 @@ static void rearm_cancel(struct modem_timer **t)
 	rearming = false;
 }
 
-static struct fault_modem *fm_of(struct modem *m)
+/* The modem keeps the timers of its own faults (struct modem.fault). */
+static struct modem_fault_timers *fm_of(struct modem *m)
 {
-	size_t want = (size_t)m->index + 1;
-
-	if (want > n_fms) {
-		struct fault_modem *p = realloc(fms, want * sizeof(*p));
-
-		if (!p)
-			return NULL;
-		memset(p + n_fms, 0, (want - n_fms) * sizeof(*p));
-		fms = p;
-		n_fms = want;
-	}
-	return &fms[m->index];
+	return &m->fault;
 }
 
 /* ---- undo records with timers of their own (network-side durations) ---- */
@@ -654,7 +637,7 @@ static int fire_pdp_deact(struct fire *f)
 static void dereg_end(struct modem *m, void *arg)
 {
 	struct net_link_policy *pol = net_link_policy(&m->nh);
-	struct fault_modem *fm = fm_of(m);
+	struct modem_fault_timers *fm = fm_of(m);
 
 	(void)arg;
 	if (fm)
@@ -674,7 +657,7 @@ static void dereg_drop(void *arg)
 {
 	struct modem *m = arg;
 	struct net_link_policy *pol = net_link_policy(&m->nh);
-	struct fault_modem *fm = fm_of(m);
+	struct modem_fault_timers *fm = fm_of(m);
 
 	if (rearming)
 		return;
@@ -702,7 +685,7 @@ static int fire_net_deregister(struct fire *f)
 {
 	struct modem *m = f->m;
 	struct net_link_policy *pol = net_link_policy(&m->nh);
-	struct fault_modem *fm = fm_of(m);
+	struct modem_fault_timers *fm = fm_of(m);
 	uint64_t ms = dur_ms(f, "for");
 	bool again = fm && fm->dereg;
 
@@ -876,7 +859,7 @@ static int fire_modem_reboot(struct fire *f)
 
 static void hang_end(struct modem *m, void *arg)
 {
-	struct fault_modem *fm = fm_of(m);
+	struct modem_fault_timers *fm = fm_of(m);
 
 	(void)arg;
 	if (fm)
@@ -887,7 +870,7 @@ static void hang_end(struct modem *m, void *arg)
 static void hang_drop(void *arg)
 {
 	struct modem *m = arg;
-	struct fault_modem *fm = fm_of(m);
+	struct modem_fault_timers *fm = fm_of(m);
 
 	if (rearming)
 		return;
@@ -898,7 +881,7 @@ static void hang_drop(void *arg)
 
 static int fire_modem_hang(struct fire *f)
 {
-	struct fault_modem *fm = fm_of(f->m);
+	struct modem_fault_timers *fm = fm_of(f->m);
 
 	if (!fm)
 		return fail_msg(f, -ERR_NOMEM, "out of memory");
