@@ -362,7 +362,7 @@ static void power_off_cb(struct modem *m, void *arg)
 	trace_event(m->index, "note", "powered down");
 	m->at.data_ops = NULL;
 	m->at.data_arg = NULL;
-	at_line_raw(&m->line, 0, 0, 0, modem_now(m));
+	at_line_raw(&m->line, 0, 0, 0, 0, modem_now(m));
 	modem_line_timer_update(m);
 	if (!modem_after(m, modem_delay(m, NET_POWER_OFF_MS), power_on_cb, NULL))
 		modem_reboot(m);

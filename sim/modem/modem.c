@@ -346,6 +346,7 @@ static void pump(struct modem *m)
 		used = at_line_feed(&m->line, m->inbuf.data + off, m->inbuf.len - off, modem_now(m),
 		                    &ev);
 		off += used;
+		m->inbuf_fed = off;
 		if (echo_now && ev.echo_len)
 			modem_out(m, ev.echo, ev.echo_len);
 		if (ev.type == AT_EV_NONE) {
@@ -359,6 +360,7 @@ static void pump(struct modem *m)
 		findings_fed(m, &ev, off);
 	}
 	m->pumping = false;
+	m->inbuf_fed = 0;
 	if (m->closing)
 		return;
 	findings_waiting(m, off);
@@ -401,6 +403,11 @@ void modem_resume_input(struct modem *m)
 	 * here would reread the buffer under the loop's feet. */
 	if (!m->closing && !m->pumping)
 		pump(m);
+}
+
+size_t modem_input_unfed(const struct modem *m)
+{
+	return m->inbuf.len > m->inbuf_fed ? m->inbuf.len - m->inbuf_fed : 0;
 }
 
 void modem_output_drained(struct modem *m)
