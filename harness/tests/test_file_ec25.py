@@ -117,6 +117,20 @@ def test_lf_after_command_is_not_data(ec25):
     assert ec25.cmd("AT") == b"\r\x1a\rAT\r\r\nOK\r\n"
 
 
+def test_lf_after_connect_is_data(ec25):
+    """Issue 10 item 3: a data phase is byte-exact from its first byte. A LF the host sends
+    after CONNECT is the file's first byte, however soon after the command's CR, and the
+    declared size does not reach into the next command."""
+    data = b"\nabc"
+    connect(ec25, 'AT+QFUPL="RAM:lf.txt",4')
+    ec25.write(data)
+    ec25.expect(ok_result("RAM:lf.txt", data))
+    assert ec25.cmd("AT") == b"AT\r\r\nOK\r\n"
+    got, tail = download(ec25, "RAM:lf.txt", len(data))
+    assert got == data
+    assert tail == b"\r\n+QFDWL: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16(data))
+
+
 def test_zero_byte_file_and_empty_download(ec25):
     connect(ec25, 'AT+QFUPL="empty",1,1')
     ec25.expect(b"+QFUPL: 0,0\r\n\r\nOK\r\n", timeout=4)

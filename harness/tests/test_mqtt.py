@@ -778,6 +778,41 @@ def test_pub_fixed_length_surplus_is_a_new_command(rig, subscriber):
     assert sub.wait_for(lambda m: m.topic == "f/b").payload == b"xyz"
 
 
+def test_pub_payload_starting_with_lf_after_the_prompt(rig, subscriber):
+    """Issue 10 item 3: a data phase is byte-exact from its first byte. A LF the host sends
+    after "> " is payload, however soon after the command's CR; only the LF sent with the line
+    (CR LF, before the prompt) is the terminator's. Before the fix "\nabc" lost its LF and the
+    length took the next command's "A"."""
+    sub = subscriber("lf/#", qos=1)
+    t = rig("ec25")
+    up(t, cid="lf")
+    prompt(t, 'AT+QMTPUB=0,1,1,0,"lf/a",4')
+    t.write(b"\nabc")
+    t.expect(b"\nabc\r\nOK\r\n")
+    urc(t, "+QMTPUB: 0,1,0")
+    check(t, "AT", ok("AT"))
+    assert sub.wait_for(lambda m: m.topic == "lf/a").payload == b"\nabc"
+    # the line's own CR LF, then a payload that starts with LF
+    line = b'AT+QMTPUB=0,2,1,0,"lf/b",4'
+    t.write(line + b"\r\n")
+    t.expect(line + b"\r\r\n> ")
+    t.write(b"\nxyz")
+    t.expect(b"\nxyz\r\nOK\r\n")
+    urc(t, "+QMTPUB: 0,2,0")
+    assert sub.wait_for(lambda m: m.topic == "lf/b").payload == b"\nxyz"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_pub_ctrl_z_payload_starting_with_lf_after_the_prompt(rig, subscriber, model):
+    """Issue 10 item 3, prompt mode ended by Ctrl+Z: the LF sent after "> " is payload."""
+    sub = subscriber("lfz/#", qos=1)
+    t = rig(model)
+    up(t, cid="lfz")
+    pub_prompt(t, 'AT+QMTPUB=0,1,1,0,"lfz/a"', b"\nabc")
+    urc(t, "+QMTPUB: 0,1,0")
+    assert sub.wait_for(lambda m: m.topic == "lfz/a").payload == b"\nabc"
+
+
 def test_pub_stray_cr_after_ctrl_z(rig, subscriber):
     """host-drivers.md item 5: a CR after Ctrl+Z must not corrupt the next command."""
     sub = subscriber("s/#", qos=0)

@@ -418,6 +418,31 @@ def test_send_forms(rig):
     peer.close()
 
 
+def test_send_payload_starting_with_lf_after_the_prompt(rig):
+    """Issue 10 item 3: a data phase is byte-exact from its first byte. A LF the host sends
+    after "> " is payload, however soon after the command's CR, and the declared length does
+    not reach into the next command; only the LF sent with the line (CR LF) is the
+    terminator's."""
+    peer = Peer(echo)
+    t = rig()
+    sopen(t, False, 0, 0, peer.port)
+    t.write(b"AT+QISEND=0,4\r")
+    t.expect(b"AT+QISEND=0,4\r\r\n> ")
+    t.write(b"\nabc")
+    t.expect(b"\nabc\r\nSEND OK\r\n")
+    urc(t, '+QIURC: "recv",0')
+    check(t, "AT", ok("AT"))
+    wait_until(lambda: peer.received[0] == b"\nabc", 5, "the 4 bytes at the peer")
+    # Ctrl+Z form, and the line's own CR LF before a payload that starts with LF
+    t.write(b"AT+QISEND=0\r")
+    t.expect(b"AT+QISEND=0\r\r\n> ")
+    t.write(b"\nz\x1a")
+    t.expect(b"\nz\r\nSEND OK\r\n")
+    send(t, False, 0, b"\nxyz")
+    wait_until(lambda: peer.received[0] == b"\nabc\nz\nxyz", 5, "every byte at the peer")
+    peer.close()
+
+
 def test_open_errors(rig):
     """Result codes of reference §4a: an inactive context (561, a choice), a connectID in use
     (563), a name that does not resolve (565), a refused connect (566); bad parameters and

@@ -365,7 +365,7 @@ static void power_off_cb(struct modem *m, void *arg)
 	(void)arg;
 	trace_event(m->index, "note", "powered down");
 	at_data_abandon(m);
-	at_line_raw(&m->line, 0, 0, 0, modem_now(m));
+	at_line_raw(&m->line, 0, 0, 0, 0, modem_now(m));
 	modem_line_timer_update(m);
 	if (!modem_after(m, modem_delay(m, NET_POWER_OFF_MS), power_on_cb, NULL))
 		modem_power_on(m);

@@ -180,7 +180,8 @@ static void enter_transparent(struct modem *m)
 	m->at.transparent = true;
 	m->at.data_ops = m->at.tp_ops;
 	m->at.data_arg = m->at.tp_arg;
-	at_line_raw(&m->line, 0, 0, guard < 1 ? 1 : (uint64_t)guard, modem_now(m));
+	at_line_raw(&m->line, 0, 0, guard < 1 ? 1 : (uint64_t)guard, modem_input_unfed(m),
+	            modem_now(m));
 	modem_line_timer_update(m);
 	trace_event(m->index, "note", "transparent data mode");
 }
@@ -506,7 +507,7 @@ void at_prompt(struct modem *m, size_t fixed_len, const struct at_data_ops *ops,
 	m->at.data_ops = ops;
 	m->at.data_arg = arg;
 	at_send(m, m->model->prompt, strlen(m->model->prompt));
-	at_line_prompt(&m->line, fixed_len, modem_now(m));
+	at_line_prompt(&m->line, fixed_len, modem_input_unfed(m), modem_now(m));
 	modem_line_timer_update(m);
 }
 
@@ -515,7 +516,7 @@ void at_raw(struct modem *m, size_t len, uint64_t idle_ms, uint64_t guard_ms,
 {
 	m->at.data_ops = ops;
 	m->at.data_arg = arg;
-	at_line_raw(&m->line, len, idle_ms, guard_ms, modem_now(m));
+	at_line_raw(&m->line, len, idle_ms, guard_ms, modem_input_unfed(m), modem_now(m));
 	modem_line_timer_update(m);
 }
 

@@ -16,30 +16,37 @@ void at_line_init(struct at_line *l)
 	l->mode = AT_LINE_COMMAND;
 }
 
-static void data_reset(struct at_line *l, uint64_t now)
+/* A data phase is byte-exact from its first byte. The LF of the command's CR LF is still
+ * swallowed if it had arrived before the phase started (the prompt or CONNECT went out): it is
+ * then the first of the unfed bytes, however long the command took. A LF the host sends after
+ * the prompt is payload, however soon after the CR (issue 10 item 3: "\nabc" as a 4-byte
+ * payload lost its LF and took the host's next byte instead). */
+static void data_reset(struct at_line *l, size_t unfed, uint64_t now)
 {
+	l->lf_until = unfed && l->lf_until ? AT_NO_DEADLINE : 0;
 	l->got = 0;
 	l->plus = 0;
 	l->plus_at = 0;
 	l->last_rx = now;
 }
 
-void at_line_prompt(struct at_line *l, size_t fixed_len, uint64_t now)
+void at_line_prompt(struct at_line *l, size_t fixed_len, size_t unfed, uint64_t now)
 {
 	l->mode = AT_LINE_PROMPT;
 	l->want = fixed_len;
 	l->idle_ms = 0;
 	l->guard_ms = 0;
-	data_reset(l, now);
+	data_reset(l, unfed, now);
 }
 
-void at_line_raw(struct at_line *l, size_t len, uint64_t idle_ms, uint64_t guard_ms, uint64_t now)
+void at_line_raw(struct at_line *l, size_t len, uint64_t idle_ms, uint64_t guard_ms, size_t unfed,
+                 uint64_t now)
 {
 	l->mode = AT_LINE_RAW;
 	l->want = len;
 	l->idle_ms = idle_ms;
 	l->guard_ms = guard_ms;
-	data_reset(l, now);
+	data_reset(l, unfed, now);
 }
 
 void at_line_command(struct at_line *l)

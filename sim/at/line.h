@@ -3,8 +3,10 @@
  *
  * Modes:
  *  COMMAND  bytes accumulate into a command line ended by CR. A LF right after the CR is
- *           swallowed (also when the command switched to a data mode, if the LF arrives within
- *           AT_LF_WINDOW_MS of the CR). "A/" repeats the previous line at once. BS edits.
+ *           swallowed if it arrives within AT_LF_WINDOW_MS of the CR. "A/" repeats the
+ *           previous line at once. BS edits. When the line starts a data mode, that LF is
+ *           swallowed only if it had arrived before the mode started (see `unfed`): a data
+ *           phase is byte-exact from its first byte.
  *  PROMPT   after "> ": payload ended by Ctrl+Z (submit) or ESC (cancel), or exactly `want`
  *           bytes when a length was given (Ctrl+Z and ESC are then ordinary data).
  *  RAW      after CONNECT: exactly `want` bytes (0: unlimited), or until `idle_ms` pass without
@@ -60,7 +62,9 @@ struct at_line {
 	bool overflow;
 	uint8_t last[AT_LINE_MAX]; /* previous line, for A/ */
 	size_t last_len;
-	uint64_t lf_until; /* swallow a LF arriving before this time; 0: none pending */
+	/* swallow a LF fed before this time; 0: none pending; AT_NO_DEADLINE: the first byte of a
+	 * data mode, which had arrived before the mode started */
+	uint64_t lf_until;
 	uint64_t last_rx; /* time of the last byte received */
 	/* data modes */
 	size_t want;
@@ -72,10 +76,14 @@ struct at_line {
 };
 
 void at_line_init(struct at_line *l);
-/* Enter PROMPT mode: fixed_len > 0 takes exactly that many bytes, 0 runs to Ctrl+Z / ESC. */
-void at_line_prompt(struct at_line *l, size_t fixed_len, uint64_t now);
-/* Enter RAW mode: len 0 is unlimited; idle_ms 0 never times out; guard_ms 0 disables +++. */
-void at_line_raw(struct at_line *l, size_t len, uint64_t idle_ms, uint64_t guard_ms, uint64_t now);
+/* Enter PROMPT mode: fixed_len > 0 takes exactly that many bytes, 0 runs to Ctrl+Z / ESC.
+ * unfed: how many bytes the host had sent before this call (before the prompt went out) that
+ * the engine has not been fed yet; only the first of them may be the LF of the command's CR LF. */
+void at_line_prompt(struct at_line *l, size_t fixed_len, size_t unfed, uint64_t now);
+/* Enter RAW mode: len 0 is unlimited; idle_ms 0 never times out; guard_ms 0 disables +++.
+ * unfed: as for at_line_prompt (bytes sent before CONNECT went out, not fed yet). */
+void at_line_raw(struct at_line *l, size_t len, uint64_t idle_ms, uint64_t guard_ms, size_t unfed,
+                 uint64_t now);
 /* Leave any data mode at once (the command owning it was aborted). */
 void at_line_command(struct at_line *l);
 

@@ -1,9 +1,6 @@
-/* libFuzzer target for the MQTT codec (not built by CMake):
- *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isim sim/fuzz/fuzz_mqtt_codec.c \
- *         sim/mqtt/codec*.c sim/core/buf.c sim/core/err.c -o fuzz_mqtt_codec
- *   build/sim/test_mqtt_codec --seeds corpus      # the decode vectors as seeds
- *   ./fuzz_mqtt_codec corpus
+/* libFuzzer target for the MQTT codec (sim/mqtt/codec*.c). Built and run like every target
+ * (sim/fuzz/CMakeLists.txt, .ci/fuzz); its seeds are the decode vectors
+ * (`build/sim/test_mqtt_codec --seeds DIR`, which sim/fuzz/make_corpus.py runs).
  *
  * Input: one control byte (bit 0: protocol level 3 or 4; the rest seeds the split sizes),
  * then a byte stream. The stream is framed in pieces; every frame is decoded, and every

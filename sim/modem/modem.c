@@ -467,6 +467,7 @@ static void pump(struct modem *m)
 		used = at_line_feed(&m->line, m->inbuf.data + off, m->inbuf.len - off, modem_now(m),
 		                    &ev);
 		off += used;
+		m->inbuf_fed = off;
 		if (echo_now && ev.echo_len)
 			modem_out(m, ev.echo, ev.echo_len);
 		if (ev.type == AT_EV_NONE) {
@@ -480,6 +481,7 @@ static void pump(struct modem *m)
 		modem_hook_fed(m, &ev, off);
 	}
 	m->pumping = false;
+	m->inbuf_fed = 0;
 	if (m->closing)
 		return;
 	modem_hook_waiting(m, off);
@@ -531,6 +533,11 @@ size_t modem_host_pending(const struct modem *m)
 	if (m->port.backlog)
 		n += m->port.backlog(m->port.ctx);
 	return n;
+}
+
+size_t modem_input_unfed(const struct modem *m)
+{
+	return m->inbuf.len > m->inbuf_fed ? m->inbuf.len - m->inbuf_fed : 0;
 }
 
 void modem_output_drained(struct modem *m)
@@ -626,7 +633,7 @@ static void reset(struct modem *m, uint64_t silent_ms)
 	if (silent_ms && modem_after(m, silent_ms, power_on_cb, NULL)) {
 		/* resetting: the line engine swallows every byte (RAW with no owner drops its data
 		 * and never echoes) and URCs wait, until power_on_cb */
-		at_line_raw(&m->line, 0, 0, 0, modem_now(m));
+		at_line_raw(&m->line, 0, 0, 0, 0, modem_now(m));
 		modem_line_timer_update(m);
 		return;
 	}

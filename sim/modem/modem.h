@@ -80,6 +80,7 @@ struct modem {
 	struct buf inbuf; /* host bytes not yet fed to the line engine */
 	bool input_paused;
 	bool pumping; /* pump() is feeding the line engine */
+	size_t inbuf_fed; /* while pumping: bytes of inbuf already fed to the line engine */
 	uv_timer_t line_timer; /* data-mode deadlines and the partial-line URC hold */
 	struct buf urcs; /* framed URC bytes waiting for the host */
 	struct buf outq; /* bytes for the host, written once per loop iteration */
@@ -143,6 +144,9 @@ void modem_input(struct modem *m, const uint8_t *p, size_t n);
 /* Feed the host bytes that waited while a command ran, after it completed asynchronously (from
  * a timer; never from inside the input path). */
 void modem_resume_input(struct modem *m);
+/* Host bytes received but not yet fed to the line engine: a data mode starting now was
+ * announced ("> ", CONNECT) after they arrived (at_line_prompt's `unfed`). */
+size_t modem_input_unfed(const struct modem *m);
 /* The port took everything: the one-shot on_drain runs, then every family's host_drained. */
 void modem_output_drained(struct modem *m);
 /* Bytes that wait for the host: queued output, held URCs and the port's backlog. */

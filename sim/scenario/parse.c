@@ -1120,6 +1120,14 @@ int scn_parse_line(const char *line, size_t len, struct scn_stmt *out, struct sc
 	}
 	if (rc == 0)
 		rc = parse_stmt(ps);
+	/* The canonical text must be a line this parser takes, or it cannot be sent back (the
+	 * control socket) or round-trip: escapes (a raw tab or UTF-8 byte is printed \xNN) and
+	 * durations in ms make it longer than the text read. */
+	if (rc == 0 && scn_format(out, NULL, 0) > SCN_LINE_MAX)
+		rc = fail_at(ps, 1,
+		             "statement longer than %d bytes once written out (\\xNN escapes, "
+		             "durations in ms)",
+		             SCN_LINE_MAX);
 	free(ps);
 	return rc == 0 ? 1 : -1;
 }

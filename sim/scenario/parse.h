@@ -245,7 +245,9 @@ struct scn_error {
 };
 
 /* Parse one line (no line terminator needed; a trailing CR or LF is ignored). Returns 1 with
- * *out filled, 0 for a blank or comment-only line, or -1 with *err set (line 0). */
+ * *out filled, 0 for a blank or comment-only line, or -1 with *err set (line 0). A statement
+ * whose canonical text (scn_format) would be longer than SCN_LINE_MAX is refused, so that the
+ * canonical text of every statement is a line that parses. */
 int scn_parse_line(const char *line, size_t len, struct scn_stmt *out, struct scn_error *err);
 
 /* A file: every statement, and every error. */

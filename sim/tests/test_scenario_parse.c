@@ -236,6 +236,26 @@ static void run_edges(void)
 	rc = scn_parse_line(big, SCN_LINE_MAX + 1, &stmt, &err);
 	CHECK(rc == -1 && err.col == SCN_LINE_MAX + 1);
 	CHECK(strcmp(err.msg, "line longer than 4096 bytes") == 0);
+	/* the canonical text must fit a line too (fuzz_scenario_parse: a string of raw tabs,
+	 * each printed \x09, gave a statement whose canonical text did not parse): exactly
+	 * SCN_LINE_MAX bytes of it are taken, one more is refused */
+	{
+		static char text[2 * SCN_LINE_MAX];
+		int n = snprintf(big, sizeof(big), "on \"AT\" urc 1s \"");
+
+		memset(big + n, '\t', 1000);
+		memset(big + n + 1000, 'x', 75);
+		big[n + 1075] = '"';
+		rc = scn_parse_line(big, (size_t)n + 1076, &stmt, &err);
+		CHECK(rc == 1 && scn_format(&stmt, text, sizeof(text)) == SCN_LINE_MAX);
+		CHECK(rc == 1 && scn_parse_line(text, strlen(text), &stmt2, &err) == 1);
+		memset(big + n + 1000, 'x', 76);
+		big[n + 1076] = '"';
+		rc = scn_parse_line(big, (size_t)n + 1077, &stmt, &err);
+		CHECK(rc == -1 && err.col == 1);
+		CHECK(strcmp(err.msg, "statement longer than 4096 bytes once written out (\\xNN "
+		                      "escapes, durations in ms)") == 0);
+	}
 	/* a NUL byte outside a string, and inside one */
 	rc = scn_parse_line("sim\0ready", 9, &stmt, &err);
 	CHECK(rc == -1 && err.col == 4);
