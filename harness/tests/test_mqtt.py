@@ -920,14 +920,10 @@ def test_pub_lf_after_cr_is_not_payload(rig, subscriber, model):
     t.expect(b"abc\r\nOK\r\n")
     urc(t, "+QMTPUB: 0,1,0")
     assert sub.wait_for(lambda m: m.topic == "lf/a").payload == b"abc"
-    # the LF in a write of its own, right after the CR
-    t.write(b'AT+QMTPUB=0,2,1,0,"lf/b"\r')
-    t.write(b"\n")
-    t.expect(b'AT+QMTPUB=0,2,1,0,"lf/b"\r\r\n> ')
-    t.write(b"def\x1a")
-    t.expect(b"def\r\nOK\r\n")
-    urc(t, "+QMTPUB: 0,2,0")
-    assert sub.wait_for(lambda m: m.topic == "lf/b").payload == b"def"
+    # An LF in a write of its own after the CR is swallowed only if it arrived before the
+    # prompt went out; after the prompt it is payload (issue 10 item 3:
+    # test_pub_payload_starting_with_lf_after_the_prompt). Which of the two a separate write
+    # meets depends on the scheduler, so it is not asserted here.
     if model == "ec25":
         # fixed length: a stray LF would shift the payload and leave a byte behind
         t.write(b'AT+QMTPUB=0,3,1,0,"lf/c",3\r\n')
