@@ -22,7 +22,9 @@ FINAL_RE = re.compile(
 SANITIZER_MARKERS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:",
                      b"UndefinedBehaviorSanitizer")
 
-BOOT_LAST = {"ec25": b"+QIND: PB DONE\r\n", "m95": b"SMS Ready\r\n", "bg96": b"+QIND: SMS DONE\r\n"}
+BOOT_LAST = {"ec25": b"+QIND: PB DONE\r\n", "m95": b"SMS Ready\r\n", "bg96": b"+QIND: SMS DONE\r\n",
+             "sim7600": b"PB DONE\r\n", "a7670": b"+CGEV: EPS PDN ACT 1\r\n",
+             "sim7670g": b"+CGEV: EPS PDN ACT 1\r\n"}
 
 
 class Timeout(AssertionError):

@@ -30,9 +30,14 @@
 
 static const char usage[] =
         "Usage: modemsim [OPTION]...\n"
-        "Make a cellular modem (Quectel EC25, M95, BG96) appear on a pseudo-terminal.\n"
+        "Make a cellular modem (Quectel EC25, M95, BG96; SIMCom SIM7600, A7670, SIM7670G)\n"
+        "appear on a pseudo-terminal.\n"
         "\n"
-        "  -m, --model MODEL      ec25 (default), m95 or bg96 (--list-models)\n"
+        "  -m, --model MODEL      ec25 (default), m95, bg96, sim7600, a7670 or sim7670g\n"
+        "                         (--list-models)\n"
+        "      --revision STR     the firmware revision the modem reports (+CGMR, ATI); a\n"
+        "                         revision the model's table names brings its documented\n"
+        "                         quirks (--list-revisions)\n"
         "  -l, --link PATH        make PATH a symlink to the pty (removed on exit);\n"
         "                         with --count N > 1 the links are PATH.0 ... PATH.N-1\n"
         "  -n, --count N          serve N independent modems from one process (1-1024)\n"
@@ -68,6 +73,7 @@ static const char usage[] =
         "                         line\n"
         "      --list-commands    print the AT commands of --model, one per line, and exit\n"
         "      --list-models      print the models, one per line, and exit\n"
+        "      --list-revisions   print the revisions of --model and their quirks, and exit\n"
         "  -v, --verbose          more diagnostics on stderr (repeat for debug)\n"
         "  -h, --help             show this help and exit\n"
         "  -V, --version          show the version and exit\n"
@@ -91,6 +97,10 @@ static int n_scenarios;
 static const char *check_path;
 static const char *control_path;
 static bool model_given;
+static bool list_revisions;
+static const char *revision; /* --revision */
+/* The profile with --revision in place of its default revision (every modem's). */
+static struct model_profile revised;
 static struct scn_control *control;
 
 static void die_usage(const char *fmt, const char *arg)
@@ -133,6 +143,8 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 		OPT_ROUTE,
 		OPT_LIST_COMMANDS,
 		OPT_LIST_MODELS,
+		OPT_LIST_REVISIONS,
+		OPT_REVISION,
 		OPT_SCENARIO,
 		OPT_CHECK,
 		OPT_CONTROL,
@@ -153,6 +165,8 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 	        {"route", required_argument, NULL, OPT_ROUTE},
 	        {"list-commands", no_argument, NULL, OPT_LIST_COMMANDS},
 	        {"list-models", no_argument, NULL, OPT_LIST_MODELS},
+	        {"list-revisions", no_argument, NULL, OPT_LIST_REVISIONS},
+	        {"revision", required_argument, NULL, OPT_REVISION},
 	        {"scenario", required_argument, NULL, OPT_SCENARIO},
 	        {"check", required_argument, NULL, OPT_CHECK},
 	        {"control", required_argument, NULL, OPT_CONTROL},
@@ -173,9 +187,9 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 		switch (c) {
 		case 'm':
 			if (!profile_find(optarg))
-				die_usage(
-				        "--model: unknown model '%s' (expected ec25, m95 or bg96)",
-				        optarg);
+				die_usage("--model: unknown model '%s' (expected ec25, m95, bg96, "
+				          "sim7600, a7670 or sim7670g)",
+				          optarg);
 			o->model = optarg;
 			model_given = true;
 			break;
@@ -250,6 +264,15 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 			break;
 		case OPT_LIST_MODELS:
 			o->list_models = true;
+			break;
+		case OPT_LIST_REVISIONS:
+			list_revisions = true;
+			break;
+		case OPT_REVISION:
+			/* as the scenario's `revision` (scenario/parse.c): 1 to 64 bytes */
+			if (!*optarg || strlen(optarg) > 64)
+				die_usage("--revision: 1 to 64 bytes%s", "");
+			revision = optarg;
 			break;
 		case OPT_SCENARIO:
 			if (n_scenarios == MAX_SCENARIOS)
@@ -438,6 +461,16 @@ int main(int argc, char **argv)
 			printf("%s\n", (*p)->name);
 		return 0;
 	}
+	if (list_revisions) {
+		const struct model_profile *p = profile_find(sim.opt.model);
+
+		for (const struct model_revision *r = p->revisions; r && r->revision; r++)
+			printf("%s%s%s%s\n", r->revision,
+			       r->quirks & QUIRK_SSLVERSION_ERROR ? " sslversion-error" : "",
+			       r->quirks & QUIRK_MQTT_DEFAULT_31 ? " mqtt-default-3.1" : "",
+			       r->quirks & QUIRK_PROMPT_ECHO ? " prompt-echo" : "");
+		return 0;
+	}
 	if (sim.opt.list_commands) {
 		list_commands(profile_find(sim.opt.model));
 		return 0;
@@ -457,6 +490,11 @@ int main(int argc, char **argv)
 	log_set_level(sim.opt.verbose >= 2 ? LOG_DEBUG : sim.opt.verbose ? LOG_INFO : LOG_WARN);
 	signal(SIGPIPE, SIG_IGN);
 	model = profile_find(sim.opt.model);
+	if (revision) {
+		revised = *model;
+		revised.revision = revision;
+		model = &revised;
+	}
 	if (trace_open(sim.opt.log_path, sim.opt.trace_path) != 0)
 		return 1;
 	if (setup_state_dir(&sim) != 0)

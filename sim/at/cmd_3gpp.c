@@ -556,8 +556,8 @@ static int *setting_of(struct g3_state *st, const char *name)
 		return &st->qnitz;
 	if (strcmp(name, "+CMGF") == 0)
 		return &st->cmgf;
-	if (strcmp(name, "+QSCLK") == 0)
-		return &st->qsclk;
+	if (strcmp(name, "+QSCLK") == 0 || strcmp(name, "+CSCLK") == 0)
+		return &st->qsclk; /* the sleep setting: Quectel's +QSCLK or SIMCom's +CSCLK */
 	return NULL;
 }
 
@@ -790,6 +790,44 @@ static const struct at_cmd lte_cmds[] = {
 const struct at_family at_family_3gpp_lte = {
         .name = "3gpp-quectel",
         .cmds = lte_cmds,
+        .data = &lte_dialect,
+        .init = g3_init,
+        .reboot = g3_reboot,
+        .close = g3_close,
+};
+
+/* SIMCom (SIM7600, A7670, SIM7670G): the Qualcomm/ASR LTE contexts of the EC25's table, with
+ * SIMCom's sleep command +CSCLK (SIM7600 manual V3.00 4.2.x, A76XX manual) in place of
+ * +QSCLK. The contexts are the ones NETOPEN, CMQTTSTART and CCHSTART use (m->pdp). */
+static const struct at_cmd simcom_cmds[] = {
+        {"+CGATT", RWT, 1, 1, AT_SPEC(AT_NUM(0, 1)), "+CGATT: (0,1)", AT_F_SIM, 0, cmd_cgatt},
+        {"+CGDCONT", RWT, 1, 8,
+         AT_SPEC(AT_NUM(1, G3_CIDS_MAX), AT_STR(8), AT_STR(PDP_APN_MAX), AT_STR(PDP_ADDR_MAX - 1),
+                 AT_NUM(0, 2), AT_NUM(0, 4), AT_NUM(0, 1), AT_NUM(0, 1)),
+         "+CGDCONT: (1-24),\"IP\",,,(0-2),(0-4),(0-1),(0-1)\n"
+         "+CGDCONT: (1-24),\"PPP\",,,(0-2),(0-4),(0-1),(0-1)\n"
+         "+CGDCONT: (1-24),\"IPV6\",,,(0-2),(0-4),(0-1),(0-1)\n"
+         "+CGDCONT: (1-24),\"IPV4V6\",,,(0-2),(0-4),(0-1),(0-1)",
+         0, 0, cmd_cgdcont},
+        {"+CGACT", RWT, 1, 2, AT_SPEC(AT_NUM(0, 1), AT_NUM(1, G3_CIDS_MAX)), "+CGACT: (0,1)",
+         AT_F_SIM, 0, cmd_cgact},
+        {"+CGPADDR", AT_REQ_EXEC | AT_REQ_WRITE | AT_REQ_TEST, 1, G3_CIDS_MAX, NULL, 0, NULL, 0, 0,
+         cmd_cgpaddr},
+        {"+CTZR", RWT, 1, 1, AT_SPEC(AT_NUM(0, 2)), "+CTZR: (0-2)", 0, 0, cmd_setting},
+        {"+CMGF", RWT, 0, 1, AT_SPEC(AT_NUM(0, 1)), "+CMGF: (0,1)", 0, 0, cmd_setting},
+        {"+CNMI", RWT, 1, 5,
+         AT_SPEC(AT_NUM(0, 2), AT_NUM(0, 3), AT_NUM(0, 2), AT_NUM(0, 2), AT_NUM(0, 1)),
+         "+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)", 0, 0, cmd_cnmi},
+        {"+CSCS", RWT, 1, 1, AT_SPEC(AT_STR(16)), "+CSCS: (\"IRA\",\"UCS2\",\"GSM\")", 0, 0,
+         cmd_cscs},
+        {"+CSCLK", RWT, 1, 1, AT_SPEC(AT_NUM(0, 1)), "+CSCLK: (0-1)", 0, 0, cmd_setting},
+        {"+CBC", ET, 0, 0, NULL, 0, NULL, 0, 0, cmd_cbc},
+        {0},
+};
+
+const struct at_family at_family_3gpp_simcom = {
+        .name = "3gpp-simcom",
+        .cmds = simcom_cmds,
         .data = &lte_dialect,
         .init = g3_init,
         .reboot = g3_reboot,

@@ -34,6 +34,19 @@ extern const struct at_family at_family_3gpp_lte;
 extern const struct at_family at_family_3gpp_gsm;
 /* +QIOPEN +QISEND +QIRD +QICLOSE +QISACK +QINDI +QIMODE +QIHEAD, +QSSLOPEN ... +QSSLSTATE, ATO */
 extern const struct at_family at_family_sock_m95;
+/* SIMCom (SIM7600, A7670, SIM7670G; at/simcom.h): ATI, +SIMCOMATI, +CGMI ... +CICCID */
+extern const struct at_family at_family_identity_simcom;
+/* +CPIN +CREG +CGREG +CEREG +COPS +CSQ +CPSI +CFUN +CCLK +CTZU +CNTP */
+extern const struct at_family at_family_network_simcom;
+/* 3GPP: +CGATT +CGDCONT +CGACT +CGPADDR +CTZR +CMGF +CNMI +CSCS +CBC +CSCLK (cmd_3gpp.c) */
+extern const struct at_family at_family_3gpp_simcom;
+extern const struct at_family at_family_ip_simcom; /* +NETOPEN +NETCLOSE +IPADDR +CDNSCFG */
+extern const struct at_family at_family_cert_simcom; /* +CCERTDOWN +CCERTLIST +CCERTDELE */
+extern const struct at_family at_family_ssl_simcom; /* +CSSLCFG */
+extern const struct at_family at_family_mqtt_sim7600; /* +CMQTT*, SIM7500/SIM7600 */
+extern const struct at_family at_family_mqtt_a7670; /* +CMQTT*, A76XX (A7670, SIM7670G) */
+extern const struct at_family at_family_cch_simcom; /* +CCHSTART +CCHOPEN +CCHSEND ... */
+extern const struct at_family at_family_cip_simcom; /* +CIPOPEN +CIPSEND +CIPRXGET ... */
 /* +QISTAT's per-socket lines with QIMUX=1 (at/cmd_sock_m95.c). */
 void at_sock_m95_qistat(struct modem *m);
 

@@ -4,7 +4,9 @@
 #include <strings.h>
 
 #include "at/families.h"
+#include "modem/modem.h"
 #include "modem/pdp.h"
+#include "modem/ssl.h"
 #include "store/fs.h"
 
 /* EG25-G boot capture (reference §7): RDY, +CFUN: 1, +CPIN: READY, +QUSIM: 1, then SMS and
@@ -164,6 +166,7 @@ const struct model_profile profile_ec25 = {
         .mqtt = QUECTEL_MQTT(0),
         .ssl_suites = ec25_suites,
         .ssl_rtc_global = false,
+        .ssl_ctx_count = SSL_CTX_COUNT,
 };
 
 const struct model_profile profile_m95 = {
@@ -194,6 +197,7 @@ const struct model_profile profile_m95 = {
         .mqtt = QUECTEL_MQTT(5),
         .ssl_suites = m95_suites,
         .ssl_rtc_global = true,
+        .ssl_ctx_count = SSL_CTX_COUNT,
 };
 
 /* Identity from BG96 captures: ATI `Quectel` / `BG96` / `Revision: BG96MAR02A07M1G` (TinyGSM
@@ -229,13 +233,254 @@ const struct model_profile profile_bg96 = {
         .mqtt = QUECTEL_MQTT(0),
         .ssl_suites = bg96_suites,
         .ssl_rtc_global = false,
+        .ssl_ctx_count = SSL_CTX_COUNT,
+};
+
+/* ---- SIMCom ---- */
+
+/* SIM7600 boot: RDY, +CPIN: READY, SMS DONE, PB DONE (reference §9; seed 003 shows SMS DONE
+ * and PB DONE after power-on). The delays are a choice. */
+static const struct boot_urc sim7600_boot[] = {
+        {"RDY", 0}, {"+CPIN: READY", 600}, {"SMS DONE", 3000}, {"PB DONE", 4500}, {NULL, 0},
+};
+
+/* A76XX boot: *ATREADY: 1, +CPIN: READY, SMS DONE, +CGEV: EPS PDN ACT 1 (reference §9; the
+ * LTE default bearer comes up with the attach). The delays are a choice. */
+static const struct boot_urc a7670_boot[] = {
+        {"*ATREADY: 1", 0}, {"+CPIN: READY", 500},
+        {"SMS DONE", 2000}, {"+CGEV: EPS PDN ACT 1", 2500},
+        {NULL, 0},
+};
+
+/* The SIMCom families. The identity family comes before basic: its ATI row (SIMCom's
+ * Manufacturer:/Model:/Revision:/IMEI: form) wins. */
+static const struct at_family *const sim7600_families[] = {
+        &at_family_identity_simcom,
+        &at_family_basic,
+        &at_family_network_simcom,
+        &at_family_ip_simcom,
+        &at_family_cert_simcom,
+        &at_family_ssl_simcom,
+        &at_family_mqtt_sim7600,
+        &at_family_cch_simcom,
+        &at_family_cip_simcom,
+        &at_family_3gpp_simcom,
+        NULL,
+};
+
+static const struct at_family *const a7670_families[] = {
+        &at_family_identity_simcom,
+        &at_family_basic,
+        &at_family_network_simcom,
+        &at_family_ip_simcom,
+        &at_family_cert_simcom,
+        &at_family_ssl_simcom,
+        &at_family_mqtt_a7670,
+        &at_family_cch_simcom,
+        &at_family_cip_simcom,
+        &at_family_3gpp_simcom,
+        NULL,
+};
+
+/* SIM7600 manual V3.00 10.2.12 names 0x002F and 0xFFFF ("support all") only; what "all" is
+ * is not documented: a modern RSA/ECDSA set, a choice. */
+static const int simcom_suites[] = {
+        0x002F, 0x0035, 0x003C, 0x003D, 0x009C, 0x009D, 0xC009, 0xC00A, 0xC013, 0xC014,
+        0xC023, 0xC024, 0xC027, 0xC028, 0xC02B, 0xC02C, 0xC02F, 0xC030, 0,
+};
+
+/* The certificate store of AT+CCERTDOWN/CCERTLIST/CCERTDELE: names without a drive
+ * (`AT+CCERTDOWN="cacert.pem",1188`), kept in flash across reboots (reference §6.2). A file is
+ * at most 10240 bytes (the <len> range); the store's size is not documented: 1 MiB is a cap,
+ * a choice. */
+static const struct fs_drive_spec simcom_drives[] = {
+        {.drive = FS_CERT,
+         .prefix = "CERT",
+         .total = 1048576,
+         .file_max = 10240,
+         .persist = true,
+         .bare_names = true},
+        {.prefix = NULL},
+};
+
+/* Two clients on every SIMCom model (§1.6); payload 1-10240 (CMQTTPAYLOAD), topic 1-1024
+ * (CMQTTTOPIC); no in-flight window is documented. 64 KiB for what the broker sends is a
+ * choice, as for the Quectel models. */
+#define SIMCOM_MQTT                                                                                \
+	{                                                                                          \
+		.clients = 2, .inflight_max = 0, .payload_max = 10240, .topic_max = 1024,          \
+		.rx_packet_max = 64 * 1024                                                         \
+	}
+
+/* SIM7600 firmware revisions. LE11B02SIM7600M21-A: the SIM7600E of seed 003 (ATI `Revision:
+ * SIM7600M21-A_V1.1`, AT+CGMR `+CGMR: LE11B02SIM7600M21-A`), whose CSSLCFG "sslversion"
+ * answers OK. LE11B02SIM7500A: the SIM7600A dev board of the same thread, "ERROR" to
+ * sslversion; LE11B03SIM7600A-H: its upgrade, which fixed it. LE20B04SIM7600G22: a SIM7600G-H
+ * (reference §9, [ISS T-SIM7600X#49]). The ATI revisions of the last three are not in the
+ * sources: ATI prints the firmware revision for them (the manual's form says "revision
+ * identification of firmware"). */
+static const struct model_revision sim7600_revisions[] = {
+        {"LE11B02SIM7600M21-A", NULL, "SIM7600M21-A_V1.1", 0},
+        {"LE11B02SIM7500A", NULL, NULL, QUIRK_SSLVERSION_ERROR},
+        {"LE11B03SIM7600A-H", NULL, NULL, 0},
+        {"LE20B04SIM7600G22", NULL, NULL, 0},
+        {NULL, NULL, NULL, 0},
+};
+
+/* A7670E-FASE: AT+SIMCOMATI `Revision: A011B07A7670M7_F` / `A7670M7_B07V01_240927`
+ * (LilyGo-Modem-Series #441, reference §9); MQTT 3.1 by default (A76XX manual 18.2.17).
+ * A011B07A7670M7_F-ECHO is the same firmware with the prompt echo of reference §1.4 (a name
+ * for the option, not a real revision). */
+static const struct model_revision a7670_revisions[] = {
+        {"A011B07A7670M7_F", "A7670M7_B07V01_240927", NULL, QUIRK_MQTT_DEFAULT_31},
+        {"A011B07A7670M7_F-ECHO", "A7670M7_B07V01_240927", NULL,
+         QUIRK_MQTT_DEFAULT_31 | QUIRK_PROMPT_ECHO},
+        {NULL, NULL, NULL, 0},
+};
+
+/* SIM7670G-MNGV of seed 002: AT+SIMCOMATI `Revision: 2374B02SIM767XM5A_M` /
+ * `SIM767XM5_B02V01_240717`, ATI `Revision: V1.9.01`; MQTT 3.1 unless asked (the seed's fix).
+ * 2374B05SIM767XM5A_M: a B05 build, whose log ([ISS-197]) shows the data of a prompt echoed;
+ * its full revision text is not in the log (a name for the option). */
+static const struct model_revision sim7670g_revisions[] = {
+        {"2374B02SIM767XM5A_M", "SIM767XM5_B02V01_240717", "V1.9.01", QUIRK_MQTT_DEFAULT_31},
+        {"2374B05SIM767XM5A_M", "SIM767XM5_B05V01", NULL,
+         QUIRK_MQTT_DEFAULT_31 | QUIRK_PROMPT_ECHO},
+        {NULL, NULL, NULL, 0},
+};
+
+#define SIM7600_TRAITS                                                                             \
+	{                                                                                          \
+		.start_urc_first = true, .start_again_err = 23, .handshake_err = 32,               \
+		.url_ssl = false, .accq_version = true, .cfg_version = false,                      \
+		.mqtt_version_default = 4, .pub_timeout_min = 60, .disc_timeout_min = 60,          \
+		.ping_urc = true, .sub_read = false, .err35 = false, .cert_name_max = 128,         \
+		.cssl_a76 = false, .netclose_cipclose = false,                                     \
+	}
+
+#define A76XX_TRAITS                                                                               \
+	{                                                                                          \
+		.start_urc_first = false, .start_again_err = 0, .handshake_err = 34,               \
+		.url_ssl = true, .accq_version = false, .cfg_version = true,                       \
+		.mqtt_version_default = 4, .pub_timeout_min = 1, .disc_timeout_min = 1,            \
+		.ping_urc = false, .sub_read = true, .err35 = true, .cert_name_max = 108,          \
+		.cssl_a76 = true, .netclose_cipclose = true,                                       \
+	}
+
+/* SIM7600E of seed 003: ATI `Manufacturer: SIMCOM INCORPORATED` / `Model: SIMCOM_SIM7600E` /
+ * `Revision: SIM7600M21-A_V1.1` / `IMEI:` / `+GCAP: +CGSM`; +CGMM as the manual's example
+ * form (the model without the SIMCOM_ prefix is not shown anywhere: the ATI text is used).
+ * Registered on LTE band 3, EARFCN 1275, cell 136092930 (the seed's +CPSI). IMEI TAC: the
+ * manual's ATI example (351602...). */
+const struct model_profile profile_sim7600 = {
+        .id = MODEL_SIM7600,
+        .name = "sim7600",
+        .manufacturer = "SIMCOM INCORPORATED",
+        .model = "SIMCOM_SIM7600E",
+        .ati_model = "SIMCOM_SIM7600E",
+        .revision = "LE11B02SIM7600M21-A",
+        .subrevision = NULL,
+        .imei_tac = "35160200",
+        .cmee_default = 0,
+        .boot = sim7600_boot,
+        .reboot_ms = 12000, /* a choice: the SIM7600's reset time is not in the sources */
+        .families = sim7600_families,
+        .prompt = "\r\n>", /* seed 003: `>` and nothing after it (reference §1.4) */
+        .cell = {.act = 7,
+                 .ci = 136092930,
+                 .rssi = 25,
+                 .ber = 99,
+                 .nw_act = "LTE",
+                 .qcsq_mode = "LTE",
+                 .band = "EUTRAN-BAND3",
+                 .channel = 1275},
+        .pdp = &pdp_style_contexts,
+        .drives = simcom_drives,
+        .mqtt = SIMCOM_MQTT,
+        .ssl_suites = simcom_suites,
+        .ssl_rtc_global = false,
+        .ssl_ctx_count = 10,
+        .revisions = sim7600_revisions,
+        .gcap = "+GCAP: +CGSM",
+        .simcom = SIM7600_TRAITS,
+};
+
+/* A7670E-FASE (reference §9: AT+SIMCOMATI `Manufacturer: INCORPORATED` on this model);
+ * ATI's +GCAP as the A76XX manual's example. IMEI TAC of an A7670E (LilyGo-Modem-Series
+ * #213). LTE band 3 (a choice). */
+const struct model_profile profile_a7670 = {
+        .id = MODEL_A7670,
+        .name = "a7670",
+        .manufacturer = "SIMCOM INCORPORATED", /* +CGMI: the A76XX manual's example */
+        .ati_manufacturer = "INCORPORATED",
+        .model = "A7670E-FASE",
+        .ati_model = "A7670E-FASE",
+        .revision = "A011B07A7670M7_F",
+        .subrevision = NULL,
+        .imei_tac = "86277107",
+        .cmee_default = 0,
+        .boot = a7670_boot,
+        .reboot_ms = 8000, /* a choice */
+        .families = a7670_families,
+        .prompt = "\r\n>",
+        .cell = {.act = 7,
+                 .ci = 0x1A2D101,
+                 .rssi = 24,
+                 .ber = 99,
+                 .nw_act = "LTE",
+                 .qcsq_mode = "LTE",
+                 .band = "EUTRAN-BAND3",
+                 .channel = 1300},
+        .pdp = &pdp_style_contexts,
+        .drives = simcom_drives,
+        .mqtt = SIMCOM_MQTT,
+        .ssl_suites = simcom_suites,
+        .ssl_rtc_global = false,
+        .ssl_ctx_count = 10,
+        .revisions = a7670_revisions,
+        .gcap = "+GCAP: +CGSM,+FCLASS,+DS",
+        .simcom = A76XX_TRAITS,
+};
+
+/* SIM7670G-MNGV of seed 002 (the A76XX firmware family): `Manufacturer: SIMCOM INCORPORATED`,
+ * `Model: SIM7670G-MNGV`; IMEI TAC from its AT+SIMCOMATI (864643...); LTE band 7, EARFCN
+ * 2850, cell 5314856 (its +CPSI). */
+const struct model_profile profile_sim7670g = {
+        .id = MODEL_SIM7670G,
+        .name = "sim7670g",
+        .manufacturer = "SIMCOM INCORPORATED",
+        .model = "SIM7670G-MNGV",
+        .ati_model = "SIM7670G-MNGV",
+        .revision = "2374B02SIM767XM5A_M",
+        .subrevision = NULL,
+        .imei_tac = "86464306",
+        .cmee_default = 0,
+        .boot = a7670_boot,
+        .reboot_ms = 8000, /* a choice */
+        .families = a7670_families,
+        .prompt = "\r\n>",
+        .cell = {.act = 7,
+                 .ci = 5314856,
+                 .rssi = 22,
+                 .ber = 99,
+                 .nw_act = "LTE",
+                 .qcsq_mode = "LTE",
+                 .band = "EUTRAN-BAND7",
+                 .channel = 2850},
+        .pdp = &pdp_style_contexts,
+        .drives = simcom_drives,
+        .mqtt = SIMCOM_MQTT,
+        .ssl_suites = simcom_suites,
+        .ssl_rtc_global = false,
+        .ssl_ctx_count = 10,
+        .revisions = sim7670g_revisions,
+        .gcap = "+GCAP: +CGSM,+FCLASS,+DS",
+        .simcom = A76XX_TRAITS,
 };
 
 const struct model_profile *const profile_table[] = {
-        &profile_ec25,
-        &profile_m95,
-        &profile_bg96,
-        NULL,
+        &profile_ec25,  &profile_m95,      &profile_bg96, &profile_sim7600,
+        &profile_a7670, &profile_sim7670g, NULL,
 };
 
 const struct model_profile *profile_find(const char *name)
@@ -244,4 +489,28 @@ const struct model_profile *profile_find(const char *name)
 		if (strcasecmp(name, (*p)->name) == 0)
 			return *p;
 	return NULL;
+}
+
+const struct model_revision *profile_revision(const struct model_profile *p)
+{
+	if (!p->revisions)
+		return NULL;
+	for (const struct model_revision *r = p->revisions; r->revision; r++)
+		if (strcmp(r->revision, p->revision) == 0)
+			return r;
+	return NULL;
+}
+
+const char *profile_ati_revision(const struct model_profile *p)
+{
+	const struct model_revision *r = profile_revision(p);
+
+	return r && r->ati_revision ? r->ati_revision : p->revision;
+}
+
+bool modem_quirk(const struct modem *m, unsigned quirk)
+{
+	const struct model_revision *r = profile_revision(m->model);
+
+	return r && (r->quirks & quirk) != 0;
 }

@@ -19,7 +19,7 @@ void ssl_init(struct modem *m)
 	struct ssl_state *s = &m->ssl;
 
 	memset(s, 0, sizeof(*s));
-	for (int i = 0; i < SSL_CTX_COUNT; i++) {
+	for (int i = 0; i < SSL_CTX_MAX; i++) {
 		struct ssl_ctx_cfg *c = &s->ctx[i];
 
 		c->sslversion = 4;
@@ -74,8 +74,9 @@ int ssl_params_build(struct modem *m, int ctx, const char *host, struct ssl_para
 	size_t n = 0;
 
 	memset(p, 0, sizeof(*p));
-	if (ctx < 0 || ctx >= SSL_CTX_COUNT) {
-		snprintf(cause, cause_len, "SSL context %d outside 0-%d", ctx, SSL_CTX_COUNT - 1);
+	if (ctx < 0 || ctx >= m->model->ssl_ctx_count) {
+		snprintf(cause, cause_len, "SSL context %d outside 0-%d", ctx,
+		         m->model->ssl_ctx_count - 1);
 		return -1;
 	}
 	/* host-drivers.md item 13: only this context's settings, never another's */
@@ -102,8 +103,8 @@ int ssl_params_build(struct modem *m, int ctx, const char *host, struct ssl_para
 			p->suites[n++] = all[i];
 	p->suites[n] = 0;
 	cfg->ciphersuites = p->suites;
-	cfg->verify = (enum tls_verify)c->seclevel;
-	if (c->seclevel >= 1) {
+	cfg->verify = c->seclevel == 3 ? TLS_VERIFY_NONE : (enum tls_verify)c->seclevel;
+	if (c->seclevel == 1 || c->seclevel == 2) {
 		if (load_file(m, "cacert", c->cacert, &cfg->ca, &cfg->ca_len, &cfg->ca_name, cause,
 		              cause_len))
 			return -1;

@@ -12,13 +12,18 @@
 
 struct modem;
 
+/* The Quectel models' six contexts (their families' ranges); a profile's ssl_ctx_count says
+ * how many a model has (SIMCom: 10), at most SSL_CTX_MAX. */
 #define SSL_CTX_COUNT 6
+#define SSL_CTX_MAX 10
 #define SSL_PATH_MAX 96
 
 struct ssl_ctx_cfg {
 	int sslversion; /* 0 SSL3.0, 1 TLS1.0, 2 TLS1.1, 3 TLS1.2, 4 all */
 	int ciphersuite; /* module code; 0xFFFF: all the model supports */
-	int seclevel; /* 0 none, 1 server, 2 server and client */
+	/* 0 none, 1 server, 2 server and client; 3 (SIMCom authmode 3, "client only"): no
+	 * server check, as 0 (the A76XX manual: "3 behaves like 0") */
+	int seclevel;
 	char cacert[SSL_PATH_MAX];
 	char cacertex[SSL_PATH_MAX]; /* EC25: kept and read back only (see at/cmd_ssl.c) */
 	char clientcert[SSL_PATH_MAX];
@@ -41,7 +46,7 @@ struct ssl_ctx_cfg {
 };
 
 struct ssl_state {
-	struct ssl_ctx_cfg ctx[SSL_CTX_COUNT];
+	struct ssl_ctx_cfg ctx[SSL_CTX_MAX];
 	int ignorertctime; /* M95 */
 	int https; /* M95 "https" / "httpsctxi" / "smtpstyle" / "smtpsctxi": kept only */
 	int httpsctxi;

@@ -921,9 +921,11 @@ static int parse_setting(struct ps *ps, int which)
 	st->what = (enum scn_setting)which;
 	switch (st->what) {
 	case SCN_SET_MODEL: {
-		static const char *const models[] = {"ec25", "m95", "bg96", NULL};
+		static const char *const models[] = {"ec25",  "m95",      "bg96", "sim7600",
+		                                     "a7670", "sim7670g", NULL};
 
-		if (take_choice(ps, models, "a model (ec25, m95 or bg96)", &k))
+		if (take_choice(ps, models, "a model (ec25, m95, bg96, sim7600, a7670 or sim7670g)",
+		                &k))
 			return -1;
 		return pool_add(ps, models[k], strlen(models[k]), 0, &st->text);
 	}

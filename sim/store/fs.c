@@ -34,6 +34,8 @@ const char *fs_drive_name(enum fs_drive d)
 		return "RAM";
 	case FS_NVRAM:
 		return "NVRAM";
+	case FS_CERT:
+		return "CERT";
 	}
 	return "?";
 }

@@ -32,7 +32,8 @@
  * for EC25; a choice. */
 #define FS_MAX_OPEN 16
 
-enum fs_drive { FS_UFS, FS_RAM, FS_NVRAM };
+/* FS_CERT: SIMCom's certificate store (AT+CCERTDOWN), names without a drive. */
+enum fs_drive { FS_UFS, FS_RAM, FS_NVRAM, FS_CERT };
 
 /* One drive of a model (a row of the profile's table, which ends with a row whose prefix is
  * NULL). Which drives a model has, their sizes and their naming rules are profile data
