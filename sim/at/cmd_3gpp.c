@@ -814,6 +814,8 @@ static const struct at_cmd simcom_cmds[] = {
         {"+CGPADDR", AT_REQ_EXEC | AT_REQ_WRITE | AT_REQ_TEST, 1, G3_CIDS_MAX, NULL, 0, NULL, 0, 0,
          cmd_cgpaddr},
         {"+CTZR", RWT, 1, 1, AT_SPEC(AT_NUM(0, 2)), "+CTZR: (0-2)", 0, 0, cmd_setting},
+        /* seed 002: AT+CTZU=1 -> OK; SIMCom's (0-1) */
+        {"+CTZU", RWT, 1, 1, AT_SPEC(AT_NUM(0, 1)), "+CTZU: (0-1)", 0, 0, cmd_setting},
         {"+CMGF", RWT, 0, 1, AT_SPEC(AT_NUM(0, 1)), "+CMGF: (0,1)", 0, 0, cmd_setting},
         {"+CNMI", RWT, 1, 5,
          AT_SPEC(AT_NUM(0, 2), AT_NUM(0, 3), AT_NUM(0, 2), AT_NUM(0, 2), AT_NUM(0, 1)),

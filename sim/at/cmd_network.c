@@ -506,6 +506,30 @@ static const struct at_cmd network_ec25_cmds[] = {
         {0},
 };
 
+/* SIMCom (SIM7600, A7670, SIM7670G): the 27.007 rows the Quectel LTE table shares with
+ * SIMCom's manuals (SIM7600 V3.00 ch. 3-4, A76XX V1.09 ch. 3-4: same syntax and answers);
+ * SIMCom's own network commands (+CPSI ...) are at/simcom_network.c. */
+static const struct at_cmd network_3gpp_simcom_cmds[] = {
+        {"+CPIN", RD | AT_REQ_TEST, 0, 0, NULL, 0, NULL, 0, 0, cmd_cpin},
+        REG_ROW("+CREG"),
+        REG_ROW("+CGREG"),
+        REG_ROW("+CEREG"),
+        {"+COPS", RWT, 1, 4, AT_SPEC(AT_NUM(0, 4), AT_NUM(0, 2), AT_STR(32), AT_NUM(0, 7)), NULL, 0,
+         0, cmd_cops},
+        {"+CSQ", ET, 0, 0, NULL, 0, "+CSQ: (0-31,99),(0-7,99)", 0, 0, cmd_csq},
+        {"+CCLK", RWT, 1, 1, AT_SPEC(AT_STR(32)), NULL, 0, 0, cmd_cclk},
+        {"+CFUN", RWT, 1, 2, AT_SPEC(AT_NUM(0, 4), AT_NUM(0, 1)), "+CFUN: (0,1,4),(0,1)", 0, 0,
+         cmd_cfun},
+        {0},
+};
+
+const struct at_family at_family_network_3gpp_simcom = {
+        .name = "network-simcom-3gpp",
+        .cmds = network_3gpp_simcom_cmds,
+        .init = network_init,
+        .reboot = reg_reboot,
+};
+
 const struct at_family at_family_network_ec25 = {
         .name = "network-quectel",
         .cmds = network_ec25_cmds,

@@ -36,8 +36,9 @@ extern const struct at_family at_family_3gpp_gsm;
 extern const struct at_family at_family_sock_m95;
 /* SIMCom (SIM7600, A7670, SIM7670G; at/simcom.h): ATI, +SIMCOMATI, +CGMI ... +CICCID */
 extern const struct at_family at_family_identity_simcom;
-/* +CPIN +CREG +CGREG +CEREG +COPS +CSQ +CPSI +CFUN +CCLK +CTZU +CNTP */
-extern const struct at_family at_family_network_simcom;
+extern const struct at_family at_family_network_simcom; /* +CPSI (at/simcom_network.c) */
+/* +CPIN +CREG +CGREG +CEREG +COPS +CSQ +CCLK +CFUN (cmd_network.c's handlers) */
+extern const struct at_family at_family_network_3gpp_simcom;
 /* 3GPP: +CGATT +CGDCONT +CGACT +CGPADDR +CTZR +CMGF +CNMI +CSCS +CBC +CSCLK (cmd_3gpp.c) */
 extern const struct at_family at_family_3gpp_simcom;
 extern const struct at_family at_family_ip_simcom; /* +NETOPEN +NETCLOSE +IPADDR +CDNSCFG */

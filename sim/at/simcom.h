@@ -30,9 +30,10 @@ const char *simcom_net_ip(struct modem *m);
 enum simcom_net_event {
 	/* `+NETOPEN: 0` was queued: the stack is open */
 	SIMCOM_NET_OPENED,
-	/* AT+NETCLOSE runs: every socket on the stack closes now, before the command's answer;
-	 * on A76XX (traits.netclose_cipclose) a socket family prints `+CIPCLOSE: <link>,<err>`
-	 * for each of its links (reference §7.1) with at_info() */
+	/* AT+NETCLOSE runs (its OK follows): every socket on the stack closes now; on A76XX
+	 * (traits.netclose_cipclose) a socket family queues `+CIPCLOSE: <link>,<err>` for each
+	 * of its links with modem_urc(), so that they come after OK and before +NETCLOSE: 0
+	 * (A76XX manual 15.2.2) */
 	SIMCOM_NET_CLOSING,
 	/* the network dropped the context: `+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY` was queued
 	 * (reference §7.1); sockets and clients are gone (+CMQTTCONNLOST <i>,3, +CMQTTNONET) */

@@ -255,31 +255,17 @@ static const struct boot_urc a7670_boot[] = {
 /* The SIMCom families. The identity family comes before basic: its ATI row (SIMCom's
  * Manufacturer:/Model:/Revision:/IMEI: form) wins. */
 static const struct at_family *const sim7600_families[] = {
-        &at_family_identity_simcom,
-        &at_family_basic,
-        &at_family_network_simcom,
-        &at_family_ip_simcom,
-        &at_family_cert_simcom,
-        &at_family_ssl_simcom,
-        &at_family_mqtt_sim7600,
-        &at_family_cch_simcom,
-        &at_family_cip_simcom,
-        &at_family_3gpp_simcom,
-        NULL,
+        &at_family_identity_simcom,     &at_family_basic,        &at_family_network_simcom,
+        &at_family_network_3gpp_simcom, &at_family_ip_simcom,    &at_family_cert_simcom,
+        &at_family_ssl_simcom,          &at_family_mqtt_sim7600, &at_family_cch_simcom,
+        &at_family_cip_simcom,          &at_family_3gpp_simcom,  NULL,
 };
 
 static const struct at_family *const a7670_families[] = {
-        &at_family_identity_simcom,
-        &at_family_basic,
-        &at_family_network_simcom,
-        &at_family_ip_simcom,
-        &at_family_cert_simcom,
-        &at_family_ssl_simcom,
-        &at_family_mqtt_a7670,
-        &at_family_cch_simcom,
-        &at_family_cip_simcom,
-        &at_family_3gpp_simcom,
-        NULL,
+        &at_family_identity_simcom,     &at_family_basic,       &at_family_network_simcom,
+        &at_family_network_3gpp_simcom, &at_family_ip_simcom,   &at_family_cert_simcom,
+        &at_family_ssl_simcom,          &at_family_mqtt_a7670,  &at_family_cch_simcom,
+        &at_family_cip_simcom,          &at_family_3gpp_simcom, NULL,
 };
 
 /* SIM7600 manual V3.00 10.2.12 names 0x002F and 0xFFFF ("support all") only; what "all" is
@@ -299,7 +285,8 @@ static const struct fs_drive_spec simcom_drives[] = {
          .total = 1048576,
          .file_max = 10240,
          .persist = true,
-         .bare_names = true},
+         .bare_names = true,
+         .name_max = FS_NAME_LONGEST},
         {.prefix = NULL},
 };
 

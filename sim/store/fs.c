@@ -78,9 +78,9 @@ size_t fs_drive_count(const struct fs_state *s, enum fs_drive d)
 
 /* A name inside the modem. Everything that could make it a host path, or confuse a listing, is
  * refused: path separators, the drive separator, wildcards, quotes and control bytes. */
-static bool name_ok(const char *s, size_t n, bool wild)
+static bool name_ok(const char *s, size_t n, size_t max, bool wild)
 {
-	if (n == 0 || n > FS_NAME_MAX)
+	if (n == 0 || n > max)
 		return false;
 	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
 		return false;
@@ -124,7 +124,7 @@ static int resolve(const struct fs_state *s, const char *spec, size_t len, enum 
 			if (d->bare_names)
 				ds = d;
 	}
-	if (!ds || !name_ok(rest, rest_len, wild))
+	if (!ds || !name_ok(rest, rest_len, ds->name_max ? ds->name_max : FS_NAME_MAX, wild))
 		return -ERR_NAME;
 	if (ds->names && !wild && !in_list(ds->names, rest, rest_len))
 		return -ERR_NAME;
@@ -268,7 +268,7 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 static int persist(const struct fs_state *s, const struct fs_file *f)
 {
 	const struct fs_drive_spec *ds = drive_spec(s, f->drive);
-	char tmp[sizeof(s->root) + 32], dst[sizeof(s->root) + FS_NAME_MAX + 16], name[16];
+	char tmp[sizeof(s->root) + 32], dst[sizeof(s->root) + FS_NAME_LONGEST + 16], name[16];
 	int root, dir, tmpdir, fd, err = 0, rc = -ERR_IO;
 
 	if (!ds || !ds->persist || !s->root[0])
@@ -320,7 +320,7 @@ close_root:
 static int unpersist(const struct fs_state *s, const struct fs_file *f)
 {
 	const struct fs_drive_spec *ds = drive_spec(s, f->drive);
-	char path[sizeof(s->root) + FS_NAME_MAX + 16];
+	char path[sizeof(s->root) + FS_NAME_LONGEST + 16];
 	int root, dir, rc = -ERR_IO;
 
 	if (!ds || !ds->persist || !s->root[0])
@@ -523,7 +523,7 @@ int fs_delete(struct fs_state *s, struct fs_file *f)
 
 int fs_get(struct fs_state *s, const char *name, const uint8_t **data, size_t *len)
 {
-	char base[FS_NAME_MAX + 1];
+	char base[FS_NAME_LONGEST + 1];
 	enum fs_drive d;
 	struct fs_file *f;
 
@@ -593,9 +593,9 @@ static void load_drive(struct fs_state *s, int root, const struct fs_drive_spec 
 		return;
 	}
 	while ((e = readdir(d)) != NULL) {
-		char check[FS_NAME_MAX + 1];
+		char check[FS_NAME_LONGEST + 1];
 		enum fs_drive drive;
-		char spec[FS_NAME_MAX + 16];
+		char spec[FS_NAME_LONGEST + 16];
 		struct fs_file *f;
 		uint8_t *data;
 		size_t len;
@@ -603,7 +603,7 @@ static void load_drive(struct fs_state *s, int root, const struct fs_drive_spec 
 
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		snprintf(spec, sizeof(spec), "%s:%.*s", ds->prefix, FS_NAME_MAX + 1, e->d_name);
+		snprintf(spec, sizeof(spec), "%s:%.*s", ds->prefix, FS_NAME_LONGEST + 1, e->d_name);
 		if (fs_resolve(s, spec, strlen(spec), &drive, check) != 0 || drive != ds->drive) {
 			log_msg(LOG_WARN, "#%d: %s/%s is not a valid %s name; ignored", s->trace_id,
 			        dir, e->d_name, ds->prefix);

@@ -28,6 +28,9 @@
 /* Reference §3: "Max filename length 80 bytes" [AN BG96 FILE]; the limit applies to the name
  * without its drive prefix ("UFS:", "RAM:"), a choice where the manual is silent. */
 #define FS_NAME_MAX 80
+/* The longest name any drive takes (struct fs_drive_spec.name_max): SIMCom's certificate
+ * names, 5-128 bytes (AT+CCERTDOWN, SIM7600 manual V3.00 10.2.13). */
+#define FS_NAME_LONGEST 128
 /* EC25 AT+QFOPEN: how many files may be open at once before +CME ERROR: 413. Not documented
  * for EC25; a choice. */
 #define FS_MAX_OPEN 16
@@ -49,12 +52,13 @@ struct fs_drive_spec {
 	bool bare_names;
 	/* NULL: any valid name; else the only names the drive holds (NULL-terminated). */
 	const char *const *names;
+	size_t name_max; /* longest name, at most FS_NAME_LONGEST; 0: FS_NAME_MAX */
 };
 
 struct fs_file {
 	struct fs_file *next;
 	enum fs_drive drive;
-	char name[FS_NAME_MAX + 1];
+	char name[FS_NAME_LONGEST + 1];
 	uint8_t *data;
 	size_t len;
 	/* XOR16 recorded when the file was written (M95 AT+QSECREAD compares it with the
@@ -95,11 +99,12 @@ void fs_free(struct fs_state *s);
  * list holds those names only. Drive prefixes are case-insensitive ("ufs:" appears in a field
  * log), names are case-sensitive.
  * Returns 0, or -ERR_NAME for an empty, over-long or unknown-drive name, a name with '/', '\\',
- * ':', '*', '?', '"' or a control byte, and "." or "..". name must hold FS_NAME_MAX + 1 bytes. */
+ * ':', '*', '?', '"' or a control byte, and "." or "..". name must hold the drive's name_max + 1
+ * bytes (FS_NAME_MAX + 1 on a drive that sets none; FS_NAME_LONGEST + 1 always suffices). */
 int fs_resolve(const struct fs_state *s, const char *spec, size_t len, enum fs_drive *drive,
                char *name);
 /* The same for a pattern of AT+QFLST / AT+QFDEL: '*' and '?' are allowed, names lists are not
- * checked. pattern must hold FS_NAME_MAX + 1 bytes. */
+ * checked. pattern must hold as many bytes as fs_resolve's name. */
 int fs_resolve_pattern(const struct fs_state *s, const char *spec, size_t len, enum fs_drive *drive,
                        char *pattern);
 /* Glob match: '*' any run of bytes, '?' any one byte, everything else itself. */
