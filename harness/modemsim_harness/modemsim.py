@@ -11,8 +11,7 @@ import termios
 import time
 import tty
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.environ.get("MODEMSIM_BIN", os.path.join(ROOT, "build", "sim", "modemsim"))
+from .paths import BINARY, CHECKOUT as ROOT  # noqa: F401  (ROOT: None outside a checkout)
 
 # Final result lines of an AT command (V1 framing).
 FINAL_RE = re.compile(
