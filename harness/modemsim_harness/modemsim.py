@@ -181,6 +181,10 @@ class ModemSim:
                 self.stdout_lines.append(text)
                 if text.startswith("broker "):
                     f = text.split()
+                    if "=" in text:  # the labelled form (stdout a terminal)
+                        kv = dict(w.split("=", 1) for w in f[1:])
+                        f = ["broker", kv["host"], kv["plain"], kv["tls"], kv["ca"],
+                             kv["mutual"]]
                     self.broker = {"host": f[1], "plain": int(f[2]),
                                    "tls": None if f[3] == "-" else int(f[3]),
                                    "ca": f[4],
