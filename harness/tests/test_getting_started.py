@@ -135,3 +135,11 @@ def test_link_held_by_a_live_modemsim_is_refused(modemsim, tmp_path):
     assert r.stderr.startswith("modemsim: ") and link in r.stderr and "in use" in r.stderr
     assert os.readlink(link) == target
     first.open().cmd("AT")  # still the first modem's
+
+
+def test_unknown_fault_suggests_the_closest(tmp_path):
+    f = tmp_path / "typo.scn"
+    f.write_text("at 1s fault link.rest\n")
+    r = run("--check", str(f))
+    assert r.returncode == 1
+    assert r.stderr.strip().endswith("unknown fault 'link.rest' (did you mean 'link.reset'?)")
