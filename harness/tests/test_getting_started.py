@@ -137,9 +137,57 @@ def test_link_held_by_a_live_modemsim_is_refused(modemsim, tmp_path):
     first.open().cmd("AT")  # still the first modem's
 
 
+def test_demo_installs_and_builds_only_the_program():
+    demo = open(os.path.join(ROOT, ".ci", "demo")).read()
+    assert ".ci/deps --run" in demo and "--target modemsim" in demo
+    deps = open(os.path.join(ROOT, ".ci", "deps")).read()
+    run_part = deps.split('if [ "${1:-}" != "--run" ]')[0]
+    assert "chromium" not in run_part and "clang-format" not in run_part
+    assert "no transcript file" in demo  # with arguments and no --log, no promise of one
+
+
 def test_unknown_fault_suggests_the_closest(tmp_path):
     f = tmp_path / "typo.scn"
     f.write_text("at 1s fault link.rest\n")
     r = run("--check", str(f))
     assert r.returncode == 1
     assert r.stderr.strip().endswith("unknown fault 'link.rest' (did you mean 'link.reset'?)")
+
+
+def test_readme_serial_terminal_tls_publish(modemsim):
+    """README's getting-started sequence, typed as written: upload the broker's CA, TLS, a
+    publish that a subscriber at the broker sees."""
+    import socket
+    sim = modemsim(model="ec25")
+    t = sim.open()
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    assert "mosquitto_sub -h 127.0.0.1 -p 40211 -t '#' -v" in readme
+    ca = open(sim.broker["ca"], "rb").read()
+    s = socket.create_connection(("127.0.0.1", sim.broker["plain"]), timeout=5)
+    s.sendall(b"\x10\x11\x00\x04MQTT\x04\x02\x00\x3c\x00\x05watch")  # CONNECT
+    assert s.recv(4)[:1] == b"\x20"
+    s.sendall(b"\x82\x06\x00\x01\x00\x01#\x00")  # SUBSCRIBE "#" QoS 0
+    assert s.recv(5)[:1] == b"\x90"
+    t.write(b'AT+QFUPL="UFS:cacert.pem",%d,100\r' % len(ca))
+    t.read_until(b"CONNECT\r\n", timeout=5)
+    t.write(ca)
+    t.read_until(b"OK\r\n", timeout=10)
+    for line in ('AT+QSSLCFG="cacert",2,"UFS:cacert.pem"', 'AT+QMTCFG="ssl",0,1,2',
+                 "AT+QIACT=1"):
+        assert line in readme
+        assert t.cmd(line).endswith(b"OK\r\n"), line
+    t.cmd('AT+QMTOPEN=0,"broker.modemsim.test",8883')
+    t.read_until(b"+QMTOPEN: 0,0\r\n", timeout=10)
+    t.cmd('AT+QMTCONN=0,"dev-1"')
+    t.read_until(b"+QMTCONN: 0,0,0\r\n", timeout=10)
+    t.write(b'AT+QMTPUB=0,0,0,0,"dev/1/up"\r')
+    t.read_until(b"> ", timeout=5)
+    t.write(b"21.5\x1a")
+    t.read_until(b"OK\r\n", timeout=5)
+    got = b""
+    s.settimeout(5)
+    while b"dev/1/up21.5" not in got:
+        chunk = s.recv(4096)
+        assert chunk, got
+        got += chunk
+    s.close()
