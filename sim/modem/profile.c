@@ -30,11 +30,17 @@ static const struct boot_urc bg96_boot[] = {
 };
 
 static const struct at_family *const ec25_families[] = {
-        &at_family_basic,        &at_family_identity_ec25,
-        &at_family_network_ec25, &at_family_pdp_ec25,
-        &at_family_file_ec25,    &at_family_ssl_ec25,
-        &at_family_mqtt_ec25,    &at_family_sock_ec25,
-        &at_family_3gpp_lte,     NULL,
+        &at_family_basic,
+        &at_family_identity_ec25,
+        &at_family_network_ec25,
+        &at_family_pdp_ec25,
+        &at_family_file_ec25,
+        &at_family_ssl_ec25,
+        &at_family_mqtt_ec25,
+        &at_family_sock_ec25,
+        &at_family_3gpp_lte,
+        &at_family_qcfg_ec25,
+        NULL,
 };
 
 static const struct at_family *const m95_families[] = {
