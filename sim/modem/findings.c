@@ -18,6 +18,7 @@
 #include "modem/hooks.h"
 #include "modem/modem.h"
 #include "modem/modemsim.h"
+#include "modem/profile.h"
 #include "mqtt/client.h"
 #include "mqtt/codec.h"
 
@@ -41,12 +42,13 @@ enum fnd_kind {
 	FK_RETRY_STORM,
 	FK_NO_SHUTDOWN,
 	FK_UNKNOWN_COMMAND,
+	FK_UNSIMULATED_COMMAND,
 };
 
 static const char *const kind_names[] = {
         "cmd-before-result", "data-before-prompt", "length-mismatch", "non-ascii",
         "not-connected",     "inflight-exceeded",  "msgid-reused",    "qmtstat-ignored",
-        "retry-storm",       "no-shutdown",        "unknown-command",
+        "retry-storm",       "no-shutdown",        "unknown-command", "unsimulated-command",
 };
 
 struct fnd_rec {
@@ -487,6 +489,14 @@ void findings_unknown(struct modem *m, const char *name)
 	const char *best = NULL;
 	size_t best_d = (size_t)-1, limit = (strlen(name) + 2) / 3;
 
+	if (profile_unsimulated(m->model, name)) {
+		/* not the host's mistake: the module would answer it */
+		report(m, FND_INFO, FK_UNSIMULATED_COMMAND,
+		       "AT%s is a command of the %s that modemsim does not simulate (+CME ERROR: "
+		       "4)",
+		       name, m->model->model);
+		return;
+	}
 	for (const struct at_family *const *fam = m->model->families; *fam; fam++)
 		for (const struct at_cmd *c = (*fam)->cmds; c->name; c++) {
 			size_t d = distance(name, c->name);
