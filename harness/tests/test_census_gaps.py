@@ -232,3 +232,18 @@ def test_ec25_qcfg_keys(modemsim):
     check(t, 'AT+QCFG="band",0,0x10,0', ok('AT+QCFG="band",0,0x10,0'))
     check(t, 'AT+QCFG="band"', ok('AT+QCFG="band"', '+QCFG: "band",0x0,0x10,0x0'))
     check(t, 'AT+QCFG="iotopmode",2,1', err('AT+QCFG="iotopmode",2,1'))
+
+
+# ---------------------------------------------------------------- +QSSLSTATE forms
+
+
+@pytest.mark.parametrize("model", ["ec25", "bg96"])
+def test_qsslstate_forms(modemsim, model):
+    """The SSL manuals' forms: AT+QSSLSTATE (every client), AT+QSSLSTATE=<clientID> (one), the
+    test form; none open: a bare OK. TinyGSM's AT+QSSLSTATE=1,0 (the +QISTATE query form) has
+    a parameter too many for the manuals' syntax: ERROR (drivers.md)."""
+    t = modemsim(model=model).open()
+    for line in ("AT+QSSLSTATE", "AT+QSSLSTATE?", "AT+QSSLSTATE=0", "AT+QSSLSTATE=11",
+                 "AT+QSSLSTATE=?"):
+        check(t, line, ok(line))
+    check(t, "AT+QSSLSTATE=1,0", err("AT+QSSLSTATE=1,0"))
