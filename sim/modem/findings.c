@@ -18,6 +18,7 @@
 #include "modem/hooks.h"
 #include "modem/modem.h"
 #include "modem/modemsim.h"
+#include "modem/profile.h"
 #include "mqtt/client.h"
 #include "mqtt/codec.h"
 
@@ -42,12 +43,14 @@ enum fnd_kind {
 	FK_NO_SHUTDOWN,
 	FK_UNKNOWN_COMMAND,
 	FK_CONTROL_BYTE,
+	FK_UNSIMULATED_COMMAND,
 };
 
 static const char *const kind_names[] = {
-        "cmd-before-result", "data-before-prompt", "length-mismatch", "non-ascii",
-        "not-connected",     "inflight-exceeded",  "msgid-reused",    "qmtstat-ignored",
-        "retry-storm",       "no-shutdown",        "unknown-command", "control-byte",
+        "cmd-before-result",   "data-before-prompt", "length-mismatch", "non-ascii",
+        "not-connected",       "inflight-exceeded",  "msgid-reused",    "qmtstat-ignored",
+        "retry-storm",         "no-shutdown",        "unknown-command", "control-byte",
+        "unsimulated-command",
 };
 
 struct fnd_rec {
@@ -488,6 +491,14 @@ void findings_unknown(struct modem *m, const char *name)
 	const char *best = NULL;
 	size_t best_d = (size_t)-1, limit = (strlen(name) + 2) / 3;
 
+	if (profile_unsimulated(m->model, name)) {
+		/* not the host's mistake: the module would answer it */
+		report(m, FND_INFO, FK_UNSIMULATED_COMMAND,
+		       "AT%s is a command of the %s that modemsim does not simulate (+CME ERROR: "
+		       "4)",
+		       name, m->model->model);
+		return;
+	}
 	for (const struct at_family *const *fam = m->model->families; *fam; fam++)
 		for (const struct at_cmd *c = (*fam)->cmds; c->name; c++) {
 			size_t d = distance(name, c->name);
