@@ -487,8 +487,8 @@ static int cmd_cchopen(struct at_call *c)
 			int err = rc == SIMCOM_SSL_NOCERT ? CCH_NOCERT : CCH_HANDSHAKE;
 
 			at_why(m, "SSL context %d: %s", ctx, cause);
-			trace_event(m->index, "tls", "session %d: %s -> +CCHOPEN: %d,%d", s, cause, s,
-			            err);
+			trace_event(m->index, "tls", "session %d: %s -> +CCHOPEN: %d,%d", s, cause,
+			            s, err);
 			return open_fails_early(m, st, s, tp, err);
 		}
 		a.tls = &sp.cfg;
@@ -500,8 +500,9 @@ static int cmd_cchopen(struct at_call *c)
 	a.host = host;
 	a.port = (int)at_num(c, 2);
 	a.cid = SIMCOM_NET_CID;
-	a.mode = tp ? SOCK_MODE_TRANSPARENT :
-	              st->recv_mode == 1 ? SOCK_MODE_BUFFER : SOCK_MODE_PUSH;
+	a.mode = tp                   ? SOCK_MODE_TRANSPARENT
+	         : st->recv_mode == 1 ? SOCK_MODE_BUFFER
+	                              : SOCK_MODE_PUSH;
 	a.timeout_ms = modem_proto_ms(m, (uint64_t)(OPEN_TIMEOUT_S + sp.negotiate_s) * 1000);
 	a.report_ms = modem_latency(m, LAT_OPEN_MS);
 	rc = sock_open(m, CCH_SLOT0 + s, &a, &cch_sock_ops, NULL);
