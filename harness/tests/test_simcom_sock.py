@@ -432,3 +432,27 @@ def test_cch_send_abandoned_by_reboot(modemsim, peer, tmp_path):
         assert p.received.get(0, b"") == b""
     finally:
         ctl.close()
+
+
+def test_network_loss_ends_links_and_sessions(modemsim, peer, tmp_path):
+    """pdp.deact: +CIPEVENT (the IP family's), the links gone; the CCH session reports
+    +CCH_RECV_CLOSED: <s>,9 and the A76XX service stops with +CCH: CCH STOP."""
+    from control import Control
+    p = peer()
+    path = str(tmp_path / "ctl.sock")
+    t = net(modemsim, "a7670", "--control", path)
+    ctl = Control(path)
+    try:
+        cip_open(t, 0, p.port)
+        cch_start(t)
+        assert t.cmd('AT+CCHOPEN=0,"%s",%d,1' % (PEER_HOST, p.port)) == b"\r\nOK\r\n"
+        urc(t, "+CCHOPEN: 0,0", timeout=10)
+        ctl.ok("at 0ms fault pdp.deact")
+        got = t.read_until(b"+CCH: CCH STOP\r\n", timeout=10)
+        assert b"\r\n+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY\r\n" in got, got
+        assert got.endswith(b"\r\n+CCH_RECV_CLOSED: 0,9\r\n\r\n+CCH: CCH STOP\r\n"), got
+        assert t.cmd("AT+CIPCLOSE?") == b"\r\n+CIPCLOSE: 0,0,0,0,0,0,0,0,0,0\r\n\r\nOK\r\n"
+        assert t.cmd("AT+CCHOPEN?") == b'\r\n+CCHOPEN: 0,"",,,\r\n+CCHOPEN: 1,"",,,\r\n\r\nOK\r\n'
+        assert t.cmd("AT+CCHSTOP") == b"\r\nERROR\r\n"
+    finally:
+        ctl.close()
