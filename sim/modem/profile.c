@@ -385,7 +385,7 @@ static const struct model_revision sim7670g_revisions[] = {
 		.url_ssl = false, .accq_version = true, .cfg_version = false,                      \
 		.mqtt_version_default = 4, .pub_timeout_min = 60, .disc_timeout_min = 60,          \
 		.ping_urc = true, .sub_read = false, .err35 = false, .cert_name_max = 128,         \
-		.cssl_a76 = false, .netclose_cipclose = false,                                     \
+		.cssl_a76 = false, .netclose_cipclose = false, .cch_stop_urc = false,              \
 	}
 
 #define A76XX_TRAITS                                                                               \
@@ -394,7 +394,7 @@ static const struct model_revision sim7670g_revisions[] = {
 		.url_ssl = true, .accq_version = false, .cfg_version = true,                       \
 		.mqtt_version_default = 4, .pub_timeout_min = 1, .disc_timeout_min = 1,            \
 		.ping_urc = false, .sub_read = true, .err35 = true, .cert_name_max = 108,          \
-		.cssl_a76 = true, .netclose_cipclose = true,                                       \
+		.cssl_a76 = true, .netclose_cipclose = true, .cch_stop_urc = true,                 \
 	}
 
 /* SIM7600E of seed 003: ATI `Manufacturer: SIMCOM INCORPORATED` / `Model: SIMCOM_SIM7600E` /

@@ -92,6 +92,8 @@ struct simcom_traits {
 	bool cssl_a76;
 	/* AT+NETCLOSE prints `+CIPCLOSE: <link>,<err>` for each open socket first (A76XX) */
 	bool netclose_cipclose;
+	/* the context dropping stops the CCH service with `+CCH: CCH STOP` (A76XX manual 19.4) */
+	bool cch_stop_urc;
 };
 
 struct model_profile {
