@@ -611,3 +611,38 @@ def test_host_not_reading_holds_messages_and_drops_none(fake):
     assert seqs == list(range(n)), (len(seqs), seqs[:5])
     assert RX_RE.sub(b"", data) == b""
     fl.wait(lambda f: len(f.acked) == n, timeout=10)
+
+
+# ---------------------------------------------------------------- findings
+
+
+def findings(sim, kind=None):
+    return [e for e in sim.trace()
+            if e.get("ev") == "finding" and (kind is None or e["kind"] == kind)]
+
+
+def test_findings_clean_session_none_and_this_dialects_mistakes(fake):
+    """The module judges the host in this dialect too: a session done right has no finding;
+    TOPIC before +CMQTTCONNECT: 0,0 is not-connected; a command after +CMQTTCONNLOST
+    without a new CONNECT is the ignored loss (qmtstat-ignored)."""
+    t, fb = fake("sim7600", connack=None)
+    start(t)
+    check(t, 'AT+CMQTTACCQ=0,"c1"', OK)
+    check(t, 'AT+CMQTTCONNECT=0,"tcp://broker.modemsim.test:1883",60,1', OK)
+    fb.wait_packet(lambda p: p.type == CONNECT)
+    assert findings(t.sim) == []
+    check(t, "AT+CMQTTTOPIC=0,3", failed(b"+CMQTTTOPIC: 0,14"))
+    got = findings(t.sim)
+    assert [(f["kind"], f["severity"]) for f in got] == [("not-connected", "error")], got
+    fb.connack = 0
+    fb.close()
+    urc(t, b"+CMQTTCONNECT: 0,26")
+    check(t, 'AT+CMQTTCONNECT=0,"tcp://broker.modemsim.test:1883",60,1', OK)
+    urc(t, b"+CMQTTCONNECT: 0,0")
+    prompt(t, b"AT+CMQTTTOPIC=0,3", b"a/b")
+    assert len(findings(t.sim)) == 1
+    fb.close()
+    urc(t, b"+CMQTTCONNLOST: 0,1")
+    check(t, "AT+CMQTTTOPIC=0,3", failed(b"+CMQTTTOPIC: 0,11"))
+    got = findings(t.sim, "qmtstat-ignored")
+    assert len(got) == 1 and "+CMQTTCONNLOST: 0,1" in got[0]["msg"], findings(t.sim)
