@@ -521,15 +521,42 @@ void findings_unknown(struct modem *m, const char *name)
 
 /* ---- MQTT ---- */
 
-enum mqtt_op { OP_OPEN, OP_CLOSE, OP_CONN, OP_DISC, OP_SUB, OP_UNS, OP_PUB };
+/* OP_CMQ_*: SIMCom's AT+CMQTT* (at/simcom_mqtt.c), which has no network open of its own: a
+ * CONNECT starts over, and the commands that need the connection are judged on what the host
+ * was shown (+CMQTTCONNECT: <i>,0, +CMQTTCONNLOST). */
+enum mqtt_op {
+	OP_OPEN,
+	OP_CLOSE,
+	OP_CONN,
+	OP_DISC,
+	OP_SUB,
+	OP_UNS,
+	OP_PUB,
+	OP_CMQ_CONN,
+	OP_CMQ_USE
+};
 
 static const struct {
 	const char *name;
 	enum mqtt_op op;
 } mqtt_ops[] = {
-        {"+QMTOPEN", OP_OPEN}, {"+QMTCLOSE", OP_CLOSE}, {"+QMTCONN", OP_CONN},
-        {"+QMTDISC", OP_DISC}, {"+QMTSUB", OP_SUB},     {"+QMTUNS", OP_UNS},
-        {"+QMTPUB", OP_PUB},   {"+QMTPUBEX", OP_PUB},
+        {"+QMTOPEN", OP_OPEN},
+        {"+QMTCLOSE", OP_CLOSE},
+        {"+QMTCONN", OP_CONN},
+        {"+QMTDISC", OP_DISC},
+        {"+QMTSUB", OP_SUB},
+        {"+QMTUNS", OP_UNS},
+        {"+QMTPUB", OP_PUB},
+        {"+QMTPUBEX", OP_PUB},
+        {"+CMQTTCONNECT", OP_CMQ_CONN},
+        {"+CMQTTDISC", OP_DISC},
+        {"+CMQTTPUB", OP_CMQ_USE},
+        {"+CMQTTSUB", OP_CMQ_USE},
+        {"+CMQTTUNSUB", OP_CMQ_USE},
+        {"+CMQTTTOPIC", OP_CMQ_USE},
+        {"+CMQTTPAYLOAD", OP_CMQ_USE},
+        {"+CMQTTSUBTOPIC", OP_CMQ_USE},
+        {"+CMQTTUNSUBTOPIC", OP_CMQ_USE},
 };
 
 /* The result URC the host still waits for on this msgid, or NULL if it is not in flight. */
@@ -615,6 +642,27 @@ static void storm(struct modem *m, struct fnd_client *v, int idx)
 	v->nopens = 0;
 }
 
+/* SIMCom: a command that needs the connection before the host saw +CMQTTCONNECT: <i>,0, or
+ * after +CMQTTCONNLOST without a new AT+CMQTTCONNECT (the module answers 11 or 14). */
+static void judge_cmq(struct modem *m, struct fnd_client *v, int idx, const char *cmd)
+{
+	if (v->stat_pending) {
+		if (stat_held(m, idx) || trace_last_tx_line(m->index) <= v->stat_line ||
+		    v->stat_reported)
+			return; /* on its way before the host could see the URC, or reported */
+		v->stat_reported = true;
+		report(m, FND_ERROR, FK_QMTSTAT_IGNORED,
+		       "%s on client %d after +CMQTTCONNLOST: %d,%d without AT+CMQTTCONNECT: the "
+		       "client is not connected (reference simcom.md §4: connect again)",
+		       cmd, idx, idx, v->stat_code);
+		return;
+	}
+	if (!v->connected)
+		report(m, FND_ERROR, FK_NOT_CONNECTED,
+		       "%s on client %d before +CMQTTCONNECT: %d,0: wait for the connection's URC",
+		       cmd, idx, idx);
+}
+
 static void judge_mqtt(struct modem *m, struct findings *f, const struct at_call *c,
                        enum mqtt_op op)
 {
@@ -650,6 +698,12 @@ static void judge_mqtt(struct modem *m, struct findings *f, const struct at_call
 		report(m, FND_ERROR, FK_NOT_CONNECTED,
 		       "AT+QMTCONN=%d before +QMTOPEN: %d,0: the client has no network yet", idx,
 		       idx);
+		return;
+	case OP_CMQ_CONN:
+		v->stat_pending = false;
+		return;
+	case OP_CMQ_USE:
+		judge_cmq(m, v, idx, cmd);
 		return;
 	case OP_SUB:
 	case OP_UNS:

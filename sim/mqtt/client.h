@@ -44,6 +44,8 @@ struct tls_config;
 #define MQTT_PENDING_MAX 16 /* packets awaiting an acknowledgement, per client */
 #define MQTT_TOPIC_MAX 255 /* reference §6c: topic max 255 B */
 #define MQTT_HOST_MAX 100 /* M95 MQTT AN 3.2.2: host name at most 100 bytes */
+/* The longest will topic a dialect sets (SIMCom AT+CMQTTWILLTOPIC: 1-1024 bytes). */
+#define MQTT_WILL_TOPIC_MAX 1024
 #define MQTT_RX_PACKET_MAX (1024 * 1024) /* receive limit when the profile gives none */
 /* Bytes of refused PUBLISHes (the owner could not take them yet) that wait in the client; with
  * more, the connection is not read and TCP pushes back on the broker. */
@@ -71,7 +73,7 @@ struct mqtt_cfg {
 	int will_fg;
 	int will_qos;
 	int will_retain;
-	char will_topic[MQTT_TOPIC_MAX + 1];
+	char will_topic[MQTT_WILL_TOPIC_MAX + 1];
 	struct buf will_msg;
 };
 
