@@ -725,16 +725,22 @@ static int g3_init(struct modem *m, const struct at_family *f)
 	return 0;
 }
 
+/* Which of this file's families the modem's profile carries (reboot and close are not told). */
 static void **slot_of(struct modem *m, const struct at_family **f)
 {
-	void **slot = modem_family_state(m, &at_family_3gpp_lte);
+	static const struct at_family *const mine[] = {&at_family_3gpp_lte, &at_family_3gpp_gsm,
+	                                               &at_family_3gpp_simcom};
 
-	*f = &at_family_3gpp_lte;
-	if (!slot) {
-		slot = modem_family_state(m, &at_family_3gpp_gsm);
-		*f = &at_family_3gpp_gsm;
+	for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
+		void **slot = modem_family_state(m, mine[i]);
+
+		if (slot) {
+			*f = mine[i];
+			return slot;
+		}
 	}
-	return slot;
+	*f = NULL;
+	return NULL;
 }
 
 /* AT+CFUN=1,1 and power down: the timers are gone already; what the manual saves stays. */

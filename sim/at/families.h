@@ -30,10 +30,6 @@ extern const struct at_family at_family_3gpp_lte;
 extern const struct at_family at_family_3gpp_gsm;
 /* +QIOPEN +QISEND +QIRD +QICLOSE +QISTATE, +QSSLOPEN ... +QSSLSTATE, ATO */
 extern const struct at_family at_family_sock_ec25;
-/* 3GPP TS 27.007/27.005: +CGATT +CGDCONT +CGACT +CGPADDR +CTZR +CMGF +CNMI +CSCS +CBC, and
- * +CTZU +QSCLK (EC25, BG96; contexts shared with +QICSGP) or +QNITZ +QSCLK (M95) */
-extern const struct at_family at_family_3gpp_lte;
-extern const struct at_family at_family_3gpp_gsm;
 /* +QIOPEN +QISEND +QIRD +QICLOSE +QISACK +QINDI +QIMODE +QIHEAD, +QSSLOPEN ... +QSSLSTATE, ATO */
 extern const struct at_family at_family_sock_m95;
 /* SIMCom (SIM7600, A7670, SIM7670G; at/simcom.h): ATI, +SIMCOMATI, +CGMI ... +CICCID */
