@@ -465,6 +465,20 @@ static void on_signal(uv_signal_t *h, int signum)
 	shutdown_all();
 }
 
+/* The first record of each modem's trace names what runs, so that a trace alone (a report
+ * made from it, harness/modemsim_harness/report.py) says which model and scenarios it shows. */
+static void trace_start(int i, const struct model_profile *model)
+{
+	char files[1024] = "";
+	size_t len = 0;
+
+	for (int f = 0; f < n_scenarios && len < sizeof(files); f++)
+		len += (size_t)snprintf(files + len, sizeof(files) - len, "%s%s", f ? " " : "",
+		                        scenario_paths[f]);
+	trace_event(i, "start", "model %s%s%s", model->name, n_scenarios ? " scenario " : "",
+	            files);
+}
+
 int main(int argc, char **argv)
 {
 	const struct model_profile *model;
@@ -565,6 +579,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		identity_derive(&m->id, model->imei_tac, sim.opt.seed, i);
+		trace_start(i, model);
 		sim.count = i + 1;
 		if (sim.opt.link) {
 			if (sim.opt.count > 1)

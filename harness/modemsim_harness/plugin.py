@@ -330,6 +330,10 @@ class ConformanceItem(pytest.Item):
         self.config._modemsim_cells.append(cell)
         if cell["status"] == "skip":
             pytest.skip("; ".join(cell["reasons"]))
+        if cell["status"] == "interrupted":
+            raise KeyboardInterrupt  # pytest stops; pytest_sessionfinish writes the report
+        if cell["status"] == "xfail":
+            pytest.xfail("; ".join(cell["reasons"]))
         if cell["status"] != "pass":
             raise ConformanceFailure(cell)
 
@@ -338,6 +342,8 @@ class ConformanceItem(pytest.Item):
             c = excinfo.value.cell
             out = ["%s: %s x %s" % (c["status"].upper(), c["model"], c["scenario"])]
             out += ["  - " + r for r in c["reasons"]]
+            if c.get("cause"):
+                out.append("the modem says: %s" % c["cause"]["text"])
             out.append("transcript: %s" % os.path.join(self.plan["out"],
                                                       c["files"]["transcript"]))
             out.append("report: %s#%s" % (os.path.join(self.plan["out"], "report.html"),
@@ -389,6 +395,8 @@ def pytest_sessionfinish(session):
                                  plan["expect"], plan["timeout"], plan["timing"],
                                  plan["fail_on"])
     rep["cells"] = config._modemsim_cells
+    if rep["cells"][-1]["status"] == "interrupted":
+        rep["interrupted"] = "Ctrl+C in cell %s" % rep["cells"][-1]["id"]
     conformance.summarize(rep)
     config._modemsim_report = report.write(plan["out"], rep)
 
