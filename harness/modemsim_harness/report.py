@@ -122,10 +122,10 @@ def cause_records(records):
         if ev in ("mqtt", "tls", "sock", "net", "pdp") and CAUSE_RE.search(msg):
             out.append((r, PREFIX_RE.sub("", msg)))
         elif ev == "cmd" and r.get("result") not in (None, "OK") and r.get("why"):
-            out.append((r, "AT%s => %s (%s)" % (r.get("cmd", ""), r.get("result"),
-                                                r.get("why"))))
+            out.append((r, "AT%s => %s (%s)" % (cmd_text(r), r.get("result"), r.get("why"))))
         elif ev == "fault" and not msg.startswith("fault "):
-            out.append((r, msg))  # its effect ("CONNACK return code 0 made 5 ...")
+            # its effect ("client 0: CONNACK return code 0 made 5 (mqtt.connack)")
+            out.append((r, PREFIX_RE.sub("", msg)))
         elif ev == "scenario" and "URC: " in msg and any(
                 bad for _, bad in result_urcs({"bytes": msg})):
             out.append((r, "scenario " + msg))
@@ -134,15 +134,25 @@ def cause_records(records):
 
 def failure(records):
     """What the modem says went wrong, or None: {"text", "line" (transcript line of its first
-    occurrence), "count", "urc" (the last failure URC the host got)}. The cause is the latest
-    one (what the host was left with); the link goes to the first time it happened."""
+    occurrence), "count", "urc" (the last failure URC the host got)}. The cause is the first
+    one after the host's last success (a result URC that is no failure): what went wrong
+    then, not its consequences (a CONNACK refused, then the link closed), nor a failure the
+    host recovered from before; a command's ERROR only when nothing else failed. The link
+    goes to the first time that cause happened."""
     causes = cause_records(records)
     urcs = [(r, u) for r in records if r.get("ev") == "rx"
             for u, bad in result_urcs(r) if bad]
     if not causes and not urcs:
         return None
     if causes:
-        rec, text = causes[-1]
+        ok = [r["_line"] for r in records if r.get("ev") == "rx" and any(
+            not bad and not u.startswith(("+QMTDISC", "+QMTCLOSE"))
+            for u, bad in result_urcs(r))]
+        after = [c for c in causes if not ok or c[0]["_line"] > ok[-1]]
+        # A command's ERROR is often the host probing (AT+QFDEL of a file not there): what
+        # the network, TLS, MQTT or a fault did comes first.
+        after = [c for c in after if c[0].get("ev") != "cmd"] or after
+        rec, text = (after or causes)[0 if after else -1]
         same = [r for r, t in causes if t == text]
         first = same[0]
     else:
@@ -186,6 +196,12 @@ def raw_bytes(rec):
         return s.encode("latin-1")
     except UnicodeEncodeError:
         return s.encode("utf-8")
+
+
+def cmd_text(rec):
+    """A cmd record's command as the transcript writes it: the trace has its bytes as
+    characters U+0000-U+00FF, like tx/rx."""
+    return escape_bytes(raw_bytes({"bytes": rec.get("cmd", "")}))
 
 
 def escape_bytes(b):
@@ -306,7 +322,7 @@ def diagram_rows(records, messages=(), driver=None):
             why = r.get("why")
             ok = r.get("result") == "OK"
             rows.append(dict(base, kind="cmd", shape="note", sub="ok" if ok else "bad",
-                             text="%s => %s%s" % (r.get("cmd", ""), r.get("result", ""),
+                             text="%s => %s%s" % (cmd_text(r), r.get("result", ""),
                                                   " (%s)" % why if why else "")))
         elif ev == "mqtt":
             msg = r.get("msg", "")
