@@ -97,11 +97,31 @@ class Modem:
     def ok(self, line, *lines, timeout=5.0):
         """The command answers OK; with lines given, exactly those information lines."""
         r = self.cmd(line, timeout)
-        assert r.final == "OK", "%s: %r" % (line, r)
+        if r.final != "OK":
+            why = self.why(line)
+            raise AssertionError("%s: %r%s" % (line, r, "; the modem says: " + why if why
+                                               else ""))
         if lines:
             assert r.lines == list(lines), "%s: lines %r, expected %r" % (line, r.lines,
                                                                           list(lines))
         return r
+
+    def why(self, line, wait=1.0):
+        """The modem's reason (its trace's "why") for the latest failed command of this
+        command line, or None. The trace is written as the result goes out; a moment's wait
+        covers the reader being quicker than the writer."""
+        if isinstance(line, bytes):
+            line = line.decode("latin-1")
+        deadline = time.monotonic() + wait
+        while True:
+            recs = self.trace()
+            for r in reversed(recs):
+                if r.get("ev") == "cmd" and r.get("result") != "OK" and r.get("why") and \
+                        r.get("cmd", "\0") in line:
+                    return "%s (%s)" % (r["why"], r.get("result"))
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
 
     def error(self, line, code=None, timeout=5.0):
         """The command fails: ERROR, or with code `+CME ERROR: <code>`."""
