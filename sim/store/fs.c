@@ -729,3 +729,32 @@ void fs_free(struct fs_state *s)
 	}
 	s->files = NULL;
 }
+
+int fs_preload(struct fs_state *s, int i, const char *conventional, const uint8_t *data, size_t len,
+               char *out, size_t size)
+{
+	const struct fs_drive_spec *ds = s->drives;
+	const char *name = conventional;
+	int rc;
+
+	while (ds->prefix && !ds->persist)
+		ds++;
+	if (!ds->prefix)
+		return -ERR_NOENT;
+	if (ds->names) {
+		for (int k = 0; k < i; k++)
+			if (!ds->names[k])
+				return -ERR_NOENT;
+		name = ds->names[i];
+		if (!name)
+			return -ERR_NOENT;
+	}
+	rc = fs_put(s, ds->drive, name, data, len, NULL);
+	if (rc)
+		return rc;
+	if (ds->bare_names && !s->drives[1].prefix)
+		snprintf(out, size, "%s", name);
+	else
+		snprintf(out, size, "%s:%s", ds->prefix, name);
+	return 0;
+}

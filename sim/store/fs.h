@@ -131,6 +131,15 @@ size_t fs_drive_file_max(const struct fs_state *s, enum fs_drive d);
 size_t fs_drive_used(const struct fs_state *s, enum fs_drive d);
 size_t fs_drive_count(const struct fs_state *s, enum fs_drive d);
 
+/* Store a file given at start (modemsim --preload-certs) as the i-th of its kind (0 the CA, 1
+ * the client certificate, 2 its key): on the store's first drive that persists, under that
+ * drive's i-th fixed name where it has a list (M95 NVRAM: CA0, CC0, CK0), else under
+ * conventional ("cacert.pem"). out gets the name as a host gives it to AT+QSSLCFG and its
+ * like: "UFS:cacert.pem", "NVRAM:CA0", or the bare name on a store of one drive. Returns 0,
+ * -ERR_NOENT (no drive persists, or the list is shorter), or fs_put's errors. */
+int fs_preload(struct fs_state *s, int i, const char *conventional, const uint8_t *data, size_t len,
+               char *out, size_t size);
+
 /* For the TLS code: the bytes of a file named as the host names it in AT+QSSLCFG (EC25
  * "RAM:x", "UFS:x" or "x" meaning UFS:x; M95 "RAM:x", "NVRAM:CA0"). The pointer stays valid
  * until the file is written or deleted. Returns 0, -ERR_NAME or -ERR_NOENT. */
