@@ -306,6 +306,7 @@ def tokenize(text, force=None, warn=None):
     lines = text.split("\n")
     out = []
     mode = None  # inside a sentrecv block: ("tx"|"rx", ts)
+    carry = None  # a RECV block that ended mid-line: (dir, text) continued by the next block
     stamp = None  # the current stamped chunk: (ts, dir)
     for n, line in enumerate(lines, 1):
         line = line.rstrip("\r")
@@ -321,11 +322,21 @@ def tokenize(text, force=None, warn=None):
             if end >= 0 and line[:end].strip() == "" and line[end + len(BLOCK_END):].strip():
                 # the terminal overwrote the start of a line ("=====...ntcert.pem",1222")
                 content = ""
+            if carry and carry[0] == mode[0] and content.strip():
+                content = carry[1] + " " + content.strip()
+                carry = None
+            if end > 0 and content.strip():
+                carry = (mode[0], content.strip())  # the line goes on in the next block
+                mode = None
+                continue
             if content.strip() or end < 0:
                 out.append((n, mode[0], content.strip(), mode[1], "sentrecv", content.strip()))
             if end >= 0:
                 mode = None
             continue
+        if carry:
+            out.append((n - 1, carry[0], carry[1], None, "sentrecv", carry[1]))
+            carry = None
         m = STAMP_RE.match(line) if force in (None, "stamped") else None
         if m and not TRANSCRIPT_RE.match(line):
             mark = m.group(2) or ""
@@ -757,43 +768,27 @@ def load(path, force=None, warn=None):
 
 
 def truncated(b, sessions, lines, toks):
-    """A log that ends inside an exchange (its last command unanswered with nothing after it
-    but the end of the file) or inside a SENT/RECV block is cut short: bad input."""
-    if not toks:
-        return
-    n_last = max(n for n, *_ in toks if _[1] or True)
-    tail = [t for t in toks if t[2]]
-    if not tail:
-        return
-    n, d, text, ts, fmt, orig = tail[-1]
-    st = straighten(text)
-    s = sessions[-1]
-    if s.end < n and not is_cmd(st):
-        return  # prose after the last session
-    rx_after = [r for r in s.records if r.kind == "RX" and r.src >= n]
-    last_tx = max((r.src for r in s.records if r.kind == "TX"), default=0)
-    if is_cmd(st) and last_tx == n and not rx_after:
-        raise BadInput(n, "the log ends with %s and no answer: truncated?" % st)
-    # an open 003 block at the end
-    for l in reversed(lines):
-        if l.strip():
-            if SENTRECV_RE.match(l.strip()):
-                raise BadInput(len(lines), "the log ends inside a %s block: truncated?" %
-                               l.strip())
-            break
+    """A log cut short is bad input: one that ends inside a SENT/RECV block, or whose last
+    line is a command with nothing after it."""
     opened = None
     for i, l in enumerate(lines, 1):
-        if SENTRECV_RE.match(l):
+        if SENTRECV_RE.match(l.strip()):
             opened = i
         elif BLOCK_END in l:
             opened = None
     if opened:
         raise BadInput(opened, "the %s block is never closed: the log is truncated" %
                        lines[opened - 1].strip())
-    recs = [r for r in s.records if r.kind in ("TX", "RX")]
-    if recs and recs[-1].kind == "TX" and recs[-1].src == max(t[0] for t in tail):
-        raise BadInput(recs[-1].src, "the log ends inside the exchange of %s: truncated?" %
-                       recs[-1].data.decode("utf-8", "replace").strip())
+    tail = [t for t in toks if t[2]]
+    if not tail or not sessions:
+        return
+    ex, _ = exchanges(sessions[-1])
+    if not ex:
+        return
+    e = ex[-1]
+    shown = [l for l, _ in e.lines() if l.strip()]
+    if e.final is None and not shown and not e.data and e.src >= tail[-1][0]:
+        raise BadInput(e.src, "the log ends with %s and no answer: truncated?" % e.cmd)
 
 
 # ---------------------------------------------------------------- export
@@ -860,6 +855,19 @@ def strip_echo(lines, cmd):
     return out
 
 
+def complete(cmd, session_cmds):
+    """A command line the log shows cut short (an unbalanced quote): the quote closed and,
+    for an open command, the MQTT port its SSL setting implies."""
+    if cmd.count('"') % 2 == 0:
+        return cmd
+    cmd += '"'
+    if cmd_name(cmd) in ("+QMTOPEN", "+QIOPEN", "+QSSLOPEN"):
+        ssl = re.search(r'QMTCFG="SSL",%s,1' % re.escape(split_params(cmd)[0]),
+                        " ".join(session_cmds), re.I)
+        cmd += ",8883" if ssl else ",1883"
+    return cmd
+
+
 def exchanges(session):
     ex = []
     cur = None
@@ -890,6 +898,9 @@ def exchanges(session):
                     cur.prompted = False
         elif r.kind == "note" and "data elided" in r.data and cur is not None:
             cur.elided = True
+    cmds = [e.cmd for e in ex]
+    for e in ex:
+        e.sent = complete(e.cmd, cmds)
     return ex, pre
 
 
@@ -898,7 +909,7 @@ def exchanges(session):
 IP_RE = re.compile(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b")
 IMEI_RE = re.compile(r"(?<![\d,])(\d{15}|X{10,})(?![\d,])")
 TIME_RE = re.compile(r'"?\d\d/\d\d/\d\d,\d\d:\d\d:\d\d[+-]\d+"?')
-NETWORK = re.compile(r"^\+(CSQ|QCSQ|CESQ|QNWINFO|CPSI|QENG|QSPN|CCID|QCCID|ICCID|CNUM):")
+NETWORK = re.compile(r"^\+(CSQ|QCSQ|CESQ|QNWINFO|CPSI|QENG|QSPN|CCID|QCCID|ICCID|CNUM|COPS):")
 SUM_RE = re.compile(r"^\+(QFUPL|QFDWL|QSECWRITE|QSECREAD): (\d+),([0-9a-fA-F]+)$")
 
 
@@ -1006,7 +1017,7 @@ def drive(t, e, pki, timeout, Timeout):
     final result (and as many lines after it as the log shows). Returns (bytes, same_data)."""
     out = b""
     same = True
-    t.write(e.cmd.encode("utf-8", "replace") + b"\r")
+    t.write(e.sent.encode("utf-8", "replace") + b"\r")
     deadline = time.monotonic() + timeout
     prompted = False
     while True:
@@ -1044,6 +1055,11 @@ def drive(t, e, pki, timeout, Timeout):
             after += 1
         if FINALS.match(l.strip()) and not seen_final:
             seen_final = True
+    if not seen_final:
+        # the log shows the exchange cut short: wait for as many lines as it shows
+        after = len([l for l, _ in e.lines() if l.strip() and not l.startswith(">")])
+        if FINAL_B.search(out):
+            after -= 0
     if after:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -1059,16 +1075,25 @@ def compare(session, e, got, same):
     """Rows for one exchange: align the log's lines and modemsim's by their normalised text."""
     log_lines = [(l.strip(), src) for l, src in e.lines()]
     sim_lines = [(l.strip(), 0) for l, _ in strip_echo(
-        [(x, 0) for x in re.split(r"\r*\n", got.decode("utf-8", "replace"))], e.cmd)]
+        [(x, 0) for x in re.split(r"\r*\n", got.decode("utf-8", "replace"))], e.sent)]
     if not session.exact:
         log_lines = [x for x in log_lines if x[0]]
         sim_lines = [x for x in sim_lines if x[0]]
+    if not any(l.startswith(">") for l, _ in log_lines):
+        # the log does not show the prompt (nor the payload echoed after it)
+        sim_lines = [x for x in sim_lines if not x[0].startswith(">")]
+    partial = not any(FINALS.match(l) for l, _ in log_lines)
+    dropped = []
+    if partial:
+        dropped = [x for x in sim_lines if FINALS.match(x[0])]
+        sim_lines = [x for x in sim_lines if not FINALS.match(x[0])]
     ctx = {"same_data": same and not e.elided}
     ln = [normalise(l, e.cmd, ctx) for l, _ in log_lines]
     sn = [normalise(l, e.cmd, ctx) for l, _ in sim_lines]
-    rows = [{"src": e.src, "log": e.cmd, "sim": e.cmd, "mark": "cmd", "rules": []}]
+    rows = [{"src": e.src, "log": e.cmd, "sim": e.sent, "mark": "cmd", "rules": []}]
+    rows += [{"src": e.src, "log": "", "sim": x[0], "mark": "~", "rules": ["partial"]}
+             for x in dropped]
     sm = difflib.SequenceMatcher(a=[x[0] for x in ln], b=[x[0] for x in sn], autojunk=False)
-    partial = not any(FINALS.match(l) for l, _ in log_lines)
     for op, i1, i2, j1, j2 in sm.get_opcodes():
         if op == "equal":
             for k in range(i2 - i1):
