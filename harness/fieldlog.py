@@ -43,6 +43,7 @@ import json
 import os
 import re
 import sys
+import textwrap
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1017,6 +1018,7 @@ def drive(t, e, pki, timeout, Timeout):
     final result (and as many lines after it as the log shows). Returns (bytes, same_data)."""
     out = b""
     same = True
+    sent_data = []
     t.write(e.sent.encode("utf-8", "replace") + b"\r")
     deadline = time.monotonic() + timeout
     prompted = False
@@ -1040,8 +1042,10 @@ def drive(t, e, pki, timeout, Timeout):
                 data, same = upload_data(e.cmd, size, pki, logged)
                 t.write(data)
             else:
-                t.write((logged or b"") + b"\x1a")
+                data = logged or b""
+                t.write(data + b"\x1a")
                 same = logged is not None
+            sent_data.append(data)
             continue
         if mf:
             out += buf[:mf.end()]
@@ -1068,6 +1072,10 @@ def drive(t, e, pki, timeout, Timeout):
                 break
             t._fill(min(deadline, time.monotonic() + 0.1))
     out += t.drain(0.15, 2.0)
+    for data in sent_data:
+        # the module's echo of the data is not an answer (the log shows the data as sent)
+        if data and data in out:
+            out = out.replace(data, b"", 1)
     return out, same
 
 
@@ -1282,7 +1290,8 @@ def to_scenario(session, idx, model, source, rows_by_ex, exs):
         lines.append("latency command %dms" % int(round(gap * 1000)))
     for comment, stmt in scenario_rules(session, rows_by_ex, exs, source):
         lines.append("")
-        lines.extend("# " + c for c in comment)
+        for c in comment:
+            lines.extend("# " + w for w in textwrap.wrap(c, 96, break_long_words=False))
         lines.append(stmt)
     return "\n".join(lines) + "\n"
 
