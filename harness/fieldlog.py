@@ -1291,7 +1291,8 @@ def to_scenario(session, idx, model, source, rows_by_ex, exs):
     for comment, stmt in scenario_rules(session, rows_by_ex, exs, source):
         lines.append("")
         for c in comment:
-            lines.extend("# " + w for w in textwrap.wrap(c, 96, break_long_words=False))
+            lines.extend("# " + w for w in textwrap.wrap(c, 96, break_long_words=False,
+                                                       break_on_hyphens=False))
         lines.append(stmt)
     return "\n".join(lines) + "\n"
 

@@ -186,7 +186,8 @@ def test_seed000_scenario_checks_and_reproduces_the_failure(tmp_path):
     assert r.returncode == 0, r.stderr
     text = scn.read_text()
     assert 'revision "EC25AFFAR07A08M4G"' in text and "imei 866834041644845" in text
-    assert "line 88: " + AWS in text  # the comment points at the log line
+    flat = " ".join(text.replace("\n# ", " ").split())  # comments are wrapped
+    assert "line 88: " + AWS in flat  # the comment points at the log line
     assert "fault tls.cert kind untrusted" in text  # the real fault, said so
     c = subprocess.run([BINARY, "--model", "ec25", "--check", str(scn)], capture_output=True,
                        text=True, timeout=20)
