@@ -14,7 +14,7 @@ import os
 import select
 import time
 
-from modemsim import ModemSim
+from modemsim_harness.modemsim import ModemSim
 
 
 def run(count, seconds):

@@ -1,12 +1,8 @@
+"""Fixtures of this repository's own tests (the plugin's are loaded by the top-level
+conftest.py)."""
 import pytest
 
-from modemsim import ModemSim
-from fixtures_broker import pki, broker_factory, broker, subscriber  # noqa: F401
-
-# harness/plugin.py (README there): the modem and control fixtures, and an HTML report named
-# in a failed test's output. Imported: pytest 7 refuses pytest_plugins in a conftest below the
-# rootdir. `PYTHONPATH=harness pytest -p plugin --driver CMD` loads all of it.
-from plugin import control, modem, pytest_configure, pytest_runtest_makereport  # noqa: F401
+from modemsim_harness.modemsim import ModemSim
 
 
 @pytest.fixture

@@ -49,12 +49,11 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import paho.mqtt.client as mqtt
 
-import paho.mqtt.client as mqtt  # noqa: E402
-
-from control import Control, ControlError  # noqa: E402
-from modemsim import ModemSim, Timeout, Tty  # noqa: E402
+# Run as a script from the checkout: harness/ is sys.path[0].
+from modemsim_harness.control import Control, ControlError
+from modemsim_harness.modemsim import ModemSim, Timeout, Tty
 
 FAULTS = ("link.reset", "link.blackhole", "modem.reboot", "broker.restart")
 # Relative frequencies of the faults; a broker restart ends every modem's connection at once.

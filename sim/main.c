@@ -43,7 +43,8 @@ static const char usage[] =
         "  -n, --count N          serve N independent modems from one process (1-1024)\n"
         "      --seed N           seed for the IMEI, ICCID and IMSI of each modem (default 0)\n"
         "      --log FILE         human-readable transcript: [HH:MM:SS.mmm] #modem TX|RX bytes\n"
-        "                         (TX: sent by the host; RX: received by the host)\n"
+        "                         (TX: sent by the host; RX: received by the host); FILE\n"
+        "                         \"-\" is stdout, after the lines below\n"
         "      --trace FILE       the same as JSON lines, with parsed commands and results\n"
         "      --state DIR        persistent storage (UFS:, NVRAM:) kept across restarts;\n"
         "                         default: a temporary directory removed on exit\n"
@@ -66,20 +67,24 @@ static const char usage[] =
         "                         repeatable\n"
         "      --scenario FILE    run the scenario FILE (scenarios/README.md): its settings,\n"
         "                         rules and events apply from the start; repeatable\n"
-        "      --check FILE       validate the scenario FILE, print \"FILE: ok (N statements)\"\n"
-        "                         or its errors (file:line:col: message), and exit 0 or 1\n"
+        "      --check FILE...    validate each scenario FILE (repeatable; the arguments after\n"
+        "                         it are files too: --check scenarios/*.scn), print\n"
+        "                         \"FILE: ok (N statements)\" or its errors\n"
+        "                         (file:line:col: message); exit 1 if any has errors\n"
         "      --control PATH     take scenario statements and queries, one per line, on the\n"
         "                         unix-domain socket PATH (mode 0600); each answer is a JSON\n"
         "                         line\n"
         "      --list-commands    print the AT commands of --model, one per line, and exit\n"
         "      --list-models      print the models, one per line, and exit\n"
         "      --list-revisions   print the revisions of --model and their quirks, and exit\n"
-        "  -v, --verbose          more diagnostics on stderr (repeat for debug)\n"
+        "  -v, --verbose          on stderr, each command with its result and each finding;\n"
+        "                         -vv: debug\n"
         "  -h, --help             show this help and exit\n"
         "  -V, --version          show the version and exit\n"
         "\n"
         "When every modem is ready, stdout gets, with the embedded broker, the line\n"
         "  broker <host> <plain-port> <tls-port> <ca-file> <mutual-tls-port>\n"
+        "(on a terminal labelled: broker host=H plain=P tls=P mutual=P ca=FILE)\n"
         "(\"-\" for what it lacks), then one line per modem,\n"
         "  modem <index> <model> <pty-path>\n"
         "then a line \"ready\". SIGINT or SIGTERM shut down cleanly (exit 0).\n"
@@ -94,7 +99,8 @@ static int late_status; /* a failure found once the loop runs */
 static const char *scenario_paths[MAX_SCENARIOS];
 static struct scn_script scenarios[MAX_SCENARIOS];
 static int n_scenarios;
-static const char *check_path;
+static const char *check_paths[MAX_SCENARIOS * 16];
+static int n_checks;
 static const char *control_path;
 static bool model_given;
 static bool list_revisions;
@@ -247,7 +253,10 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 			o->broker_given = true;
 			break;
 		case OPT_CERTS:
+			/* a PKI named on the command line must work: no silent broker without TLS
+			 */
 			o->certs_dir = optarg;
+			o->broker_given = true;
 			break;
 		case OPT_RESOLVE:
 			if (net_map_add_resolve(&netmap, optarg) != 0)
@@ -280,7 +289,9 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 			scenario_paths[n_scenarios++] = optarg;
 			break;
 		case OPT_CHECK:
-			check_path = optarg;
+			if (n_checks == (int)(sizeof(check_paths) / sizeof(check_paths[0])))
+				die_usage("--check: at most %s files", "256");
+			check_paths[n_checks++] = optarg;
 			break;
 		case OPT_CONTROL:
 			if (!*optarg)
@@ -303,6 +314,10 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 			die_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	/* --check a.scn b.scn ...: what the shell expanded from one glob */
+	while (n_checks && optind < argc &&
+	       n_checks < (int)(sizeof(check_paths) / sizeof(check_paths[0])))
+		check_paths[n_checks++] = argv[optind++];
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	if (o->broker == BROKER_NONE && net_map_bind_broker(&netmap, 0, 0, 0, NULL) != 0)
@@ -406,8 +421,12 @@ static void announce(void)
 			snprintf(tls, sizeof(tls), "%d", bi->tls_port);
 			snprintf(mutual, sizeof(mutual), "%d", bi->mutual_port);
 		}
-		printf("broker %s %d %s %s %s\n", bi->host, bi->plain_port, tls,
-		       bi->tls_port ? bi->ca : "-", mutual);
+		if (isatty(STDOUT_FILENO)) /* a person reads it: say what each field is */
+			printf("broker host=%s plain=%d tls=%s mutual=%s ca=%s\n", bi->host,
+			       bi->plain_port, tls, mutual, bi->tls_port ? bi->ca : "-");
+		else /* the fixed form programs parse */
+			printf("broker %s %d %s %s %s\n", bi->host, bi->plain_port, tls,
+			       bi->tls_port ? bi->ca : "-", mutual);
 	}
 	for (int i = 0; i < sim.count; i++)
 		printf("modem %d %s %s\n", i, sim.modems[i].model->name, ports[i].path);
@@ -475,9 +494,12 @@ int main(int argc, char **argv)
 		list_commands(profile_find(sim.opt.model));
 		return 0;
 	}
-	if (check_path)
-		return scn_check_file(check_path, model_given ? sim.opt.model : NULL, stdout,
-		                      stderr);
+	if (n_checks) {
+		for (int f = 0; f < n_checks; f++)
+			status |= scn_check_file(check_paths[f], model_given ? sim.opt.model : NULL,
+			                         stdout, stderr);
+		return status ? 1 : 0;
+	}
 	/* A scenario with errors is bad usage: nothing starts. */
 	for (int f = 0; f < n_scenarios; f++) {
 		scn_script_init(&scenarios[f]);

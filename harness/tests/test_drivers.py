@@ -28,20 +28,7 @@ TOLERATED = {
 }
 
 # The real gaps that remain: (command as in the json, model) -> why. Each is asserted to fail.
-KNOWN_GAPS = {
-    ('AT+QIDNSGIP=1,"{host}"', "ec25"):
-        "AT+QIDNSGIP is not simulated (rtthread-ec20 resolves names with it)",
-    ('AT+QIDNSGIP="{host}"', "m95"):
-        "AT+QIDNSGIP is not simulated on the M95 (rtthread-m26 resolves names with it)",
-    ("AT+QIDNSCFG?", "m95"):
-        "the M95's AT+QIDNSCFG? (PrimaryDns:/SecondaryDns: lines) is not simulated",
-    ('AT+QISENDEX=0,"{mqtt_connect_hex}"', "ec25"): "AT+QISENDEX (hex send) is not simulated",
-    ('AT+QISENDEX=0,"{mqtt_connect_hex}"', "bg96"): "AT+QISENDEX (hex send) is not simulated",
-    ('AT+CPMS="ME","ME","ME"', "ec25"): "AT+CPMS (SMS storage) is not simulated",
-    ('AT+CPMS="ME","ME","ME"', "bg96"): "AT+CPMS (SMS storage) is not simulated",
-    ('AT+QCFG="nwscanmode",0,1', "ec25"):
-        'the EC25 profile has no AT+QCFG="nwscanmode" (a real EG25 lists it, drivers.md D2)',
-}
+KNOWN_GAPS = {}
 
 # Waits that are missed where the module would miss them too, so that the driver takes the path
 # the json goes on with: (family, command, its n-th occurrence in the family) -> why. Asserted

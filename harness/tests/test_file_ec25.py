@@ -280,7 +280,7 @@ def test_qflds(ec25):
 
 @pytest.mark.parametrize("name", [
     "../x", "UFS:../x", "a/b", "/etc/passwd", "a\\b", "..", ".", "UFS:", "", "a\x01b",
-    "tab\there", "del\x7f", "C:x", "RAM:a:b", "a*", "a?", "x" * 81, "UFS:" + "x" * 81,
+    "tab\there", "del\x1f", "C:x", "RAM:a:b", "a*", "a?", "x" * 81, "UFS:" + "x" * 81,
 ])
 def test_bad_names_give_406(ec25, name):
     for line in ('AT+QFUPL="%s",1' % name, 'AT+QFDWL="%s"' % name, 'AT+QFOPEN="%s"' % name):

@@ -4,6 +4,7 @@ the offending host input, and a clean session (the field-log bring-up and an MQT
 right) that produces none. The kinds and severities are listed in sim/modem/findings.h."""
 import os
 import random
+import pytest
 
 from control import Control, wait_for
 from modemsim import FINAL_RE, ROOT
@@ -249,6 +250,31 @@ def test_unknown_command_names_the_closest(modemsim):
     assert "no known command is close" in got[2]["msg"]
     assert tx_line(sim, got[0]) == b"AT+CSQQ\\r"
     assert tx_line(sim, got[2]) == b"AT+XYZZYQW\\r"
+
+
+@pytest.mark.parametrize("model", ["ec25", "bg96", "m95"])
+def test_documented_but_unsimulated_command(modemsim, model):
+    """A command of the model that modemsim does not simulate (the profile's list): +CME
+    ERROR: 4 as CMEE asks, and an info finding of its own kind, not the host mistake of
+    "unknown-command"; a command the model does not have stays a plain ERROR and a warning."""
+    sim = modemsim(model=model)
+    t = sim.open()
+    ok_cmd(t, "AT+CMEE=1")
+    assert t.cmd('AT+QPING=1,"a.example"') == b'AT+QPING=1,"a.example"\r\r\n+CME ERROR: 4\r\n'
+    ok_cmd(t, "AT+CMEE=2")
+    assert t.cmd("AT+CMGS=5") == b"AT+CMGS=5\r\r\n+CME ERROR: operation not supported\r\n"
+    ok_cmd(t, "AT+CMEE=0")
+    assert t.cmd("AT+QSPN") == b"AT+QSPN\r\r\nERROR\r\n"
+    ok_cmd(t, "AT+CMEE=1")
+    assert t.cmd("AT+XYZZYQW") == b"AT+XYZZYQW\r\r\nERROR\r\n"
+    got = findings(sim, "unsimulated-command")
+    assert [f["severity"] for f in got] == ["info"] * 3
+    assert "AT+QPING is a command of the" in got[0]["msg"]
+    assert "that modemsim does not simulate" in got[0]["msg"]
+    assert tx_line(sim, got[1]) == b"AT+CMGS=5\\r"
+    unknown = findings(sim, "unknown-command")
+    assert len(unknown) == 1 and unknown[0]["severity"] == "warning"
+    assert "AT+XYZZYQW is not a command" in unknown[0]["msg"]
 
 
 # ---------------------------------------------------------------- MQTT

@@ -92,6 +92,7 @@ struct g3_state {
 	struct g3_ctx ctx[G3_CIDS_MAX + 1]; /* indexed by cid; [0] unused */
 	int ctzr, ctzu, qnitz;
 	int cmgf, cnmi[5], cscs, qsclk;
+	int cpms[3]; /* +CPMS <mem1..3>: index in cpms_mems */
 	struct modem_timer *timer; /* +CGATT=1 / +CGACT in flight (reboot cancels it) */
 	int pend_state; /* +CGACT <state> in flight; -1: +CGATT=1 */
 	int pend_cid; /* 0: every defined context */
@@ -639,6 +640,50 @@ static int cmd_cscs(struct at_call *c)
 	return AT_ERROR;
 }
 
+/* ---- +CPMS ---- */
+
+/* 27.005 3.2.2 with the storages Quectel's manuals list: "SM" (the SIM), "ME" (the module),
+ * "MT" (both). Choices, no capture backs them: the default is "SM" for all three, as a fresh
+ * SIM-based module reads it; the SIM holds 50 messages, the module 255, "MT" the sum; no
+ * message is ever stored (modemsim does not simulate SMS), so <used> is 0. An unknown storage
+ * is a plain ERROR. */
+static const char *const cpms_mems[] = {"SM", "ME", "MT", NULL};
+static const int cpms_total[] = {50, 255, 305};
+
+static int cmd_cpms(struct at_call *c)
+{
+	struct g3_state *st = state_of(c->m, c->fam);
+	int v[3];
+
+	if (!st)
+		return AT_ERROR;
+	if (c->req == AT_REQ_READ) {
+		at_info(c->m, "+CPMS: \"%s\",0,%d,\"%s\",0,%d,\"%s\",0,%d", cpms_mems[st->cpms[0]],
+		        cpms_total[st->cpms[0]], cpms_mems[st->cpms[1]], cpms_total[st->cpms[1]],
+		        cpms_mems[st->cpms[2]], cpms_total[st->cpms[2]]);
+		return AT_OK;
+	}
+	memcpy(v, st->cpms, sizeof(v));
+	for (int i = 0; i < c->args.n && i < 3; i++) {
+		int k;
+
+		if (!at_given(c, i))
+			continue;
+		for (k = 0; cpms_mems[k] && !at_param_is(&c->args.p[i], cpms_mems[k]); k++)
+			;
+		if (!cpms_mems[k]) {
+			at_why(c->m, "+CPMS: storage \"%.*s\" is not one of SM, ME, MT",
+			       (int)c->args.p[i].len, c->args.p[i].s);
+			return AT_ERROR;
+		}
+		v[i] = k;
+	}
+	memcpy(st->cpms, v, sizeof(v));
+	at_info(c->m, "+CPMS: 0,%d,0,%d,0,%d", cpms_total[v[0]], cpms_total[v[1]],
+	        cpms_total[v[2]]);
+	return AT_OK;
+}
+
 /* ---- +CBC ---- */
 
 static int cmd_cbc(struct at_call *c)
@@ -657,6 +702,7 @@ static void settings_reset(struct g3_state *st, bool keep_tz)
 		st->qnitz = 0;
 	}
 	st->cmgf = 0;
+	memset(st->cpms, 0, sizeof(st->cpms));
 	memcpy(st->cnmi, cnmi_default, sizeof(st->cnmi));
 	st->cscs = 0;
 	st->qsclk = 0;
@@ -779,6 +825,9 @@ static const struct at_cmd lte_cmds[] = {
          AT_SPEC(AT_NUM(0, 2), AT_NUM(0, 3), AT_NUM(0, 2), AT_NUM(0, 2), AT_NUM(0, 1)),
          "+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)", 0, 0, cmd_cnmi},
         /* the 27.005 sets the EC2x manual lists [MEM] */
+        {"+CPMS", RWT, 1, 3, AT_SPEC(AT_STR(4), AT_STR(4), AT_STR(4)),
+         "+CPMS: (\"SM\",\"ME\",\"MT\"),(\"SM\",\"ME\",\"MT\"),(\"SM\",\"ME\",\"MT\")", 0, 0,
+         cmd_cpms},
         {"+CSCS", RWT, 1, 1, AT_SPEC(AT_STR(16)), "+CSCS: (\"GSM\",\"IRA\",\"UCS2\")", 0, 0,
          cmd_cscs},
         /* EC2x: AT+QSCLK=<n>, 0 or 1 [MEM; a Quectel host tool answers `+QSCLK: (0,1)`] */
@@ -856,6 +905,9 @@ static const struct at_cmd gsm_cmds[] = {
         {"+CNMI", RWT, 1, 5,
          AT_SPEC(AT_NUM(0, 3), AT_NUM(0, 3), AT_NUM(0, 2), AT_NUM(0, 2), AT_NUM(0, 1)),
          "+CNMI: (0-3),(0-3),(0,2),(0-2),(0,1)", 0, 0, cmd_cnmi},
+        {"+CPMS", RWT, 1, 3, AT_SPEC(AT_STR(4), AT_STR(4), AT_STR(4)),
+         "+CPMS: (\"SM\",\"ME\",\"MT\"),(\"SM\",\"ME\",\"MT\"),(\"SM\",\"ME\",\"MT\")", 0, 0,
+         cmd_cpms},
         {"+CSCS", RWT, 1, 1, AT_SPEC(AT_STR(16)),
          "+CSCS: (\"GSM\",\"HEX\",\"IRA\",\"PCCP936\",\"UCS2\")", 0, 0, cmd_cscs},
         {"+QSCLK", RWT, 1, 1, AT_SPEC(AT_NUM(0, 2)), "+QSCLK: (0-2)", 0, 0, cmd_setting},

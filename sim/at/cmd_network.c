@@ -701,3 +701,153 @@ const struct at_family at_family_qcfg_bg96 = {
         .init = qcfg_init,
         .close = qcfg_close,
 };
+
+/* ---- EC25 AT+QCFG: the keys host drivers touch ----
+ *
+ * A real EG25-G's AT+QCFG=? (drivers.md D2) lists "nwscanmode",(0-8),(0,1) and
+ * "nwscanseq",(00-0102030405),(0,1), and "band" (its read: `+QCFG: "band",0xbff,
+ * 0x1e00b0e18df,0x0`); it has no "iotopmode" (a Cat-M1/NB-IoT key: ERROR, as for every key
+ * not simulated). Scan codes: 00 automatic, 01 GSM, 02 TD-SCDMA, 03 WCDMA, 04 LTE, 05 CDMA.
+ * Defaults are choices: automatic scan (0) and the order LTE, WCDMA, TD-SCDMA, GSM; the band
+ * masks of that EG25-G. Writes keep what they set (non-volatile on the module, as the BG96's). */
+struct qcfg_ec25_state {
+	char scanseq[16];
+	int scanmode;
+	char band[3][24];
+};
+
+static bool scanseq_ec25_ok(const struct at_param *p)
+{
+	if (p->type != AT_P_NUM || p->len < 2 || p->len > 10 || p->len % 2 || p->hex)
+		return false;
+	for (size_t i = 0; i < p->len; i += 2)
+		if (p->s[i] != '0' || p->s[i + 1] < '0' || p->s[i + 1] > '5')
+			return false;
+	return true;
+}
+
+/* A band mask as the host wrote it: hex digits, with or without 0x. */
+static bool band_ok(const struct at_param *p, char *out, size_t len)
+{
+	size_t i = 0;
+
+	if (p->type == AT_P_OMITTED || p->len == 0 || p->len + 3 > len)
+		return false;
+	if (p->len > 2 && p->s[0] == '0' && (p->s[1] == 'x' || p->s[1] == 'X'))
+		i = 2;
+	if (i == p->len)
+		return false;
+	for (size_t k = i; k < p->len; k++)
+		if (!((p->s[k] >= '0' && p->s[k] <= '9') || (p->s[k] >= 'a' && p->s[k] <= 'f') ||
+		      (p->s[k] >= 'A' && p->s[k] <= 'F')))
+			return false;
+	snprintf(out, len, "0x%.*s", (int)(p->len - i), p->s + i);
+	for (char *q = out + 2; *q; q++)
+		if (*q >= 'A' && *q <= 'F')
+			*q = (char)(*q - 'A' + 'a');
+	return true;
+}
+
+static int cmd_qcfg_ec25(struct at_call *c)
+{
+	void **slot = modem_family_state(c->m, c->fam);
+	struct qcfg_ec25_state *q = slot ? *slot : NULL;
+	const struct at_param *key = &c->args.p[0];
+
+	if (!q)
+		return AT_ERROR;
+	if (at_param_is(key, "nwscanseq")) {
+		if (c->args.n == 1) {
+			at_info(c->m, "+QCFG: \"nwscanseq\",%s", q->scanseq);
+			return AT_OK;
+		}
+		if (c->args.n > 3 || !scanseq_ec25_ok(&c->args.p[1]) || qcfg_effect(c, 2)) {
+			at_why(c->m, "\"nwscanseq\",<scanseq>[,<effect>]: 00, or RAT codes 01-05");
+			return AT_ERROR;
+		}
+		snprintf(q->scanseq, sizeof(q->scanseq), "%.*s", (int)c->args.p[1].len,
+		         c->args.p[1].s);
+		return AT_OK;
+	}
+	if (at_param_is(key, "nwscanmode")) {
+		if (c->args.n == 1) {
+			at_info(c->m, "+QCFG: \"nwscanmode\",%d", q->scanmode);
+			return AT_OK;
+		}
+		if (c->args.n > 3 || c->args.p[1].type != AT_P_NUM || c->args.p[1].num < 0 ||
+		    c->args.p[1].num > 8 || qcfg_effect(c, 2)) {
+			at_why(c->m, "\"nwscanmode\",<scanmode>[,<effect>]: 0-8");
+			return AT_ERROR;
+		}
+		q->scanmode = (int)c->args.p[1].num;
+		return AT_OK;
+	}
+	if (at_param_is(key, "band")) {
+		char b[3][24];
+
+		if (c->args.n == 1) {
+			at_info(c->m, "+QCFG: \"band\",%s,%s,%s", q->band[0], q->band[1],
+			        q->band[2]);
+			return AT_OK;
+		}
+		if (c->args.n < 4 || c->args.n > 5) {
+			at_why(c->m, "\"band\",<gsm>,<lte>,<tds>[,<effect>]");
+			return AT_ERROR;
+		}
+		for (int i = 0; i < 3; i++)
+			if (!band_ok(&c->args.p[1 + i], b[i], sizeof(b[i]))) {
+				at_why(c->m, "\"band\": mask %d is not hex", i + 1);
+				return AT_ERROR;
+			}
+		if (qcfg_effect(c, 4))
+			return AT_ERROR;
+		memcpy(q->band, b, sizeof(b));
+		return AT_OK;
+	}
+	at_why(c->m, "AT+QCFG key \"%.*s\" is not simulated", (int)key->len, key->s);
+	return AT_ERROR;
+}
+
+static int qcfg_ec25_init(struct modem *m, const struct at_family *f)
+{
+	void **slot = modem_family_state(m, f);
+	struct qcfg_ec25_state *q;
+
+	if (!slot)
+		return 0;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ERR_NOMEM;
+	snprintf(q->scanseq, sizeof(q->scanseq), "04030201");
+	snprintf(q->band[0], sizeof(q->band[0]), "0xbff");
+	snprintf(q->band[1], sizeof(q->band[1]), "0x1e00b0e18df");
+	snprintf(q->band[2], sizeof(q->band[2]), "0x0");
+	*slot = q;
+	return 0;
+}
+
+static void qcfg_ec25_close(struct modem *m)
+{
+	void **slot = modem_family_state(m, &at_family_qcfg_ec25);
+
+	if (slot) {
+		free(*slot);
+		*slot = NULL;
+	}
+}
+
+static const struct at_cmd qcfg_ec25_cmds[] = {
+        /* test reply: the EG25-G's lines for the keys simulated here (drivers.md D2) */
+        {"+QCFG", AT_REQ_WRITE | AT_REQ_TEST, 1, 5, AT_SPEC(AT_TEXT(32)),
+         "+QCFG: \"nwscanmode\",(0-8),(0,1)\n+QCFG: \"nwscanseq\",(00-0102030405),(0,1)\n"
+         "+QCFG: \"band\",(0-200),(0-7FFFFFFFFFFFFFFFF),(0-7FFFFFFFFFFFFFFF),(0,1)",
+         0, 0, cmd_qcfg_ec25},
+        {0},
+};
+
+const struct at_family at_family_qcfg_ec25 = {
+        .name = "qcfg-ec25",
+        .cmds = qcfg_ec25_cmds,
+        .init = qcfg_ec25_init,
+        .close = qcfg_ec25_close,
+};

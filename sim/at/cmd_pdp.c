@@ -17,10 +17,14 @@
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "at/families.h"
+#include "core/err.h"
 #include "modem/modem.h"
+#include "net/lookup.h"
+#include "net/resolve.h"
 
 /* Realistic delays (reference §10 gives only the maxima: QIACT 150 s, QIDEACT 40 s). An LTE
  * activation answers in well under a second; GPRS takes a little longer. */
@@ -33,6 +37,29 @@
 #define QIERR_INVALID_PARAMS 552
 #define QIERR_PDP_OPEN_FAILED 561
 #define QIERR_NOT_ALLOWED 572
+#define QIERR_DNS_BUSY 564
+#define QIERR_DNS_PARSE 565
+
+/* AT+QIDNSGIP: the result comes this long after OK (realistic timing; a lookup on a live
+ * network takes a few hundred ms), and <DNS_ttl> is a choice: the resolver behind modemsim
+ * does not say how long its answer lives. */
+#define DNSGIP_LAT_MS 400
+#define DNSGIP_TTL 600
+
+/* The AT+QIDNSGIP lookup of one modem (one at a time, as the module's "DNS busy" says) and the
+ * M95's AT+QIDNSCFG servers: the pdp family's own state (modem_family_state). */
+struct dns_state {
+	struct modem *m;
+	bool busy;
+	bool legacy; /* the M95's words: a bare address line */
+	struct net_lookup *lookup;
+	struct modem_timer *timer;
+	int status;
+	size_t n;
+	struct in_addr addrs[NET_LOOKUP_MAX];
+	char pri[PDP_ADDR_MAX]; /* M95 AT+QIDNSCFG=: "" until the host sets one */
+	char sec[PDP_ADDR_MAX];
+};
 
 static bool network_ready(const struct modem *m)
 {
@@ -173,6 +200,13 @@ static int ec25_qideact(struct at_call *c)
 	return AT_PENDING;
 }
 
+static bool is_ipv4_text(const char *s)
+{
+	struct in_addr a;
+
+	return inet_pton(AF_INET, s, &a) == 1;
+}
+
 static bool valid_addr(const char *s)
 {
 	unsigned char buf[16];
@@ -220,14 +254,158 @@ static int ec25_qigeterror(struct at_call *c)
 	return AT_OK;
 }
 
-#define PDP_CID AT_NUM(1, PDP_EC25_CIDS)
+/* ---- AT+QIDNSGIP (both models) ---- */
 
-static int pdp_init_family(struct modem *m, const struct at_family *f)
+static struct dns_state *dns_of(struct modem *m, const struct at_family *f)
 {
-	(void)f;
-	pdp_init(m);
+	void **slot = modem_family_state(m, f);
+
+	return slot ? *slot : NULL;
+}
+
+static int dns_init(struct modem *m, const struct at_family *f)
+{
+	void **slot = modem_family_state(m, f);
+	struct dns_state *d = calloc(1, sizeof(*d));
+
+	if (!slot || !d) {
+		free(d);
+		return -ERR_NOMEM;
+	}
+	d->m = m;
+	*slot = d;
 	return 0;
 }
+
+/* A reboot or shutdown ends the lookup (the modem's timers are cancelled already). */
+static void dns_stop(struct dns_state *d)
+{
+	if (!d)
+		return;
+	net_lookup_cancel(d->lookup);
+	d->lookup = NULL;
+	d->timer = NULL;
+	d->busy = false;
+	d->pri[0] = d->sec[0] = 0;
+}
+
+static void dns_report(struct modem *m, void *arg)
+{
+	struct dns_state *d = arg;
+	char a[INET_ADDRSTRLEN];
+
+	d->timer = NULL;
+	d->busy = false;
+	if (d->legacy) {
+		/* M95: the address line after OK (RT-Thread M26 and other M95/M26 drivers parse
+		 * "OK\r\n\r\n<ip>"); the first address only. Decision: a name that does not
+		 * resolve gives an "ERROR" line there (the manual's failure text is not in the
+		 * sources found). */
+		if (d->status == 0 && d->n) {
+			inet_ntop(AF_INET, &d->addrs[0], a, sizeof(a));
+			modem_urc(m, "%s", a);
+		} else {
+			modem_urc(m, "ERROR");
+		}
+		return;
+	}
+	/* EC2x TCP/IP AN (AT+QIDNSGIP): +QIURC: "dnsgip",<err>,<IP_count>,<DNS_ttl>, then one
+	 * +QIURC: "dnsgip","<hostIPaddr>" per address; a failure is +QIURC: "dnsgip",<err>. */
+	if (d->status != 0 || !d->n) {
+		pdp_set_error(m, QIERR_DNS_PARSE);
+		modem_urc(m, "+QIURC: \"dnsgip\",%d", QIERR_DNS_PARSE);
+		return;
+	}
+	modem_urc(m, "+QIURC: \"dnsgip\",0,%zu,%d", d->n, DNSGIP_TTL);
+	for (size_t i = 0; i < d->n; i++) {
+		inet_ntop(AF_INET, &d->addrs[i], a, sizeof(a));
+		modem_urc(m, "+QIURC: \"dnsgip\",\"%s\"", a);
+	}
+}
+
+static void dns_done(void *arg, int status, const struct in_addr *addrs, size_t n)
+{
+	struct dns_state *d = arg;
+
+	d->lookup = NULL;
+	d->status = status;
+	d->n = n < NET_LOOKUP_MAX ? n : NET_LOOKUP_MAX;
+	if (d->n)
+		memcpy(d->addrs, addrs, d->n * sizeof(addrs[0]));
+	d->timer = modem_after(d->m, modem_latency(d->m, DNSGIP_LAT_MS), dns_report, d);
+	if (!d->timer)
+		dns_report(d->m, d);
+}
+
+/* Start the lookup of the host parameter i; OK, the result follows as URCs. */
+static int dnsgip_start(struct at_call *c, int i, bool legacy)
+{
+	struct dns_state *d = dns_of(c->m, c->fam);
+	char host[NET_NAME_MAX + 1];
+	int rc;
+
+	if (!d || at_str(c, i, host, sizeof(host)) != 0 || !host[0]) {
+		at_why(c->m, "+QIDNSGIP: bad host name");
+		return AT_ERROR;
+	}
+	if (d->busy) {
+		/* decision: the EC25 reports it as "DNS busy"; the M95 refuses */
+		at_why(c->m, "+QIDNSGIP: a lookup is running");
+		if (legacy)
+			return AT_ERROR;
+		modem_urc(c->m, "+QIURC: \"dnsgip\",%d", QIERR_DNS_BUSY);
+		return qi_ok(c);
+	}
+	d->busy = true;
+	d->legacy = legacy;
+	rc = net_lookup_start(&c->m->nh, host, dns_done, d, &d->lookup);
+	if (rc) {
+		d->busy = false;
+		at_why(c->m, "+QIDNSGIP: %s", err_str(rc));
+		return AT_ERROR;
+	}
+	pdp_set_error(c->m, QIERR_OK);
+	return AT_OK;
+}
+
+/* EC25: AT+QIDNSGIP=<contextID>,"<hostname>" -> OK, then the +QIURC: "dnsgip" lines. Decision
+ * (as +QIOPEN's): an inactive context is reported in the URC, 561 "open PDP context failed". */
+static int ec25_qidnsgip(struct at_call *c)
+{
+	if (!c->m->pdp.ctx[at_num(c, 0)].active) {
+		at_why(c->m, "+QIDNSGIP: context %d not active", (int)at_num(c, 0));
+		pdp_set_error(c->m, QIERR_PDP_OPEN_FAILED);
+		modem_urc(c->m, "+QIURC: \"dnsgip\",%d", QIERR_PDP_OPEN_FAILED);
+		return AT_OK;
+	}
+	return dnsgip_start(c, 1, false);
+}
+
+static int dns_ec25_init(struct modem *m, const struct at_family *f)
+{
+	pdp_init(m);
+	return dns_init(m, f);
+}
+
+static void dns_ec25_reboot(struct modem *m)
+{
+	dns_stop(dns_of(m, &at_family_pdp_ec25));
+	pdp_reboot(m);
+}
+
+static void dns_ec25_close(struct modem *m)
+{
+	void **slot = modem_family_state(m, &at_family_pdp_ec25);
+
+	if (slot) {
+		dns_stop(*slot);
+		free(*slot);
+		*slot = NULL;
+	}
+	pdp_free(m);
+}
+
+#define PDP_CID AT_NUM(1, PDP_EC25_CIDS)
 
 static const struct at_cmd pdp_ec25_cmds[] = {
         {"+QICSGP", AT_REQ_WRITE | AT_REQ_TEST, 1, 6,
@@ -242,15 +420,17 @@ static const struct at_cmd pdp_ec25_cmds[] = {
          AT_SPEC(PDP_CID, AT_STR(PDP_ADDR_MAX - 1), AT_STR(PDP_ADDR_MAX - 1)),
          "+QIDNSCFG: (1-16),<pridnsaddr>,<secdnsaddr>", 0, 0, ec25_qidnscfg},
         {"+QIGETERROR", AT_REQ_EXEC | AT_REQ_TEST, 0, 0, NULL, 0, NULL, 0, 0, ec25_qigeterror},
+        {"+QIDNSGIP", AT_REQ_WRITE | AT_REQ_TEST, 2, 2, AT_SPEC(PDP_CID, AT_STR(NET_NAME_MAX)),
+         "+QIDNSGIP: (1-16),<hostname>", 0, 0, ec25_qidnsgip},
         {0},
 };
 
 const struct at_family at_family_pdp_ec25 = {
         .name = "pdp-quectel",
         .cmds = pdp_ec25_cmds,
-        .init = pdp_init_family,
-        .reboot = pdp_reboot,
-        .close = pdp_free,
+        .init = dns_ec25_init,
+        .reboot = dns_ec25_reboot,
+        .close = dns_ec25_close,
 };
 
 /* ======================= M95 ======================= */
@@ -465,6 +645,70 @@ static int m95_qidnsip(struct at_call *c)
 	return AT_OK;
 }
 
+/* AT+QIDNSCFG=<primary>[,<secondary>] and AT+QIDNSCFG? -> "PrimaryDns: <ip>" and
+ * "SecondaryDns: <ip>" lines (the M95/M26 form RT-Thread's m26/m6315 drivers parse). Decision:
+ * the network's servers while the context is up, 0.0.0.0 before, unless the host set its own
+ * (they last until a reboot). */
+static int m95_qidnscfg(struct at_call *c)
+{
+	struct dns_state *d = dns_of(c->m, c->fam);
+	bool up = pdp_active(c->m, 1);
+	char pri[PDP_ADDR_MAX], sec[PDP_ADDR_MAX];
+
+	if (!d)
+		return AT_ERROR;
+	if (c->req == AT_REQ_READ) {
+		at_info(c->m, "PrimaryDns: %s", d->pri[0] ? d->pri : up ? PDP_DNS4_PRI : "0.0.0.0");
+		at_info(c->m, "SecondaryDns: %s",
+		        d->sec[0] ? d->sec
+		        : up      ? PDP_DNS4_SEC
+		                  : "0.0.0.0");
+		return AT_OK;
+	}
+	sec[0] = 0;
+	if (at_str(c, 0, pri, sizeof(pri)) != 0 || !is_ipv4_text(pri) ||
+	    (at_given(c, 1) && (at_str(c, 1, sec, sizeof(sec)) != 0 || !is_ipv4_text(sec)))) {
+		at_why(c->m, "+QIDNSCFG: not a dotted address");
+		return AT_ERROR;
+	}
+	snprintf(d->pri, sizeof(d->pri), "%s", pri);
+	if (sec[0])
+		snprintf(d->sec, sizeof(d->sec), "%s", sec);
+	return AT_OK;
+}
+
+/* M95: AT+QIDNSGIP="<domain name>" -> OK, then the address line. The context must be up (the
+ * lookup goes over it). */
+static int m95_qidnsgip(struct at_call *c)
+{
+	if (c->req == AT_REQ_TEST)
+		return AT_OK;
+	if (!pdp_active(c->m, 1)) {
+		at_why(c->m, "+QIDNSGIP in %s (context not active)",
+		       pdp_m95_state_name(pdp_m95_state(c->m)));
+		return AT_ERROR;
+	}
+	return dnsgip_start(c, 0, true);
+}
+
+static void dns_m95_reboot(struct modem *m)
+{
+	dns_stop(dns_of(m, &at_family_pdp_m95));
+	pdp_reboot(m);
+}
+
+static void dns_m95_close(struct modem *m)
+{
+	void **slot = modem_family_state(m, &at_family_pdp_m95);
+
+	if (slot) {
+		dns_stop(*slot);
+		free(*slot);
+		*slot = NULL;
+	}
+	pdp_free(m);
+}
+
 #define RWT (AT_REQ_READ | AT_REQ_WRITE | AT_REQ_TEST)
 #define ET (AT_REQ_EXEC | AT_REQ_TEST)
 
@@ -484,13 +728,17 @@ static const struct at_cmd pdp_m95_cmds[] = {
         {"+QISTAT", ET, 0, 0, NULL, 0, NULL, 0, 0, m95_qistat},
         {"+QIMUX", RWT, 1, 1, AT_SPEC(AT_NUM(0, 1)), "+QIMUX: (0,1)", 0, 0, m95_qimux},
         {"+QIDNSIP", RWT, 1, 1, AT_SPEC(AT_NUM(0, 1)), "+QIDNSIP: (0,1)", 0, 0, m95_qidnsip},
+        {"+QIDNSCFG", RWT, 1, 2, AT_SPEC(AT_STR(PDP_ADDR_MAX - 1), AT_STR(PDP_ADDR_MAX - 1)),
+         "+QIDNSCFG: <pri_dns>[,<sec_dns>]", 0, 0, m95_qidnscfg},
+        {"+QIDNSGIP", AT_REQ_WRITE | AT_REQ_TEST, 1, 1, AT_SPEC(AT_STR(NET_NAME_MAX)), NULL, 0, 0,
+         m95_qidnsgip},
         {0},
 };
 
 const struct at_family at_family_pdp_m95 = {
         .name = "pdp-quectel-gsm",
         .cmds = pdp_m95_cmds,
-        .init = pdp_init_family,
-        .reboot = pdp_reboot,
-        .close = pdp_free,
+        .init = dns_ec25_init,
+        .reboot = dns_m95_reboot,
+        .close = dns_m95_close,
 };

@@ -30,6 +30,7 @@
  * (reference §10). The open's deadline, scaled by --time-scale like every protocol timer. */
 #define QIOPEN_TIMEOUT_S 150
 #define SEND_MAX 1460 /* <send_length> 1-1460; also the most a Ctrl+Z send takes */
+#define HEXSEND_MAX 512 /* AT+QISENDEX <hex_string>: at most 512 bytes of text */
 #define READ_MAX 1500 /* <read_length> 0-1500; omitted: 1500 */
 #define CLOSE_TIMEOUT_DEFAULT_S 10 /* AT+QICLOSE/QSSLCLOSE <timeout> default */
 
@@ -307,6 +308,62 @@ static int cmd_qsslsend(struct at_call *c)
 	return do_send(c, true);
 }
 
+static int hex_val(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* AT+QISENDEX=<connectID>,"<hex_string>" (EC2x/BG96 TCP/IP AN): the bytes the hex digits spell,
+ * at most 512 digits, sent as AT+QISEND's are (the same socket send path): SEND OK, SEND FAIL
+ * when the send buffer is full, ERROR for an odd count or a non-hex digit or no connected
+ * TCP/UDP socket. */
+static int cmd_qisendex(struct at_call *c)
+{
+	struct modem *m = c->m;
+	const struct at_param *p = &c->args.p[1];
+	uint8_t data[HEXSEND_MAX / 2];
+	struct sock *s = data_sock(c, (int)at_num(c, 0), false);
+	size_t n = p->len / 2;
+
+	if (!s)
+		return AT_ERROR;
+	if (p->len == 0 || p->len % 2) {
+		at_why(m, "+QISENDEX: %zu hex digits (an even count, 2-%d)", p->len, HEXSEND_MAX);
+		return AT_ERROR;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_val(p->s[2 * i]), lo = hex_val(p->s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			at_why(m, "+QISENDEX: not a hex digit at %zu", 2 * i);
+			return AT_ERROR;
+		}
+		data[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (s->mode == SOCK_MODE_TRANSPARENT) {
+		at_why(m, "socket %d is in transparent mode", s->id);
+		return AT_ERROR;
+	}
+	switch (sock_send(s, data, n)) {
+	case 0:
+		at_text(m, "SEND OK");
+		return AT_CUSTOM;
+	case -ERR_BUSY:
+		at_why(m, "send buffer full");
+		at_text(m, "SEND FAIL");
+		return AT_CUSTOM;
+	default:
+		at_why(m, "socket %d cannot send", s->id);
+		return AT_ERROR;
+	}
+}
+
 /* ---- receiving ---- */
 
 /* AT+QIRD=<id>[,<len>] / AT+QSSLRECV=<id>,<len>:
@@ -516,6 +573,8 @@ static const struct at_cmd sock_ec25_cmds[] = {
          0, 0, cmd_qiopen},
         {"+QISEND", W_T, 1, 2, AT_SPEC(SOCK_ID, AT_NUM(0, SEND_MAX)), "+QISEND: (0-11),(0-1460)", 0,
          0, cmd_qisend},
+        {"+QISENDEX", W_T, 2, 2, AT_SPEC(SOCK_ID, AT_STR(HEXSEND_MAX)),
+         "+QISENDEX: (0-11),<hex_string>", 0, 0, cmd_qisendex},
         {"+QIRD", W_T, 1, 2, AT_SPEC(SOCK_ID, AT_NUM(0, READ_MAX)), "+QIRD: (0-11),(0-1500)", 0, 0,
          cmd_qird},
         {"+QICLOSE", W_T, 1, 2, AT_SPEC(SOCK_ID, AT_NUM(0, 65535)), "+QICLOSE: (0-11),(0-65535)", 0,

@@ -9,6 +9,7 @@
 #include "modem/hooks.h"
 #include "modem/modem.h"
 #include "modem/modemsim.h"
+#include "modem/profile.h"
 
 const struct at_cmd *at_lookup(const struct at_family *const *families, const char *name,
                                const struct at_family **fam)
@@ -355,6 +356,12 @@ static int run_one(struct modem *m, const struct at_cmd_req *r, bool ask_scenari
 	call.cmd = at_lookup(m->model->families, r->name, &call.fam);
 	if (!call.cmd) {
 		modem_hook_unknown(m, r->name);
+		if (profile_unsimulated(m->model, r->name)) {
+			/* the module has it; modemsim does not simulate it */
+			at_why(m, "%s is a command of the %s that modemsim does not simulate",
+			       r->name, m->model->model);
+			return CME_NOT_SUPPORTED;
+		}
 		at_why(m, "%s is not a command of the %s", r->name, m->model->model);
 		return AT_ERROR;
 	}

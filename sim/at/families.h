@@ -12,6 +12,8 @@ extern const struct at_family at_family_network_ec25; /* +CPIN +CREG +COPS +CSQ 
 extern const struct at_family at_family_network_m95;
 /* BG96 +QCFG "nwscanseq", "nwscanmode", "iotopmode" (Cat-M1 / NB-IoT scan settings) */
 extern const struct at_family at_family_qcfg_bg96;
+/* EC25 +QCFG "nwscanmode", "nwscanseq", "band" */
+extern const struct at_family at_family_qcfg_ec25;
 extern const struct at_family at_family_pdp_ec25; /* +QICSGP +QIACT +QIDEACT +QIDNSCFG ... */
 extern const struct at_family at_family_pdp_m95; /* +QIFGCNT +QICSGP +QIREGAPP +QIACT ... */
 extern const struct at_family at_family_file_ec25; /* +QFUPL +QFDWL +QFDEL +QFLST +QFOPEN ... */

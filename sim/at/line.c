@@ -5,6 +5,7 @@
 #define CR 0x0d
 #define LF 0x0a
 #define BS 0x08
+#define DEL 0x7f
 #define CTRL_Z 0x1a
 #define ESC 0x1b
 
@@ -109,7 +110,11 @@ static size_t feed_command(struct at_line *l, const uint8_t *in, size_t n, uint6
 		}
 		if (c == LF)
 			continue; /* a lone LF is not part of a command line */
-		if (c == BS) {
+		/* DEL edits as BS does: picocom and most terminals send it for Backspace. What the
+		 * module does with DEL is not documented (V.250's S5, the editing character, is
+		 * BS); kept in the line it would end up inside a parameter ("internt\x7f\x7fet").
+		 */
+		if (c == BS || c == DEL) {
 			if (l->len)
 				l->len--;
 			continue;

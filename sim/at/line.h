@@ -4,7 +4,7 @@
  * Modes:
  *  COMMAND  bytes accumulate into a command line ended by CR. A LF right after the CR is
  *           swallowed if it arrives within AT_LF_WINDOW_MS of the CR. "A/" repeats the
- *           previous line at once. BS edits. When the line starts a data mode, that LF is
+ *           previous line at once. BS and DEL edit. When the line starts a data mode, that LF is
  *           swallowed only if it had arrived before the mode started (see `unfed`): a data
  *           phase is byte-exact from its first byte.
  *  PROMPT   after "> ": payload ended by Ctrl+Z (submit) or ESC (cancel), or exactly `want`

@@ -61,7 +61,16 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 int trace_open(const char *log_path, const char *trace_path)
 {
-	if (log_path) {
+	/* "-" is stdout (after the banner lines, which come first: no transcript line exists
+	 * before "ready"). */
+	if (log_path && strcmp(log_path, "-") == 0 && trace_path && strcmp(trace_path, "-") == 0) {
+		log_msg(LOG_ERROR, "--log - and --trace - cannot both be stdout");
+		return -ERR_INVAL;
+	}
+	if (log_path && strcmp(log_path, "-") == 0) {
+		log_file = stdout;
+		setvbuf(stdout, NULL, _IOLBF, 0);
+	} else if (log_path) {
 		log_file = fopen(log_path, "w");
 		if (!log_file) {
 			log_msg(LOG_ERROR, "cannot open log file %s: %m", log_path);
@@ -69,7 +78,10 @@ int trace_open(const char *log_path, const char *trace_path)
 		}
 		setvbuf(log_file, NULL, _IOLBF, 0);
 	}
-	if (trace_path) {
+	if (trace_path && strcmp(trace_path, "-") == 0) {
+		trace_file = stdout;
+		setvbuf(stdout, NULL, _IOLBF, 0);
+	} else if (trace_path) {
 		trace_file = fopen(trace_path, "w");
 		if (!trace_file) {
 			log_msg(LOG_ERROR, "cannot open trace file %s: %m", trace_path);
@@ -82,10 +94,11 @@ int trace_open(const char *log_path, const char *trace_path)
 
 void trace_close(void)
 {
-	if (log_file)
+	if (log_file && log_file != stdout)
 		fclose(log_file);
-	if (trace_file)
+	if (trace_file && trace_file != stdout)
 		fclose(trace_file);
+	fflush(stdout);
 	log_file = NULL;
 	trace_file = NULL;
 	free(last_tx_line);
@@ -202,12 +215,20 @@ void trace_cmd(int modem, const char *cmd, size_t len, const char *result, const
 	struct buf b, r, w;
 
 	log_line++;
-	if (!log_file && !trace_file)
+	if (!log_file && !trace_file && level_now < LOG_INFO)
 		return;
 	stamp_now(&s);
 	buf_init(&b, 0);
 	buf_init(&r, 0);
 	buf_init(&w, 0);
+	if (level_now >= LOG_INFO) {
+		/* -v: what the modem does, on the terminal */
+		log_escape(&b, (const uint8_t *)cmd, len, false);
+		log_msg(LOG_INFO, "#%d AT%.*s => %s%s%s%s", modem, (int)b.len,
+		        b.data ? (char *)b.data : "", result, why ? " (" : "", why ? why : "",
+		        why ? ")" : "");
+		buf_reset(&b);
+	}
 	if (log_file) {
 		log_escape(&b, (const uint8_t *)cmd, len, false);
 		fprintf(log_file, "[%s] #%d -- %.*s => %s%s%s%s\n", s.clock, modem, (int)b.len,
@@ -288,7 +309,7 @@ void trace_finding(int modem, const char *severity, const char *kind, const char
 		        s.unix, modem, severity, kind, (unsigned long long)line, (int)esc.len,
 		        esc.data ? (char *)esc.data : "");
 	}
-	log_msg(LOG_DEBUG, "#%d finding %s %s: %s", modem, severity, kind,
+	log_msg(LOG_INFO, "#%d finding %s %s: %s", modem, severity, kind,
 	        msg.data ? (char *)msg.data : "");
 	buf_free(&msg);
 	buf_free(&esc);

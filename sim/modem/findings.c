@@ -18,6 +18,7 @@
 #include "modem/hooks.h"
 #include "modem/modem.h"
 #include "modem/modemsim.h"
+#include "modem/profile.h"
 #include "mqtt/client.h"
 #include "mqtt/codec.h"
 
@@ -41,12 +42,15 @@ enum fnd_kind {
 	FK_RETRY_STORM,
 	FK_NO_SHUTDOWN,
 	FK_UNKNOWN_COMMAND,
+	FK_CONTROL_BYTE,
+	FK_UNSIMULATED_COMMAND,
 };
 
 static const char *const kind_names[] = {
-        "cmd-before-result", "data-before-prompt", "length-mismatch", "non-ascii",
-        "not-connected",     "inflight-exceeded",  "msgid-reused",    "qmtstat-ignored",
-        "retry-storm",       "no-shutdown",        "unknown-command",
+        "cmd-before-result",   "data-before-prompt", "length-mismatch", "non-ascii",
+        "not-connected",       "inflight-exceeded",  "msgid-reused",    "qmtstat-ignored",
+        "retry-storm",         "no-shutdown",        "unknown-command", "control-byte",
+        "unsimulated-command",
 };
 
 struct fnd_rec {
@@ -487,6 +491,14 @@ void findings_unknown(struct modem *m, const char *name)
 	const char *best = NULL;
 	size_t best_d = (size_t)-1, limit = (strlen(name) + 2) / 3;
 
+	if (profile_unsimulated(m->model, name)) {
+		/* not the host's mistake: the module would answer it */
+		report(m, FND_INFO, FK_UNSIMULATED_COMMAND,
+		       "AT%s is a command of the %s that modemsim does not simulate (+CME ERROR: "
+		       "4)",
+		       name, m->model->model);
+		return;
+	}
 	for (const struct at_family *const *fam = m->model->families; *fam; fam++)
 		for (const struct at_cmd *c = (*fam)->cmds; c->name; c++) {
 			size_t d = distance(name, c->name);
@@ -734,6 +746,30 @@ static void judge_mqtt(struct modem *m, struct findings *f, const struct at_call
 	       cmd, cl->inflight, idx, window);
 }
 
+/* A control byte inside a parameter (a terminal's editing keys, a stray Ctrl+key) is taken
+ * as part of it, as the module's parser takes any byte: an APN of "internt\x08et" is stored
+ * as typed. The command still runs; the host is told where the byte is. */
+static void control_bytes(struct modem *m, const struct at_call *c)
+{
+	for (int i = 0; i < c->args.n; i++) {
+		const struct at_param *p = &c->args.p[i];
+
+		if (p->type != AT_P_STR && p->type != AT_P_TOKEN)
+			continue;
+		for (size_t j = 0; j < p->len; j++) {
+			unsigned char b = (unsigned char)p->s[j];
+
+			if (b >= 0x20 && b != 0x7f)
+				continue;
+			report(m, FND_WARNING, FK_CONTROL_BYTE,
+			       "AT%s parameter %d holds the control byte 0x%02x at offset %zu: it "
+			       "is part of the value now (an editing key the terminal sent?)",
+			       c->cmd->name, i + 1, b, j);
+			return;
+		}
+	}
+}
+
 void findings_command(struct modem *m, const struct at_call *c)
 {
 	struct findings *f = get(m);
@@ -745,6 +781,7 @@ void findings_command(struct modem *m, const struct at_call *c)
 	f->declared = true;
 	if (c->req != AT_REQ_WRITE)
 		return;
+	control_bytes(m, c);
 	/* the file size of these has a default (10240): only a given one is a declaration */
 	if (strcmp(name, "+QFUPL") == 0 || strcmp(name, "+QFWRITE") == 0) {
 		f->declared = at_given(c, 1);

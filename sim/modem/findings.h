@@ -38,6 +38,9 @@
  *   unknown-command     warning   a command the model does not have, with the closest one
  *                                 (case-insensitive Levenshtein; named if a third of the name
  *                                 or less differs)
+ *   control-byte        warning   a byte below 0x20 (or 0x7f) inside a command's parameter
+ *   unsimulated-command info      a command the model's manuals document but modemsim does
+ *                                 not simulate (the profile's list); answered +CME ERROR: 4
  *
  * MQTT obligations are judged on what the host was shown: the URCs it was sent (a scenario's
  * fake "+QMTSTAT" counts as a real one), not the client's internal state. A command that was

@@ -22,8 +22,8 @@ static void run_down_hooks(struct modem *m, int cid, bool by_network)
  * and the context, stable across activations so that tests and transcripts are repeatable:
  * 10.(100 + index/256).(index%256).(16*cid - 3), and fd00:a:<index>:<cid>::1 for IPv6. The
  * network's DNS servers are the same for every modem, as on one operator's network. */
-#define DNS4_PRI "10.200.0.10"
-#define DNS4_SEC "10.200.0.11"
+#define DNS4_PRI PDP_DNS4_PRI
+#define DNS4_SEC PDP_DNS4_SEC
 #define DNS6_PRI "fd00:a::53"
 #define DNS6_SEC "fd00:a::54"
 

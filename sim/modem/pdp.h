@@ -71,6 +71,10 @@ struct pdp_m95 {
 	char ip4[PDP_ADDR_MAX];
 };
 
+/* The network's IPv4 DNS servers, the same for every modem (one operator's network). */
+#define PDP_DNS4_PRI "10.200.0.10"
+#define PDP_DNS4_SEC "10.200.0.11"
+
 struct pdp_state {
 	struct pdp_ctx ctx[PDP_EC25_CIDS + 1]; /* EC25, indexed by contextID; [0] unused */
 	struct pdp_m95 m95;

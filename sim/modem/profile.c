@@ -32,11 +32,17 @@ static const struct boot_urc bg96_boot[] = {
 };
 
 static const struct at_family *const ec25_families[] = {
-        &at_family_basic,        &at_family_identity_ec25,
-        &at_family_network_ec25, &at_family_pdp_ec25,
-        &at_family_file_ec25,    &at_family_ssl_ec25,
-        &at_family_mqtt_ec25,    &at_family_sock_ec25,
-        &at_family_3gpp_lte,     NULL,
+        &at_family_basic,
+        &at_family_identity_ec25,
+        &at_family_network_ec25,
+        &at_family_pdp_ec25,
+        &at_family_file_ec25,
+        &at_family_ssl_ec25,
+        &at_family_mqtt_ec25,
+        &at_family_sock_ec25,
+        &at_family_3gpp_lte,
+        &at_family_qcfg_ec25,
+        NULL,
 };
 
 static const struct at_family *const m95_families[] = {
@@ -63,6 +69,40 @@ static const struct at_family *const bg96_families[] = {
         &at_family_3gpp_lte,
         NULL,
 };
+
+/* Documented commands modemsim does not simulate (their manuals: EC2x AT manual and its PING/
+ * NTP, HTTP(S), FTP(S), GNSS application notes; BG96 AT manual and the same notes; M95 AT
+ * manual V3.2, its revision history (drivers.md D3) and the GSM HTTP/FTP notes). A host that
+ * sends one gets +CME ERROR: 4 and an info finding, not the "not a command" warning. */
+static const char *const ec25_unsimulated[] = {
+        "+QPING",   "+QHTTPCFG", "+QHTTPURL",  "+QHTTPGET", "+QHTTPPOST", "+QHTTPREAD",
+        "+QFTPCFG", "+QFTPOPEN", "+QFTPGET",   "+QFTPPUT",  "+QGPS",      "+QGPSCFG",
+        "+QGPSLOC", "+QGPSEND",  "+QGPSGNMEA", "+CMGS",     "+CMGR",      "+CMGL",
+        "+CMGD",    "+CSCA",     "+QSPN",      "+QLTS",     "+QTEMP",     "+QENG",
+        "+CMUX",    "+QURCCFG",  "+QINDCFG",   "+CPSMS",    "+CEDRXS",    NULL,
+};
+
+static const char *const bg96_unsimulated[] = {
+        "+QPING",    "+QHTTPCFG", "+QHTTPURL", "+QHTTPGET", "+QHTTPPOST", "+QHTTPREAD", "+QFTPCFG",
+        "+QFTPOPEN", "+QGPS",     "+QGPSCFG",  "+QGPSLOC",  "+QGPSEND",   "+CMGS",      "+CMGR",
+        "+CMGL",     "+CMGD",     "+CSCA",     "+QSPN",     "+QLTS",      "+QENG",      "+CMUX",
+        "+QURCCFG",  "+QINDCFG",  "+CPSMS",    "+CEDRXS",   "+QPSMS",     NULL,
+};
+
+static const char *const m95_unsimulated[] = {
+        "+QPING",    "+QNTP",    "+QHTTPURL", "+QHTTPGET", "+QHTTPPOST", "+QHTTPREAD",
+        "+QFTPOPEN", "+QFTPGET", "+QFTPPUT",  "+CMGS",     "+CMGR",      "+CMGL",
+        "+CMGD",     "+CSCA",    "+QSPN",     "+QLTS",     "+QTEMP",     "+QISTATE",
+        "+QENG",     "+CMUX",    "+QCELLLOC", "+QISSTAT",  NULL,
+};
+
+bool profile_unsimulated(const struct model_profile *p, const char *name)
+{
+	for (const char *const *u = p->unsimulated; u && *u; u++)
+		if (strcasecmp(*u, name) == 0)
+			return true;
+	return false;
+}
 
 /* EC25 list: EG25-G AT+QSSLCFG=? output (reference §5a). */
 static const int ec25_suites[] = {
@@ -167,6 +207,7 @@ const struct model_profile profile_ec25 = {
         .ssl_suites = ec25_suites,
         .ssl_rtc_global = false,
         .ssl_ctx_count = SSL_CTX_COUNT,
+        .unsimulated = ec25_unsimulated,
 };
 
 const struct model_profile profile_m95 = {
@@ -198,6 +239,7 @@ const struct model_profile profile_m95 = {
         .ssl_suites = m95_suites,
         .ssl_rtc_global = true,
         .ssl_ctx_count = SSL_CTX_COUNT,
+        .unsimulated = m95_unsimulated,
 };
 
 /* Identity from BG96 captures: ATI `Quectel` / `BG96` / `Revision: BG96MAR02A07M1G` (TinyGSM
@@ -234,6 +276,7 @@ const struct model_profile profile_bg96 = {
         .ssl_suites = bg96_suites,
         .ssl_rtc_global = false,
         .ssl_ctx_count = SSL_CTX_COUNT,
+        .unsimulated = bg96_unsimulated,
 };
 
 /* ---- SIMCom ---- */
@@ -342,7 +385,7 @@ static const struct model_revision sim7670g_revisions[] = {
 		.url_ssl = false, .accq_version = true, .cfg_version = false,                      \
 		.mqtt_version_default = 4, .pub_timeout_min = 60, .disc_timeout_min = 60,          \
 		.ping_urc = true, .sub_read = false, .err35 = false, .cert_name_max = 128,         \
-		.cssl_a76 = false, .netclose_cipclose = false,                                     \
+		.cssl_a76 = false, .netclose_cipclose = false, .cch_stop_urc = false,              \
 	}
 
 #define A76XX_TRAITS                                                                               \
@@ -351,7 +394,7 @@ static const struct model_revision sim7670g_revisions[] = {
 		.url_ssl = true, .accq_version = false, .cfg_version = true,                       \
 		.mqtt_version_default = 4, .pub_timeout_min = 1, .disc_timeout_min = 1,            \
 		.ping_urc = false, .sub_read = true, .err35 = true, .cert_name_max = 108,          \
-		.cssl_a76 = true, .netclose_cipclose = true,                                       \
+		.cssl_a76 = true, .netclose_cipclose = true, .cch_stop_urc = true,                 \
 	}
 
 /* SIM7600E of seed 003: ATI `Manufacturer: SIMCOM INCORPORATED` / `Model: SIMCOM_SIM7600E` /

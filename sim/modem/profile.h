@@ -92,6 +92,8 @@ struct simcom_traits {
 	bool cssl_a76;
 	/* AT+NETCLOSE prints `+CIPCLOSE: <link>,<err>` for each open socket first (A76XX) */
 	bool netclose_cipclose;
+	/* the context dropping stops the CCH service with `+CCH: CCH STOP` (A76XX manual 19.4) */
+	bool cch_stop_urc;
 };
 
 struct model_profile {
@@ -128,8 +130,14 @@ struct model_profile {
 	const struct model_revision *revisions;
 	const char *gcap; /* ATI's last line ("+GCAP: +CGSM"), NULL: none (SIMCom's ATI) */
 	struct simcom_traits simcom;
+	/* Commands the model's manuals document that modemsim does not simulate ("+QPING"),
+	 * NULL-terminated; NULL: none listed. They answer +CME ERROR: 4 (per CMEE) and make an
+	 * "unsimulated-command" finding instead of "unknown-command". */
+	const char *const *unsimulated;
 };
 
+/* Is name (case-insensitive, "+QPING") on p's list of documented but unsimulated commands? */
+bool profile_unsimulated(const struct model_profile *p, const char *name);
 /* The profile named name (case-insensitive), or NULL. */
 const struct model_profile *profile_find(const char *name);
 /* The profiles in their table order, NULL-terminated (for --help and the README table). */

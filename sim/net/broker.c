@@ -202,6 +202,22 @@ static void default_pki(char *certs, char *gen)
 	snprintf(dir, sizeof(dir), "%s", dirname(exe)); /* .../build/sim */
 	snprintf(probe, sizeof(probe), "%s", dir);
 	snprintf(certs, PATH_MAX, "%s/certs", dirname(probe)); /* .../build/certs */
+	/* Installed (cmake --install): <prefix>/bin/modemsim and <prefix>/share/modemsim/certs/
+	 * gen.sh; the PKI goes to the user's cache, as a prefix like /usr is not writable. */
+	snprintf(probe, sizeof(probe), "%s/../share/modemsim/certs/gen.sh", dir);
+	if (access(probe, R_OK) == 0) {
+		const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+		snprintf(gen, PATH_MAX, "%.*s", PATH_MAX - 1, probe);
+		if (xdg && xdg[0] == '/')
+			snprintf(certs, PATH_MAX, "%.*s/modemsim/certs", PATH_MAX - 32, xdg);
+		else if (home && home[0] == '/')
+			snprintf(certs, PATH_MAX, "%.*s/.cache/modemsim/certs", PATH_MAX - 32,
+			         home);
+		else
+			snprintf(certs, PATH_MAX, "/tmp/modemsim-%u/certs", (unsigned)getuid());
+		return;
+	}
 	for (;;) {
 		snprintf(probe, sizeof(probe), "%s/certs/gen.sh", dir);
 		if (access(probe, R_OK) == 0) {

@@ -144,6 +144,42 @@ static const struct fault_def *find_fault(const char *name)
 	return NULL;
 }
 
+/* The fault whose name is closest to a mistyped one (edit distance at most a third of the
+ * name, or 3), for "did you mean": NULL when none is that close. */
+static const char *closest_fault(const char *name)
+{
+	size_t best = (size_t)-1, lim = strlen(name) / 3 > 3 ? strlen(name) / 3 : 3;
+	const char *hit = NULL;
+
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		const char *f = faults[i].name;
+		size_t la = strnlen(name, 31), lb = strnlen(f, 31), row[32];
+
+		for (size_t j = 0; j <= lb; j++)
+			row[j] = j;
+		for (size_t x = 1; x <= la; x++) {
+			size_t diag = row[0];
+
+			row[0] = x;
+			for (size_t j = 1; j <= lb; j++) {
+				size_t up = row[j], v = diag + (name[x - 1] != f[j - 1]);
+
+				if (up + 1 < v)
+					v = up + 1;
+				if (row[j - 1] + 1 < v)
+					v = row[j - 1] + 1;
+				row[j] = v;
+				diag = up;
+			}
+		}
+		if (row[lb] < best) {
+			best = row[lb];
+			hit = f;
+		}
+	}
+	return best <= lim ? hit : NULL;
+}
+
 static const char *type_words(enum scn_vtype t)
 {
 	switch (t) {
@@ -222,7 +258,13 @@ int fault_check(const char *name, const struct scn_params *p, char *err, size_t 
 	const struct fault_def *d = find_fault(name);
 
 	if (!d) {
-		snprintf(err, errlen, "unknown fault '%s'", name);
+		const char *near = closest_fault(name);
+
+		if (near)
+			snprintf(err, errlen, "unknown fault '%s' (did you mean '%s'?)", name,
+			         near);
+		else
+			snprintf(err, errlen, "unknown fault '%s'", name);
 		return -ERR_NAME;
 	}
 	for (int i = 0; i < p->n; i++) {

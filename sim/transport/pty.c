@@ -1,6 +1,8 @@
 #include "transport/pty.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,14 +248,77 @@ static void update_poll(struct pty_port *p)
 	}
 }
 
+/* The pid of another running modemsim that holds the pty `target` open (it keeps its slave
+ * fd), or 0. A stale link from a killed run points at a pty nobody holds, or one a terminal
+ * reuses: those are replaced; a live modemsim's link is not taken over. */
+static pid_t pty_holder(const char *target)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	if (!proc)
+		return 0;
+	while (!found && (e = readdir(proc))) {
+		char path[64], comm[32] = "", fdpath[400], to[PATH_MAX];
+		pid_t pid = (pid_t)atoi(e->d_name);
+		struct dirent *f;
+		DIR *fds;
+		FILE *c;
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		c = fopen(path, "r");
+		if (!c)
+			continue;
+		if (!fgets(comm, sizeof(comm), c))
+			comm[0] = 0;
+		fclose(c);
+		if (strcmp(comm, "modemsim\n") != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while (!found && (f = readdir(fds))) {
+			ssize_t n;
+
+			snprintf(fdpath, sizeof(fdpath), "%s/%s", path, f->d_name);
+			n = readlink(fdpath, to, sizeof(to) - 1);
+			if (n > 0) {
+				to[n] = 0;
+				if (strcmp(to, target) == 0)
+					found = pid;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return found;
+}
+
 static int make_link(struct pty_port *p, const char *link)
 {
 	struct stat st;
 
 	if (lstat(link, &st) == 0) {
+		char target[PATH_MAX];
+		ssize_t n;
+		pid_t holder;
+
 		if (!S_ISLNK(st.st_mode)) {
 			log_msg(LOG_ERROR,
 			        "--link %s: exists and is not a symlink; not replacing it", link);
+			return -ERR_EXIST;
+		}
+		n = readlink(link, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = 0;
+		holder = n > 0 ? pty_holder(target) : 0;
+		if (holder) {
+			log_msg(LOG_ERROR,
+			        "--link %s: in use by modemsim (pid %d, %s); not taking it over",
+			        link, (int)holder, target);
 			return -ERR_EXIST;
 		}
 		unlink(link);

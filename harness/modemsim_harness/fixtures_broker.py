@@ -1,23 +1,22 @@
 """pytest fixtures for the test PKI (certs/gen.sh) and a real mosquitto (broker.py).
 
-harness/conftest.py makes them available to every test with:
-    from fixtures_broker import pki, broker_factory, broker, subscriber  # noqa: F401
+modemsim_harness.plugin makes them available to every test.
 """
-import os
 
 import pytest
 
-from broker import ROOT, Broker, Pki
+from .broker import Broker, Pki
+from .paths import pki_dir
 
-# certs/out/ is gitignored. The PKI is generated once and reused across sessions; gen.sh
-# regenerates it when certs/gen.sh changes, and serialises concurrent sessions on a lock.
-PKI_DIR = os.environ.get("MODEMSIM_PKI_DIR") or os.path.join(ROOT, "certs", "out", "pki")
+# The PKI is generated once into a cache directory (paths.pki_dir(): never the checkout) and
+# reused across sessions; gen.sh regenerates it when certs/gen.sh changes, and serialises
+# concurrent sessions on a lock.
 
 
 @pytest.fixture(scope="session")
 def pki():
     """The test PKI; pki["name"] is the path of a generated file (see its README)."""
-    return Pki.generate(PKI_DIR)
+    return Pki.generate(pki_dir())
 
 
 @pytest.fixture

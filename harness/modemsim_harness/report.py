@@ -9,8 +9,8 @@ host <-> modem <-> broker (AT bytes on the left, MQTT packets and TCP/TLS events
 faults and findings as marked bands) and the transcript, with each diagram row and finding
 linked to its transcript line.
 
-    python3 harness/report.py DIR                   re-render DIR/report.html from report.json
-    python3 harness/report.py --trace T [--log L] [--title S] --out FILE.html
+    modemsim-report DIR                             re-render DIR/report.html from report.json
+    modemsim-report --trace T [--log L] [--title S] --out FILE.html
                                                     one modemsim run (no driver, no matrix)
 
 Trace records (sim/core/log.c): {"t", "modem", "ev"} plus "bytes" and "line" (tx/rx), "cmd",

@@ -33,7 +33,7 @@ import struct
 import threading
 import time
 
-from modemsim import Timeout
+from .modemsim import Timeout
 
 HOST = "127.0.0.1"
 

@@ -45,10 +45,9 @@ import weakref
 
 import paho.mqtt.client as mqtt
 
-from modemsim import Timeout
+from .modemsim import Timeout
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GEN_SH = os.path.join(ROOT, "certs", "gen.sh")
+from .paths import CHECKOUT as ROOT, GEN_SH  # noqa: E402,F401
 HOST = "127.0.0.1"
 
 # Users with passwords. "modemsim" may use every topic; "limited" only LIMITED_RW (publish and

@@ -1,11 +1,8 @@
 """modemsim's pytest plugin: fixtures for any test suite, and `pytest --driver CMD` to run a
 host driver against the models x scenarios matrix (harness/conformance.py).
 
-In this repository harness/conftest.py imports its fixtures and hooks (`--driver` needs `-p
-plugin`: PYTHONPATH=harness pytest -p plugin --driver ...). From another project:
-
-    MODEMSIM_BIN=/path/to/modemsim/build/sim/modemsim \\
-    PYTHONPATH=/path/to/modemsim/harness pytest -p plugin tests/
+Installed (`pip install ./harness`, harness/README.md), pytest loads it by its entry point
+(pytest11); in this repository the top-level conftest.py names it in pytest_plugins.
 
 Fixtures (harness/README.md has a complete example):
   broker      a started mosquitto with the test PKI, users and ACL (harness/broker.py)
@@ -18,20 +15,15 @@ Fixtures (harness/README.md has a complete example):
 """
 import os
 import re
-import sys
 import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
-
-import conformance  # noqa: E402
-import report  # noqa: E402
-from control import Control  # noqa: E402
-from fixtures_broker import broker, broker_factory, pki, subscriber  # noqa: E402,F401
-from modemsim import FINAL_RE, ModemSim, Timeout  # noqa: E402
+from . import conformance, report
+from .control import Control
+from .fixtures_broker import broker, broker_factory, pki, subscriber  # noqa: F401
+from .modemsim import FINAL_RE, ModemSim, Timeout
+from .paths import SCENARIOS
 
 HOST = conformance.BROKER_HOST
 DEFAULTS = {"model": "ec25", "timing": "fast", "scenario": None, "args": (),
@@ -171,7 +163,7 @@ class Modem:
         embedded one); its .messages and .wait_for(predicate, timeout)."""
         if self._broker is not None:
             return self._broker.subscriber(topics, qos=qos, timeout=timeout)
-        from broker import MqttClient  # paho: only for this
+        from .broker import MqttClient  # paho: only for this
         info = self.sim.broker
         c = MqttClient(info["host"], info["plain"], "modem-sub-%d" % len(self._clients))
         self._clients.append(c)
@@ -362,7 +354,7 @@ def _plan(config):
     try:
         models = conformance.parse_models(opt("driver_models"))
         specs = opt("driver_scenarios") or [
-            conformance.BASELINE, os.path.join(conformance.ROOT, "scenarios", "*.scn")]
+            conformance.BASELINE, os.path.join(SCENARIOS, "*.scn")]
         scenarios = conformance.resolve_scenarios(specs)
         expect = [conformance.parse_expect(e) for e in opt("driver_expect_topic")]
     except conformance.UsageError as e:

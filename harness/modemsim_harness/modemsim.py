@@ -11,8 +11,7 @@ import termios
 import time
 import tty
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.environ.get("MODEMSIM_BIN", os.path.join(ROOT, "build", "sim", "modemsim"))
+from .paths import BINARY, CHECKOUT as ROOT  # noqa: F401  (ROOT: None outside a checkout)
 
 # Final result lines of an AT command (V1 framing).
 FINAL_RE = re.compile(
@@ -184,6 +183,10 @@ class ModemSim:
                 self.stdout_lines.append(text)
                 if text.startswith("broker "):
                     f = text.split()
+                    if "=" in text:  # the labelled form (stdout a terminal)
+                        kv = dict(w.split("=", 1) for w in f[1:])
+                        f = ["broker", kv["host"], kv["plain"], kv["tls"], kv["ca"],
+                             kv["mutual"]]
                     self.broker = {"host": f[1], "plain": int(f[2]),
                                    "tls": None if f[3] == "-" else int(f[3]),
                                    "ca": f[4],
