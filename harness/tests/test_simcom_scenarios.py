@@ -19,6 +19,10 @@ AZURE_SAS = ("SharedAccessSignature sr=IOTHUB.azure-devices.net%2Fdevices%2FDEVI
              "&sig=rc3c2K%2BHF0l%2Bu16lv0DEi6lXqgSqIqouVgRwkr2tKKU%3D&se=1723810204")
 
 
+AZURE_CONNECT = 'AT+CMQTTCONNECT=0,"ssl://%s:8883",60,1,"%s","%s"' % (AZURE_HOST, AZURE_USER,
+                                                                       AZURE_SAS)
+
+
 def run(modemsim, name, model, *extra):
     """modemsim running the bundled scenario; its tty, ATE0 sent (as the seeds' drivers)."""
     s = modemsim("--scenario", scenario(name), *extra, model=model)
@@ -125,8 +129,7 @@ def azure(modemsim, pki):
 def azure_connect(t, err):
     check(t, 'AT+CMQTTACCQ=0,"DEVICE",1', OK)
     check(t, "AT+CMQTTSSLCFG=0,0", OK)
-    check(t, 'AT+CMQTTCONNECT=0,"ssl://%s:8883",60,1,"%s","%s"' % (AZURE_HOST, AZURE_USER, AZURE_SAS),
-          OK)
+    check(t, AZURE_CONNECT, OK)
     urc(t, b"+CMQTTCONNECT: 0,%d" % err, timeout=15)
 
 
@@ -157,8 +160,7 @@ def test_sim7670g_azure_needs_sni_and_mqtt_311(azure, pki):
     check(t, 'AT+CMQTTACCQ=0,"DEVICE",1', OK)
     check(t, 'AT+CMQTTCFG="version",0,4', OK)
     check(t, "AT+CMQTTSSLCFG=0,0", OK)
-    check(t, 'AT+CMQTTCONNECT=0,"ssl://%s:8883",60,1,"%s","%s"' % (AZURE_HOST, AZURE_USER, AZURE_SAS),
-          OK)
+    check(t, AZURE_CONNECT, OK)
     urc(t, b"+CMQTTCONNECT: 0,0", timeout=15)
     p = fb.wait_packet(lambda p: p.type == CONNECT, after=n)
     assert (p.connect["protocol"], p.connect["level"]) == ("MQTT", 4)
