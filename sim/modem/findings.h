@@ -23,13 +23,16 @@
  *                                 only Ctrl+Z/ESC (and CR/LF) beyond the declared length
  *   non-ascii           error     a command line the module failed for a non-ASCII byte
  *   not-connected       error     QMTPUB/QMTSUB/QMTUNS before the host saw
- *                                 "+QMTCONN: <id>,0,0", QMTCONN before "+QMTOPEN: <id>,0"
+ *                                 "+QMTCONN: <id>,0,0", QMTCONN before "+QMTOPEN: <id>,0";
+ *                                 SIMCom: CMQTTTOPIC/PAYLOAD/PUB/SUB... before
+ *                                 "+CMQTTCONNECT: <id>,0"
  *   inflight-exceeded   error     M95: a QoS 1/2 publish beyond the window of 5 (8512)
  *                       warning   EC25: the same; the module answers, the window is the AN's
  *                                 (both: once per excursion over the window)
  *   msgid-reused        error     a msgid whose SUBSCRIBE/UNSUBSCRIBE/PUBLISH is still in flight
  *   qmtstat-ignored     error     a command on a client after "+QMTSTAT: <id>,<err>" and no
- *                                 QMTOPEN/QMTCLOSE since (once per +QMTSTAT)
+ *                                 QMTOPEN/QMTCLOSE since (once per +QMTSTAT); SIMCom: after
+ *                                 "+CMQTTCONNLOST" and no CMQTTCONNECT since
  *                       warning   at exit: a +QMTSTAT never answered with QMTOPEN or QMTCLOSE
  *   retry-storm         warning   FINDINGS_STORM_OPENS QMTOPEN of one client within
  *                                 FINDINGS_STORM_MS without a successful QMTCONN between them
