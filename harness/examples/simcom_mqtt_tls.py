@@ -218,8 +218,16 @@ class Channel:
         return self._read_result(Response(cmd), own, time.monotonic() + max(timeout, FLOOR_S),
                                  expect)
 
-    def after_data(self, cmd, timeout):
-        """The result of a data phase (after the bytes a prompt asked for)."""
+    def after_data(self, cmd, timeout, data=b""):
+        """The result of a data phase (after the bytes a prompt asked for). A76XX firmware
+        may echo the data even with ATE0 (ref §1.4): an exact echo is dropped, so that a
+        payload "OK" is never taken for the result."""
+        until = time.monotonic() + 1.0
+        while data and len(self.buf) < len(data) and data.startswith(self.buf):
+            if not self._fill(until):
+                break
+        if data and self.buf.startswith(data):
+            self.buf = self.buf[len(data):]
         m = re.match(r"AT(\+\w+)", cmd)
         return self._read_result(Response(cmd + " <data>"), m.group(1) + ":",
                                  time.monotonic() + max(timeout, FLOOR_S))
@@ -367,7 +375,7 @@ class Simcom:
         if r.final != ">":
             return r
         self.ch.write(data)
-        return self.ch.after_data(cmd, timeout)
+        return self.ch.after_data(cmd, timeout, data)
 
     def result(self, pattern, timeout, what, lost_ends=True):
         m = self.ch.wait_urc(pattern, timeout, self.check if lost_ends else None)

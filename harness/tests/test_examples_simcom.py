@@ -103,6 +103,22 @@ def test_simcom_driver_plain_modem_mutual_tls_and_receive(modemsim, model):
         assert 'AT+CMQTTCONNECT=0,"ssl://%s:8883"' % HOST in text
 
 
+def test_simcom_driver_with_the_a76xx_prompt_echo(modemsim):
+    """A76XX firmware that echoes the data of a prompt (ref §1.4; revision ...-ECHO): the
+    echo is not the result, even when the payload is "OK"."""
+    sim = modemsim("--revision", "A011B07A7670M7_F-ECHO", model="a7670", timing="fast")
+    argv = driver_args(sim, "ex/echo")
+    argv[argv.index("--message") + 1] = "OK"
+    w = watcher(sim, "ex/echo")
+    try:
+        p = run(DRIVER, argv, 100)
+        missing = w.missing([b"OK"]) if p.returncode == 0 else []
+    finally:
+        w.close()
+    found = findings(sim)
+    assert_delivered(p, found, missing, 1)
+
+
 @pytest.mark.parametrize("case", simcom_scenarios())
 def test_simcom_driver_in_scenario(modemsim, case):
     plan = PLAN.get(case, {})
