@@ -218,3 +218,26 @@ def test_conformance_runner_takes_the_simcom_models(tmp_path):
     for c in rep["cells"]:
         if c["status"] == "pass":
             assert c["findings"] == [], c
+
+
+@pytest.mark.parametrize("model", ["sim7600", "a7670"])
+def test_simcom_driver_takes_over_from_a_run_that_died(modemsim, model):
+    """A previous run left the network open, the service started and client 0 connected:
+    the driver disconnects and releases it ("already opened", START's 23 or bare ERROR), then
+    runs as usual, without a finding."""
+    sim = modemsim(model=model, timing="fast")
+    t = sim.open()
+    assert t.cmd("ATE0").endswith(b"OK\r\n")
+    assert t.cmd("AT+NETOPEN") == b"\r\nOK\r\n"
+    t.expect(b"\r\n+NETOPEN: 0\r\n")
+    t.write(b"AT+CMQTTSTART\r")
+    out = t.read_until(b"+CMQTTSTART: 0\r\n")
+    if b"OK" not in out:
+        t.expect(b"\r\nOK\r\n")
+    assert t.cmd('AT+CMQTTACCQ=0,"old"') == b"\r\nOK\r\n"
+    assert t.cmd('AT+CMQTTCONNECT=0,"tcp://%s:1883",60,1' % HOST) == b"\r\nOK\r\n"
+    t.expect(b"\r\n+CMQTTCONNECT: 0,0\r\n", 10)
+    p, found, missing = drive(sim, driver_args(sim, "ex/again"), "ex/again", 1)
+    assert_delivered(p, found, missing, 1)
+    text = sim.transcript().decode(errors="replace")
+    assert text.count("AT+CMQTTREL=0") == 2, text
