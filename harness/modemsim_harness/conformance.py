@@ -45,7 +45,7 @@ from .modemsim import BINARY, ROOT, ModemSim, Timeout  # noqa: F401  (ROOT: conf
 from .paths import SCENARIOS
 
 MODELS = ("ec25", "m95")  # the default matrix
-KNOWN_MODELS = ("ec25", "m95", "bg96")
+KNOWN_MODELS = ("ec25", "m95", "bg96", "sim7600", "a7670", "sim7670g")
 BASELINE = "baseline"  # the cell without a scenario: the modem as shipped
 SEVERITIES = ("error", "warning", "info")
 FAIL_ON = {"error": ("error",), "warning": ("error", "warning"), "none": ()}

@@ -192,7 +192,8 @@ def test_cli_usage_errors(capsys, tmp_path):
     """Bad usage is exit 2 with one line naming the problem; nothing runs."""
     out = str(tmp_path / "out")
     cases = [
-        (["--models", "ec25,sim800"], "--models: unknown model 'sim800' (expected ec25,m95,bg96)"),
+        (["--models", "ec25,sim800"], "--models: unknown model 'sim800' (expected "
+                                     "ec25,m95,bg96,sim7600,a7670,sim7670g)"),
         (["--scenarios", "nope.scn"], "scenario 'nope.scn': no such file"),
         (["--scenarios", "baseline", "--expect-topic", "a/#/b"],
          "--expect-topic 'a/#/b': '#' must be the last level"),
