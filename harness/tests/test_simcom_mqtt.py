@@ -477,10 +477,9 @@ def test_network_loss_gives_connlost_3_then_nonet(sim, tmp_path):
         start(t)
         connect(t)
         ctl.ok("at 0ms fault pdp.deact cid 1")
-        # (the fault's own +QIURC line comes first: scenario/fault.c words it)
-        t.read_until(b"\r\n\r\n+CIPEVENT", timeout=5)
-        t.expect(b": NETWORK CLOSED UNEXPECTEDLY\r\n"
-                 b"\r\n+CMQTTCONNLOST: 0,3\r\n\r\n+CMQTTNONET\r\n")
+        # reference simcom.md §2 item 6; no Quectel +QIURC: "pdpdeact" before it
+        t.expect(b"\r\n+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY\r\n"
+                 b"\r\n+CMQTTCONNLOST: 0,3\r\n\r\n+CMQTTNONET\r\n", timeout=5)
         check(t, "AT+CMQTTDISC?", ERROR)  # the service is stopped
         quiet(t)
     finally:
@@ -646,3 +645,18 @@ def test_findings_clean_session_none_and_this_dialects_mistakes(fake):
     check(t, "AT+CMQTTTOPIC=0,3", failed(b"+CMQTTTOPIC: 0,11"))
     got = findings(t.sim, "qmtstat-ignored")
     assert len(got) == 1 and "+CMQTTCONNLOST: 0,1" in got[0]["msg"], findings(t.sim)
+
+
+@pytest.mark.parametrize("model", ["sim7600", "a7670"])
+def test_no_shutdown_finding_names_the_simcom_commands(sim, model):
+    """A client left connected at exit: the finding names what a SIMCom host sends
+    (AT+CMQTTDISC, REL, STOP), not Quectel's AT+QMTDISC."""
+    t = sim(model)
+    start(t)
+    connect(t)
+    assert t.sim.stop() == 0
+    got = [e for e in t.sim.trace() if e.get("ev") == "finding" and e["kind"] == "no-shutdown"]
+    assert len(got) == 1, got
+    assert "client 0 was still connected at exit: no AT+CMQTTDISC/AT+CMQTTREL/AT+CMQTTSTOP" \
+        in got[0]["msg"], got
+    assert "QMT" not in got[0]["msg"], got

@@ -435,7 +435,7 @@ def test_cch_send_abandoned_by_reboot(modemsim, peer, tmp_path):
 
 
 def test_network_loss_ends_links_and_sessions(modemsim, peer, tmp_path):
-    """pdp.deact: +CIPEVENT (the IP family's), the links gone; the CCH session reports
+    """pdp.deact: +CIPEVENT (the IP family's; no Quectel +QIURC), the links gone; the CCH session reports
     +CCH_RECV_CLOSED: <s>,9 and the A76XX service stops with +CCH: CCH STOP."""
     from control import Control
     p = peer()
@@ -450,6 +450,7 @@ def test_network_loss_ends_links_and_sessions(modemsim, peer, tmp_path):
         ctl.ok("at 0ms fault pdp.deact")
         got = t.read_until(b"+CCH: CCH STOP\r\n", timeout=10)
         assert b"\r\n+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY\r\n" in got, got
+        assert b"QIURC" not in got, got  # the Quectel URC is not SIMCom's
         assert got.endswith(b"\r\n+CCH_RECV_CLOSED: 0,9\r\n\r\n+CCH: CCH STOP\r\n"), got
         assert t.cmd("AT+CIPCLOSE?") == b"\r\n+CIPCLOSE: 0,0,0,0,0,0,0,0,0,0\r\n\r\nOK\r\n"
         assert t.cmd("AT+CCHOPEN?") == b'\r\n+CCHOPEN: 0,"",,,\r\n+CCHOPEN: 1,"",,,\r\n\r\nOK\r\n'

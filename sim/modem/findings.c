@@ -883,6 +883,7 @@ void findings_reboot(struct modem *m)
 
 void findings_close(struct modem *m)
 {
+	const char *disc = m->model->mqtt_shutdown[0], *net_close = m->model->mqtt_shutdown[1];
 	struct findings *f;
 
 	for (int i = 0; i < MQTT_CLIENTS_MAX; i++) {
@@ -892,15 +893,15 @@ void findings_close(struct modem *m)
 		case MQTT_S_CONNECTING:
 		case MQTT_S_CONNECTED:
 			report(m, FND_WARNING, FK_NO_SHUTDOWN,
-			       "client %d was still connected at exit: no AT+QMTDISC/AT+QMTCLOSE "
-			       "(the "
-			       "broker sees the connection drop and publishes any will)",
-			       i);
+			       "client %d was still connected at exit: no %s (the broker sees the "
+			       "connection drop and publishes any will)",
+			       i, disc ? disc : "AT+QMTDISC/AT+QMTCLOSE");
 			break;
 		case MQTT_S_OPENING:
 		case MQTT_S_OPEN:
 			report(m, FND_WARNING, FK_NO_SHUTDOWN,
-			       "client %d had its network open at exit: no AT+QMTCLOSE", i);
+			       "client %d had its network open at exit: no %s", i,
+			       net_close ? net_close : "AT+QMTCLOSE");
 			break;
 		case MQTT_S_IDLE:
 			if (m->findings && m->findings->c[i].stat_pending)

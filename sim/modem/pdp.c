@@ -275,6 +275,15 @@ static void ctx_network_deactivate(struct modem *m, int cid)
 	ec25_down(m, cid, true);
 }
 
+/* SIMCom: no URC of the context's own (no +QIURC); the IP stack's +CIPEVENT and the MQTT
+ * service's +CMQTTCONNLOST/+CMQTTNONET follow from the down hooks (reference §7.1, §2). */
+static void ctx_network_deactivate_quiet(struct modem *m, int cid)
+{
+	if (!pdp_active(m, cid))
+		return;
+	ec25_down(m, cid, true);
+}
+
 static void legacy_network_deactivate(struct modem *m, int cid)
 {
 	(void)cid;
@@ -298,6 +307,13 @@ const struct pdp_style pdp_style_contexts = {
         .active = ctx_active,
         .local_ip = ctx_local_ip,
         .network_deactivate = ctx_network_deactivate,
+};
+
+const struct pdp_style pdp_style_contexts_simcom = {
+        .contexts = PDP_EC25_CIDS,
+        .active = ctx_active,
+        .local_ip = ctx_local_ip,
+        .network_deactivate = ctx_network_deactivate_quiet,
 };
 
 const struct pdp_style pdp_style_legacy = {

@@ -93,6 +93,7 @@ struct pdp_style {
 };
 
 extern const struct pdp_style pdp_style_contexts;
+extern const struct pdp_style pdp_style_contexts_simcom; /* no +QIURC: "pdpdeact" */
 extern const struct pdp_style pdp_style_legacy;
 
 void pdp_init(struct modem *m);

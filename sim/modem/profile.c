@@ -384,6 +384,12 @@ static const struct model_revision sim7670g_revisions[] = {
         {NULL, NULL, NULL, 0},
 };
 
+/* A SIMCom client ends with DISC, then REL and STOP (reference simcom.md §2). */
+#define SIMCOM_MQTT_SHUTDOWN                                                                       \
+	{                                                                                          \
+		"AT+CMQTTDISC/AT+CMQTTREL/AT+CMQTTSTOP", "AT+CMQTTREL/AT+CMQTTSTOP"                \
+	}
+
 #define SIM7600_TRAITS                                                                             \
 	{                                                                                          \
 		.start_urc_first = true, .start_again_err = 23, .handshake_err = 32,               \
@@ -429,7 +435,7 @@ const struct model_profile profile_sim7600 = {
                  .qcsq_mode = "LTE",
                  .band = "EUTRAN-BAND3",
                  .channel = 1275},
-        .pdp = &pdp_style_contexts,
+        .pdp = &pdp_style_contexts_simcom,
         .drives = simcom_drives,
         .mqtt = SIMCOM_MQTT,
         .ssl_suites = simcom_suites,
@@ -438,6 +444,7 @@ const struct model_profile profile_sim7600 = {
         .revisions = sim7600_revisions,
         .gcap = "+GCAP: +CGSM",
         .simcom = SIM7600_TRAITS,
+        .mqtt_shutdown = SIMCOM_MQTT_SHUTDOWN,
 };
 
 /* A7670E-FASE (reference §9: AT+SIMCOMATI `Manufacturer: INCORPORATED` on this model);
@@ -466,7 +473,7 @@ const struct model_profile profile_a7670 = {
                  .qcsq_mode = "LTE",
                  .band = "EUTRAN-BAND3",
                  .channel = 1300},
-        .pdp = &pdp_style_contexts,
+        .pdp = &pdp_style_contexts_simcom,
         .drives = simcom_drives,
         .mqtt = SIMCOM_MQTT,
         .ssl_suites = simcom_suites,
@@ -475,6 +482,7 @@ const struct model_profile profile_a7670 = {
         .revisions = a7670_revisions,
         .gcap = "+GCAP: +CGSM,+FCLASS,+DS",
         .simcom = A76XX_TRAITS,
+        .mqtt_shutdown = SIMCOM_MQTT_SHUTDOWN,
 };
 
 /* SIM7670G-MNGV of seed 002 (the A76XX firmware family): `Manufacturer: SIMCOM INCORPORATED`,
@@ -502,7 +510,7 @@ const struct model_profile profile_sim7670g = {
                  .qcsq_mode = "LTE",
                  .band = "EUTRAN-BAND7",
                  .channel = 2850},
-        .pdp = &pdp_style_contexts,
+        .pdp = &pdp_style_contexts_simcom,
         .drives = simcom_drives,
         .mqtt = SIMCOM_MQTT,
         .ssl_suites = simcom_suites,
@@ -511,6 +519,7 @@ const struct model_profile profile_sim7670g = {
         .revisions = sim7670g_revisions,
         .gcap = "+GCAP: +CGSM,+FCLASS,+DS",
         .simcom = A76XX_TRAITS,
+        .mqtt_shutdown = SIMCOM_MQTT_SHUTDOWN,
 };
 
 const struct model_profile *const profile_table[] = {

@@ -137,6 +137,9 @@ struct model_profile {
 	 * NULL-terminated; NULL: none listed. They answer +CME ERROR: 4 (per CMEE) and make an
 	 * "unsimulated-command" finding instead of "unknown-command". */
 	const char *const *unsimulated;
+	/* What ends an MQTT client, as the no-shutdown finding names it: [0] for a connected
+	 * client, [1] for an open network. NULL: Quectel's AT+QMTDISC/AT+QMTCLOSE. */
+	const char *mqtt_shutdown[2];
 };
 
 /* Is name (case-insensitive, "+QPING") on p's list of documented but unsimulated commands? */
