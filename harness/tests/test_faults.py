@@ -14,7 +14,7 @@ import time
 import pytest
 
 from broker import MqttClient
-from control import Control
+from control import Control, wait_for
 
 HOST = "broker.modemsim.test"
 
@@ -120,8 +120,14 @@ class Rig:
         self.sim, self.ctl, self.t = sim, ctl, t
 
     def fault(self, text):
-        """Fire a fault now (an `at 0ms` event: from the loop, as every event runs)."""
+        """Fire a fault now (an `at 0ms` event: from the loop, as every event runs) and
+        return once it has fired: the control socket's own answer is the event waited on."""
+        before = len(self.fired())
         self.ctl.ok("at 0ms fault " + text)
+        wait_for(lambda: len(self.fired()) > before)
+
+    # A query is also a barrier for faults that do not fire (refused): the loop runs its due
+    # timers (the `at 0ms` event) before it reads the next control statement.
 
     def fired(self):
         return [f["fault"] for f in self.ctl.query("faults")["faults"]]
@@ -183,7 +189,6 @@ def test_link_fault_without_a_connection_is_refused(rig):
     r.ctl.ok("at 0ms fault link.reset client 3")
     r.ctl.ok("at 0ms fault link.blackhole")
     r.ctl.ok("at 0ms fault pdp.deact cid 2")
-    time.sleep(0.1)  # the control socket is not the tty: nothing to read here
     assert r.fired() == []
     err = r.sim.stderr().decode()
     assert "MQTT client 3 has no connection" in err
@@ -202,7 +207,6 @@ def test_link_blackhole_keepalive_fails(rig):
     check(r.t, 'AT+QMTSUB=0,1,"bh/in",1', ok('AT+QMTSUB=0,1,"bh/in",1'))
     urc(r.t, "+QMTSUB: 0,1,0,1")
     r.fault("link.blackhole client 0")
-    time.sleep(0.1)
     sender.publish("bh/in", b"lost", qos=1)
     start = time.monotonic()
     urc(r.t, "+QMTPING: 0,1", timeout=5)
@@ -260,7 +264,6 @@ def test_link_corrupt_plain_breaks_the_packet(rig):
     check(r.t, 'AT+QMTSUB=0,1,"c/in",0', ok('AT+QMTSUB=0,1,"c/in",0'))
     urc(r.t, "+QMTSUB: 0,1,0,0")
     r.fault("link.corrupt client 0")
-    time.sleep(0.1)
     sender.publish("c/in", b"x", qos=0)
     urc(r.t, "+QMTSTAT: 0,1")
     assert "inverted (fault)" in trace_text(r.sim)
@@ -277,7 +280,6 @@ def test_link_corrupt_tls_breaks_the_record_mac(rig):
     check(r.t, 'AT+QMTSUB=0,1,"c/in",0', ok('AT+QMTSUB=0,1,"c/in",0'))
     urc(r.t, "+QMTSUB: 0,1,0,0")
     r.fault("link.corrupt client 0 offset 7")
-    time.sleep(0.1)
     sender.publish("c/in", b"x" * 20, qos=0)
     urc(r.t, "+QMTSTAT: 0,1")
     text = trace_text(r.sim, ("tls",))
@@ -354,7 +356,6 @@ def test_sim_remove(rig):
     check(r.t, "AT+CPIN?", b"AT+CPIN?\r\r\n+CME ERROR: 10\r\n")
     check(r.t, "AT+CIMI", b"AT+CIMI\r\r\n+CME ERROR: 10\r\n")
     r.ctl.ok("at 0ms fault sim.remove")  # twice: nothing left to remove
-    time.sleep(0.1)
     assert r.fired() == ["sim.remove"]
     quiet(r.t)
 
@@ -374,7 +375,6 @@ def test_tls_cert_is_really_presented(rig, kind, cause):
     r = rig()
     tls_ready(r.t)
     r.fault("tls.cert kind %s for 400ms" % kind)
-    time.sleep(0.05)
     qmtopen(r.t, port=8883, result=-1)
     assert cause in trace_text(r.sim, ("tls",))
     time.sleep(0.45)
@@ -385,7 +385,6 @@ def test_tls_cert_needs_the_embedded_broker(rig):
     r = rig(broker=False)
     r.ctl.ok("at 0ms fault tls.cert kind expired")
     r.ctl.ok("at 0ms fault mqtt.session-lost")
-    time.sleep(0.1)
     assert r.fired() == []
     assert "needs the embedded broker" in r.sim.stderr().decode()
 
@@ -394,7 +393,6 @@ def test_tls_alert_fails_the_next_handshake_only(rig):
     r = rig()
     tls_ready(r.t, seclevel=0)
     r.fault("tls.alert")
-    time.sleep(0.05)
     qmtopen(r.t, port=8883, result=-1)
     assert "handshake_failure alert" in trace_text(r.sim, ("net",))
     qmtopen(r.t, port=8883, result=0)
@@ -406,7 +404,6 @@ def test_tls_hang_runs_into_negotiatetime(rig):
     r = rig("--time-scale", "0.05")
     tls_ready(r.t, seclevel=0)
     r.fault("tls.hang")
-    time.sleep(0.05)
     start = time.monotonic()
     qmtopen(r.t, port=8883, result=-1, timeout=5)
     assert time.monotonic() - start >= 0.4
@@ -435,7 +432,6 @@ def test_mqtt_suback_grants(rig, code):
     r = rig()
     up(r.t)
     r.fault("mqtt.suback code %d" % code)
-    time.sleep(0.05)
     check(r.t, 'AT+QMTSUB=0,1,"s/a",2', ok('AT+QMTSUB=0,1,"s/a",2'))
     urc(r.t, "+QMTSUB: 0,1,0,%d" % code)
     check(r.t, 'AT+QMTSUB=0,2,"s/b",2', ok('AT+QMTSUB=0,2,"s/b",2'))
@@ -451,7 +447,6 @@ def test_mqtt_noack_retransmits(rig, count):
     r = rig("--time-scale", "0.2")
     up(r.t, cfg=['AT+QMTCFG="timeout",0,1,2,1'])
     r.fault("mqtt.noack count %d" % count)
-    time.sleep(0.05)
     pub(r.t, 7, 1, "na/x", "again")
     for n in range(1, min(count, 2) + 1):
         urc(r.t, "+QMTPUB: 0,7,1,%d" % n, timeout=3)
@@ -472,7 +467,6 @@ def test_mqtt_close_after_publishes(rig, n):
     watcher.subscribe("ca/#", qos=1)
     up(r.t)
     r.fault("mqtt.close-after publishes %d" % n)
-    time.sleep(0.05)
     for i in range(1, n):
         pub(r.t, i, 1, "ca/%d" % i, "p%d" % i)
         urc(r.t, "+QMTPUB: 0,%d,0" % i)
@@ -525,7 +519,6 @@ def test_modem_hang_reads_and_discards(rig):
     """No answer at all while hung (no echo, no URCs); what was queued goes out after."""
     r = rig()
     r.fault("modem.hang for 500ms")
-    time.sleep(0.05)
     r.fault('modem.urc-burst count 2 text "+QIND: \\"x\\""')
     r.t.write(b"ATI\r")
     quiet(r.t, 0.3)
@@ -547,12 +540,10 @@ def test_modem_baud_paces_output(rig):
     r = rig()
     want = ok("ATI", "Quectel", "EC25", "Revision: EC25EFAR06A17M4G")
     r.fault("modem.baud bps 2400")
-    time.sleep(0.05)
     start = time.monotonic()
     check(r.t, "ATI", want)
     assert time.monotonic() - start >= 0.15
     r.fault("modem.baud bps 0")
-    time.sleep(0.05)
     start = time.monotonic()
     check(r.t, "ATI", want)
     assert time.monotonic() - start < 0.1
