@@ -26,6 +26,24 @@ BOOT_LAST = {"ec25": b"+QIND: PB DONE\r\n", "m95": b"SMS Ready\r\n", "bg96": b"+
              "sim7670g": b"+CGEV: EPS PDN ACT 1\r\n"}
 
 
+def xor16(data):
+    """The checksum a Quectel module prints after an upload (+QFUPL, +QSECWRITE, +QSECREAD;
+    reference quectel.md §2), written independently of the C code: the big-endian 16-bit
+    words XORed, an odd last byte as the high byte of a last word. An int."""
+    c = 0
+    for i in range(0, len(data) - 1, 2):
+        c ^= data[i] << 8 | data[i + 1]
+    if len(data) % 2:
+        c ^= data[-1] << 8
+    return c
+
+
+def xor16_hex(data):
+    """xor16 as the module prints it: lower-case hex, no leading zeros (bytes)."""
+    return b"%x" % xor16(data)
+
+
+
 class Timeout(AssertionError):
     pass
 

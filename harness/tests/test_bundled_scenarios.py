@@ -18,6 +18,7 @@ import pytest
 
 from broker import MqttClient
 from modemsim import BINARY, ROOT
+from modemsim import xor16_hex as xor16
 
 SCENARIOS = os.path.join(ROOT, "scenarios")
 
@@ -56,16 +57,6 @@ def urc(t, text, timeout=5.0):
 def quiet(t, seconds=0.2):
     got = t.drain(seconds)
     assert got == b"", "unexpected bytes: %r" % got
-
-
-def xor16(data):
-    """The modules' upload checksum (reference §2), independent of the C code."""
-    c = 0
-    for i in range(0, len(data) - 1, 2):
-        c ^= data[i] << 8 | data[i + 1]
-    if len(data) % 2:
-        c ^= data[-1] << 8
-    return b"%x" % c
 
 
 def read(path):

@@ -16,6 +16,7 @@ import re
 import time
 
 import pytest
+from modemsim import xor16
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CENSUS = json.load(open(os.path.join(HERE, "..", "drivers_census.json")))
@@ -51,16 +52,6 @@ SETTLE = 0.25  # quiet time after a met wait without a final result (AT+QILOCIP 
 # After sending data, drivers wait for what the peer answers (a "recv" URC, a poll) before they
 # read: the line must have been quiet this long.
 DATA_SETTLE = 0.5
-
-
-def xor16(data):
-    """The +QSECWRITE checksum: 16-bit words XORed, an odd last byte as the high byte."""
-    c = 0
-    for i in range(0, len(data) - 1, 2):
-        c ^= (data[i] << 8) | data[i + 1]
-    if len(data) % 2:
-        c ^= data[-1] << 8
-    return c
 
 
 def fill(text, extra):

@@ -15,6 +15,7 @@ import pytest
 
 from broker import MqttClient
 from control import Control, wait_for
+from modemsim import xor16_hex as xor16
 
 HOST = "broker.modemsim.test"
 
@@ -80,15 +81,6 @@ def pub(t, msgid, qos, topic, payload, idx=0):
 def read(path):
     with open(path, "rb") as f:
         return f.read()
-
-
-def xor16(data):
-    c = 0
-    for i in range(0, len(data) - 1, 2):
-        c ^= data[i] << 8 | data[i + 1]
-    if len(data) % 2:
-        c ^= data[-1] << 8
-    return b"%x" % c
 
 
 def upload(t, name, data):

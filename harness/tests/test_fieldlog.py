@@ -4,18 +4,9 @@ import os
 import random
 
 from modemsim import ROOT
+from modemsim import xor16_hex
 
 DATA = os.path.join(ROOT, "sim", "tests", "data")
-
-
-def xor16(data):
-    """The modules' checksum (reference §2), written independently of the C code."""
-    c = 0
-    for i in range(0, len(data) - 1, 2):
-        c ^= (data[i] << 8) | data[i + 1]
-    if len(data) % 2:
-        c ^= data[-1] << 8
-    return "%x" % c
 
 
 def info(t, cmd, *lines):
@@ -32,7 +23,7 @@ def upload(t, name, data, timeout=100):
     t.expect(b'AT+QFUPL="%s",%d,%d\r\r\nCONNECT\r\n' % (name.encode(), len(data), timeout))
     t.write(data)
     # EC25: no blank line before +QFUPL (reference §3, two captures)
-    t.expect(b"+QFUPL: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16(data).encode()))
+    t.expect(b"+QFUPL: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16_hex(data)))
 
 
 def test_ec25_field_log_bring_up(modemsim):
@@ -55,7 +46,7 @@ def test_ec25_field_log_bring_up(modemsim):
     info(t, "AT+QICSGP=1", '+QICSGP: 1,"fast.t-mobile.com","","",0')
     info(t, 'AT+QFDEL="*"')
     ca = open(os.path.join(DATA, "AmazonRootCA1.pem"), "rb").read()
-    assert len(ca) == 1188 and xor16(ca) == "2d13"
+    assert len(ca) == 1188 and xor16_hex(ca).decode() == "2d13"
     rnd = random.Random(0)
     key = bytes(rnd.getrandbits(8) for _ in range(1679))
     cert = bytes(rnd.getrandbits(8) for _ in range(1220))
@@ -79,7 +70,7 @@ def test_ec25_second_field_log_crlf_ca(modemsim):
     t = sim.open()
     lf = open(os.path.join(DATA, "AmazonRootCA1.pem"), "rb").read()
     crlf = lf.replace(b"\n", b"\r\n")
-    assert len(crlf) == 1208 and xor16(crlf) == "5769"
+    assert len(crlf) == 1208 and xor16_hex(crlf).decode() == "5769"
     upload(t, "ufs:cacert.pem", crlf)
     info(t, 'AT+QFLST="*"', '+QFLST: "UFS:cacert.pem",1208')
 
@@ -89,7 +80,7 @@ def sec_write(t, name, data):
     t.expect(b'AT+QSECWRITE="%s",%d,100\r\r\nCONNECT\r\n' % (name.encode(), len(data)))
     t.write(data)
     # M95: a blank line before +QSECWRITE (GSM SSL AN 3.1)
-    t.expect(b"\r\n+QSECWRITE: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16(data).encode()))
+    t.expect(b"\r\n+QSECWRITE: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16_hex(data)))
 
 
 def test_m95_ssl_note_certificate_steps(modemsim):
@@ -101,15 +92,16 @@ def test_m95_ssl_note_certificate_steps(modemsim):
     for name, data in blobs.items():
         sec_write(t, name, data)
     for name, data in blobs.items():
-        info(t, 'AT+QSECREAD="%s"' % name, "+QSECREAD: 1,%s" % xor16(data))
+        info(t, 'AT+QSECREAD="%s"' % name, "+QSECREAD: 1,%s" % xor16_hex(data).decode())
     # §3.2: the same files in NVRAM under their fixed names
     for name, data in zip(("NVRAM:CA0", "NVRAM:CC0", "NVRAM:CK0"), blobs.values()):
         sec_write(t, name, data)
-        info(t, 'AT+QSECREAD="%s"' % name, "+QSECREAD: 1,%s" % xor16(data))
+        info(t, 'AT+QSECREAD="%s"' % name, "+QSECREAD: 1,%s" % xor16_hex(data).decode())
     for name in blobs:
         info(t, 'AT+QSECDEL="%s"' % name)
     assert t.cmd('AT+QSECREAD="RAM:ca_cert.pem"').endswith(b"ERROR\r\n")
     # NVRAM survives a reboot, RAM does not
     info(t, "AT+CFUN=1,1")
     t.read_until(b"SMS Ready\r\n", timeout=10)
-    info(t, 'AT+QSECREAD="NVRAM:CA0"', "+QSECREAD: 1,%s" % xor16(blobs["RAM:ca_cert.pem"]))
+    ca = blobs["RAM:ca_cert.pem"]
+    info(t, 'AT+QSECREAD="NVRAM:CA0"', "+QSECREAD: 1,%s" % xor16_hex(ca).decode())

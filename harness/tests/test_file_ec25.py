@@ -7,20 +7,11 @@ import time
 import pytest
 
 from modemsim import BOOT_LAST, FINAL_RE
+from modemsim import xor16_hex as xor16
 
 AMAZON = "/etc/ssl/certs/Amazon_Root_CA_1.pem"
 ISRG = "/etc/ssl/certs/ISRG_Root_X1.pem"
 UFS_TOTAL = 14483456
-
-
-def xor16(data):
-    """Reference §2: 16-bit XOR over big-endian pairs, odd last byte high; "%x"."""
-    c = 0
-    for i in range(0, len(data) - 1, 2):
-        c ^= data[i] << 8 | data[i + 1]
-    if len(data) % 2:
-        c ^= data[-1] << 8
-    return b"%x" % c
 
 
 def payload(n, seed=0):

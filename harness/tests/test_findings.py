@@ -8,6 +8,7 @@ import pytest
 
 from control import Control, wait_for
 from modemsim import FINAL_RE, ROOT
+from modemsim import xor16_hex as xor16
 
 DATA = os.path.join(ROOT, "sim", "tests", "data")
 HOST = "broker.example.com"  # any name reaches the embedded broker
@@ -463,15 +464,6 @@ def test_query_findings(modemsim, tmp_path):
 
 
 # ---------------------------------------------------------------- a clean session
-
-
-def xor16(data):
-    c = 0
-    for i in range(0, len(data) - 1, 2):
-        c ^= (data[i] << 8) | data[i + 1]
-    if len(data) % 2:
-        c ^= data[-1] << 8
-    return b"%x" % c
 
 
 def test_field_log_flow_done_right_has_no_findings(modemsim):

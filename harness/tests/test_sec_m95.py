@@ -6,15 +6,7 @@ import time
 import pytest
 
 from modemsim import BOOT_LAST, FINAL_RE
-
-
-def xor16(data):
-    c = 0
-    for i in range(0, len(data) - 1, 2):
-        c ^= data[i] << 8 | data[i + 1]
-    if len(data) % 2:
-        c ^= data[-1] << 8
-    return b"%x" % c
+from modemsim import xor16_hex as xor16
 
 
 def pem_like(n, seed):

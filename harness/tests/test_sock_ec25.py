@@ -23,6 +23,7 @@ import pytest
 from broker import MqttClient
 import fakebroker as fbk
 from modemsim import FINAL_RE
+from modemsim import xor16_hex as xor16
 
 MiB = 1 << 20
 PEER_HOST = "peer.modemsim.test"  # --resolve *=127.0.0.1; a name the PKI's certificates carry
@@ -65,15 +66,6 @@ def wait_until(pred, timeout, what):
         if time.monotonic() > deadline:
             raise AssertionError("no %s within %.1f s" % (what, timeout))
         time.sleep(0.02)
-
-
-def xor16(data):
-    c = 0
-    for i in range(0, len(data) - 1, 2):
-        c ^= data[i] << 8 | data[i + 1]
-    if len(data) % 2:
-        c ^= data[-1] << 8
-    return b"%x" % c
 
 
 def upload(t, name, data):

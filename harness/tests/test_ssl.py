@@ -16,6 +16,7 @@ import pytest
 
 from broker import Broker
 from modemsim import BOOT_LAST
+from modemsim import xor16_hex as xor16
 
 HOST = "broker.modemsim.test"
 # The field log of seed 000 (an EC25 against AWS IoT): its production-looking endpoint. The test
@@ -53,16 +54,6 @@ def check(t, line, want, timeout=5.0):
 def read(path):
     with open(path, "rb") as f:
         return f.read()
-
-
-def xor16(data):
-    """Reference §2: the upload checksum."""
-    c = 0
-    for i in range(0, len(data) - 1, 2):
-        c ^= data[i] << 8 | data[i + 1]
-    if len(data) % 2:
-        c ^= data[-1] << 8
-    return b"%x" % c
 
 
 def upload(t, name, data, size=None, timeout=5):
