@@ -482,8 +482,8 @@ int scn_apply(struct modemsim *sim, const struct scn_stmt *s, char *err, size_t 
 		snprintf(err, errlen, "no scenario engine");
 		return -1;
 	}
-	if (s->modem >= 0 && (s->modem < sim->opt.index_base ||
-	                      s->modem - sim->opt.index_base >= sim->count)) {
+	if (s->modem >= 0 &&
+	    (s->modem < sim->opt.index_base || s->modem - sim->opt.index_base >= sim->count)) {
 		snprintf(err, errlen, "modem %d does not exist (%d modem%s)", s->modem, sim->count,
 		         sim->count == 1 ? "" : "s");
 		return -1;

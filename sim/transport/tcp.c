@@ -43,7 +43,8 @@ int tcp_spec_parse(const char *spec, struct tcp_spec *out, char *why, size_t why
 		out->mode = TCP_MODE_CONNECT;
 		rest = spec + 12;
 	} else {
-		snprintf(why, whylen, "expected pty, tcp-listen:HOST:PORT or tcp-connect:HOST:PORT");
+		snprintf(why, whylen,
+		         "expected pty, tcp-listen:HOST:PORT or tcp-connect:HOST:PORT");
 		return -ERR_SYNTAX;
 	}
 	colon = strrchr(rest, ':');
@@ -90,7 +91,8 @@ int tcp_spec_parse(const char *spec, struct tcp_spec *out, char *why, size_t why
 		struct addrinfo *res = NULL;
 
 		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) {
-			/* a name: resolved once, at startup (the emulator's address does not move) */
+			/* a name: resolved once, at startup (the emulator's address does not move)
+			 */
 			if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) {
 				snprintf(why, whylen, "cannot resolve host '%s'", host);
 				return -ERR_NAME;
@@ -131,7 +133,8 @@ static void on_written(uv_write_t *req, int status)
 	p->inflight -= w->n;
 	free(w);
 	if (status < 0 && status != UV_ECANCELED)
-		log_msg(LOG_INFO, "#%d: write to %s: %s", p->m->index, p->name, uv_strerror(status));
+		log_msg(LOG_INFO, "#%d: write to %s: %s", p->m->index, p->name,
+		        uv_strerror(status));
 	if (p->closing)
 		return;
 	kick(p);
