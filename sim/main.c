@@ -25,14 +25,18 @@
 #include "scenario/engine.h"
 #include "store/fs.h"
 #include "transport/pty.h"
+#include "transport/tcp.h"
 
-#define MAX_MODEMS 1024
+/* Not a resource bound: ptys (kernel.pty.max), descriptors and memory give out first, and
+ * each says so; this only keeps the indices in range. */
+#define MAX_MODEMS 1000000
+#define MAX_INDEX_BASE 1000000000
 #define MAX_SCENARIOS 16
 
 static const char usage[] =
         "Usage: modemsim [OPTION]...\n"
         "Make a cellular modem (Quectel EC25, M95, BG96; SIMCom SIM7600, A7670, SIM7670G)\n"
-        "appear on a pseudo-terminal.\n"
+        "appear on a pseudo-terminal, or on a TCP socket for emulated firmware.\n"
         "\n"
         "  -m, --model MODEL      ec25 (default), m95, bg96, sim7600, a7670 or sim7670g\n"
         "                         (--list-models)\n"
@@ -41,7 +45,21 @@ static const char usage[] =
         "                         quirks (--list-revisions)\n"
         "  -l, --link PATH        make PATH a symlink to the pty (removed on exit);\n"
         "                         with --count N > 1 the links are PATH.0 ... PATH.N-1\n"
-        "  -n, --count N          serve N independent modems from one process (1-1024)\n"
+        "  -n, --count N          serve N independent modems from one process; bounded by\n"
+        "                         ptys (kernel.pty.max), descriptors and memory\n"
+        "      --serial SPEC      the modems' serial ports: pty (default), or the raw UART\n"
+        "                         bytes over TCP (no telnet), one port per modem, PORT+k\n"
+        "                         for modem k:\n"
+        "                         tcp-listen:HOST:PORT  listen; firmware connects (QEMU\n"
+        "                         -serial tcp:HOST:PORT); PORT 0: ephemeral ports;\n"
+        "                         tcp-connect:HOST:PORT  dial a UART an emulator serves\n"
+        "                         (QEMU -serial tcp::PORT,server,nowait; Renode's server\n"
+        "                         socket terminal), again whenever it is down or goes away;\n"
+        "                         one host at a time; a disconnect is the host closing the\n"
+        "                         tty (the modem keeps its state)\n"
+        "      --index-base N     number the modems N, N+1, ... (default 0): their IMEI,\n"
+        "                         ICCID, IMSI, links, state, lines below and scenario and\n"
+        "                         control-socket addressing, so shards of a fleet differ\n"
         "      --seed N           seed for the IMEI, ICCID and IMSI of each modem (default 0)\n"
         "      --log FILE         human-readable transcript: [HH:MM:SS.mmm] #modem TX|RX bytes\n"
         "                         (TX: sent by the host; RX: received by the host); FILE\n"
@@ -93,11 +111,16 @@ static const char usage[] =
         "(on a terminal labelled: broker host=H plain=P tls=P mutual=P ca=FILE)\n"
         "(\"-\" for what it lacks), then one line per modem,\n"
         "  modem <index> <model> <pty-path>\n"
+        "(with --serial tcp-listen: modem <index> <model> tcp:<address>:<port>, the actual\n"
+        "port; with tcp-connect: modem <index> <model> tcp-connect:<address>:<port>)\n"
         "then a line \"ready\". SIGINT or SIGTERM shut down cleanly (exit 0).\n"
         "Exit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on bad usage.\n";
 
 static struct modemsim sim;
-static struct pty_port *ports;
+static struct pty_port *ports; /* --serial pty */
+static struct tcp_port *tports; /* --serial tcp-* */
+static bool serial_tcp;
+static struct tcp_spec serial_spec;
 static uv_signal_t sig_int, sig_term, sig_hup;
 static struct net_map netmap;
 static bool stopping;
@@ -162,6 +185,8 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 		OPT_SCENARIO,
 		OPT_CHECK,
 		OPT_CONTROL,
+		OPT_SERIAL,
+		OPT_INDEX_BASE,
 	};
 	static const struct option longopts[] = {
 	        {"model", required_argument, NULL, 'm'},
@@ -185,6 +210,8 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 	        {"scenario", required_argument, NULL, OPT_SCENARIO},
 	        {"check", required_argument, NULL, OPT_CHECK},
 	        {"control", required_argument, NULL, OPT_CONTROL},
+	        {"serial", required_argument, NULL, OPT_SERIAL},
+	        {"index-base", required_argument, NULL, OPT_INDEX_BASE},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"version", no_argument, NULL, 'V'},
@@ -310,6 +337,23 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 				die_usage("--control: empty path%s", "");
 			control_path = optarg;
 			break;
+		case OPT_SERIAL: {
+			char why[160], msg[400];
+
+			if (strcmp(optarg, "pty") == 0) {
+				serial_tcp = false;
+				break;
+			}
+			if (tcp_spec_parse(optarg, &serial_spec, why, sizeof(why)) != 0) {
+				snprintf(msg, sizeof(msg), "'%s': %s", optarg, why);
+				die_usage("--serial: %s", msg);
+			}
+			serial_tcp = true;
+			break;
+		}
+		case OPT_INDEX_BASE:
+			o->index_base = (int)parse_int("--index-base", optarg, 0, MAX_INDEX_BASE);
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -332,6 +376,17 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 		check_paths[n_checks++] = argv[optind++];
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
+	if (serial_tcp && o->link)
+		die_usage("--link: a pty's link (not with --serial %s)",
+		          serial_spec.mode == TCP_MODE_LISTEN ? "tcp-listen" : "tcp-connect");
+	if (serial_tcp) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&serial_spec.addr;
+		unsigned port = ntohs(a->sin_port); /* sin6_port sits at the same offset */
+
+		if (port && port + (unsigned)o->count - 1 > 65535)
+			die_usage("--serial: ports PORT..PORT+N-1 end beyond 65535 (%s)",
+			          "lower PORT or --count");
+	}
 	if (o->broker == BROKER_NONE && net_map_bind_broker(&netmap, 0, 0, 0, NULL) != 0)
 		die_usage("--route: %s needs the embedded broker", "@plain, @tls and @mutual");
 }
@@ -389,7 +444,10 @@ static void shutdown_all(void)
 	modemsim_flush(&sim);
 	for (int i = 0; i < sim.count; i++) {
 		modem_close(&sim.modems[i]);
-		pty_close(&ports[i]);
+		if (serial_tcp)
+			tcp_close(&tports[i]);
+		else
+			pty_close(&ports[i]);
 	}
 	modemsim_flush_close(&sim);
 	uv_close((uv_handle_t *)&sig_int, NULL);
@@ -485,7 +543,8 @@ static void announce(void)
 			       bi->tls_port ? bi->ca : "-", mutual);
 	}
 	for (int i = 0; i < sim.count; i++)
-		printf("modem %d %s %s\n", i, sim.modems[i].model->name, ports[i].path);
+		printf("modem %d %s %s\n", sim.modems[i].index, sim.modems[i].model->name,
+		       serial_tcp ? tports[i].name : ports[i].path);
 	if (preload_certs) {
 		const char *dir = sim.broker && net_broker_info(sim.broker)->tls_port
 		                          ? net_broker_info(sim.broker)->certs
@@ -632,16 +691,20 @@ int main(int argc, char **argv)
 			                  "(--broker none: without the warning)");
 	}
 	sim.modems = calloc((size_t)sim.opt.count, sizeof(*sim.modems));
-	ports = calloc((size_t)sim.opt.count, sizeof(*ports));
-	if (!sim.modems || !ports) {
+	if (serial_tcp)
+		tports = calloc((size_t)sim.opt.count, sizeof(*tports));
+	else
+		ports = calloc((size_t)sim.opt.count, sizeof(*ports));
+	if (!sim.modems || (!ports && !tports)) {
 		log_msg(LOG_ERROR, "out of memory for %d modems", sim.opt.count);
 		return 1;
 	}
 	for (int i = 0; status == 0 && i < sim.opt.count; i++) {
 		struct modem *m = &sim.modems[i];
 		const char *lp = NULL;
+		int index = sim.opt.index_base + i;
 
-		rc = modem_init(m, &sim, i, model);
+		rc = modem_init(m, &sim, index, model);
 		if (rc == -ERR_EXIST) {
 			/* --state holds a link or a file where the modem's directories go; the
 			 * store has named it (store/fs.h). Nothing starts, as for a bad option. */
@@ -649,21 +712,24 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (rc) {
-			log_msg(LOG_ERROR, "modem %d: %s", i, err_str(rc));
+			log_msg(LOG_ERROR, "modem %d: %s", index, err_str(rc));
 			status = 1;
 			break;
 		}
-		identity_derive(&m->id, model->imei_tac, sim.opt.seed, i);
-		trace_start(i, model);
+		identity_derive(&m->id, model->imei_tac, sim.opt.seed, index);
+		trace_start(index, model);
 		sim.count = i + 1;
 		if (sim.opt.link) {
 			if (sim.opt.count > 1)
-				snprintf(link, sizeof(link), "%s.%d", sim.opt.link, i);
+				snprintf(link, sizeof(link), "%s.%d", sim.opt.link, index);
 			else
 				snprintf(link, sizeof(link), "%s", sim.opt.link);
 			lp = link;
 		}
-		rc = pty_open(&ports[i], &loop, m, lp);
+		if (serial_tcp)
+			rc = tcp_open(&tports[i], &loop, m, &serial_spec, i);
+		else
+			rc = pty_open(&ports[i], &loop, m, lp);
 		if (rc) {
 			status = 1;
 			modem_close(m);
@@ -702,5 +768,6 @@ int main(int argc, char **argv)
 		nftw(sim.state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(sim.modems);
 	free(ports);
+	free(tports);
 	return status;
 }

@@ -5,6 +5,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import tempfile
 import termios
@@ -149,6 +150,29 @@ class Tty:
         self.close()
 
 
+class TcpTty(Tty):
+    """The firmware side of a modem's serial port over TCP (--serial tcp-*): a connected
+    socket, read and written as the tty is."""
+
+    def __init__(self, sock):
+        sock.setblocking(False)
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.buf = b""
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+            self.fd = None
+
+
+def tcp_address(path):
+    """(host, port) of a `modem` line's tcp:HOST:PORT or tcp-connect:HOST:PORT, else None."""
+    m = re.match(r"tcp(?:-connect)?:\[?([^\]]*?)\]?:(\d+)$", path)
+    return (m.group(1), int(m.group(2))) if m else None
+
+
 class ModemSim:
     """A running modemsim process."""
 
@@ -218,9 +242,18 @@ class ModemSim:
     def path(self, i=0):
         return self.modems[i][2]
 
+    def tcp_address(self, i=0):
+        """(host, port) of modem i's serial port with --serial tcp-listen (or the address it
+        dials with tcp-connect)."""
+        return tcp_address(self.path(i))
+
     def open(self, i=0, boot=True):
-        """Open modem i's tty; with boot, read through its boot URCs first."""
-        t = Tty(self.path(i))
+        """Open modem i's tty (or connect to its tcp-listen port); with boot, read through its
+        boot URCs first."""
+        if self.path(i).startswith("tcp:"):
+            t = TcpTty(socket.create_connection(self.tcp_address(i), timeout=5))
+        else:
+            t = Tty(self.path(i))
         self.ttys.append(t)
         if boot:
             t.read_until(BOOT_LAST[self.model], timeout=15)

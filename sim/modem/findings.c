@@ -1005,7 +1005,7 @@ int findings_query(struct modemsim *sim, const char *line, size_t len, struct bu
 			return 1;
 		}
 	}
-	if (idx >= sim->count) {
+	if (idx >= 0 && (idx < sim->opt.index_base || idx - sim->opt.index_base >= sim->count)) {
 		buf_printf(out,
 		           "{\"ok\":false,\"error\":\"modem %ld does not exist (%d modem%s)\"}",
 		           idx, sim->count, sim->count == 1 ? "" : "s");
@@ -1013,7 +1013,7 @@ int findings_query(struct modemsim *sim, const char *line, size_t len, struct bu
 	}
 	buf_printf(out, "{\"ok\":true,\"modems\":[");
 	for (int i = 0; i < sim->count; i++) {
-		if (idx >= 0 && idx != i)
+		if (idx >= 0 && idx != sim->modems[i].index)
 			continue;
 		if (idx < 0 && i)
 			buf_putc(out, ',');

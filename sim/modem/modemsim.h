@@ -20,6 +20,7 @@ struct modemsim_options {
 	const char *model;
 	const char *link;
 	int count;
+	int index_base; /* --index-base: modem k is modem index_base + k (its index) */
 	uint64_t seed;
 	const char *log_path;
 	const char *trace_path;

@@ -491,7 +491,8 @@ int scn_apply(struct modemsim *sim, const struct scn_stmt *s, char *err, size_t 
 		snprintf(err, errlen, "no scenario engine");
 		return -1;
 	}
-	if (s->modem >= sim->count) {
+	if (s->modem >= 0 &&
+	    (s->modem < sim->opt.index_base || s->modem - sim->opt.index_base >= sim->count)) {
 		snprintf(err, errlen, "modem %d does not exist (%d modem%s)", s->modem, sim->count,
 		         sim->count == 1 ? "" : "s");
 		return -1;
@@ -1125,7 +1126,8 @@ void scn_query(struct modemsim *sim, const struct scn_stmt *s, struct buf *out)
 			buf_printf(out, "{\"ok\":true,\"faults\":[]}");
 		return;
 	}
-	if (q->index >= sim->count) {
+	if (q->index >= 0 &&
+	    (q->index < sim->opt.index_base || q->index - sim->opt.index_base >= sim->count)) {
 		buf_printf(out, "{\"ok\":false,\"error\":\"modem %d does not exist (%d modem%s)\"}",
 		           q->index, sim->count, sim->count == 1 ? "" : "s");
 		return;
@@ -1134,7 +1136,7 @@ void scn_query(struct modemsim *sim, const struct scn_stmt *s, struct buf *out)
 	for (int i = 0; i < sim->count; i++) {
 		const struct modem *m = &sim->modems[i];
 
-		if (q->index >= 0 && q->index != i)
+		if (q->index >= 0 && q->index != m->index)
 			continue;
 		if (!first)
 			buf_putc(out, ',');

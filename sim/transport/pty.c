@@ -331,6 +331,34 @@ static int make_link(struct pty_port *p, const char *link)
 	return 0;
 }
 
+/* Name the limit a fleet ran into: the kernel's pty count (ENOSPC from /dev/ptmx) or the
+ * process's descriptors (each pty takes two). */
+static void pty_open_failed(int e)
+{
+	char max[32] = "?";
+	FILE *f;
+
+	if (e == ENOSPC) {
+		f = fopen("/proc/sys/kernel/pty/max", "r");
+		if (f) {
+			if (!fgets(max, sizeof(max), f))
+				snprintf(max, sizeof(max), "?");
+			max[strcspn(max, "\n")] = 0;
+			fclose(f);
+		}
+		log_msg(LOG_ERROR,
+		        "posix_openpt: %s: the kernel's pty limit is reached (kernel.pty.max = %s;"
+		        " raise it with sysctl -w kernel.pty.max=N, or use --serial tcp-listen)",
+		        strerror(e), max);
+	} else if (e == EMFILE || e == ENFILE) {
+		log_msg(LOG_ERROR,
+		        "posix_openpt: %s: each pty takes two descriptors (raise ulimit -n)",
+		        strerror(e));
+	} else {
+		log_msg(LOG_ERROR, "posix_openpt: %s", strerror(e));
+	}
+}
+
 int pty_open(struct pty_port *p, uv_loop_t *loop, struct modem *m, const char *link)
 {
 	struct termios tio;
@@ -342,7 +370,7 @@ int pty_open(struct pty_port *p, uv_loop_t *loop, struct modem *m, const char *l
 	buf_init(&p->out, MODEM_OUTBUF_MAX);
 	p->master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (p->master < 0) {
-		log_msg(LOG_ERROR, "posix_openpt: %s", strerror(errno));
+		pty_open_failed(errno);
 		return -ERR_SYS;
 	}
 	if (grantpt(p->master) || unlockpt(p->master) ||
