@@ -219,6 +219,9 @@ static void on_poll(uv_poll_t *h, int status, int events)
 				if (p->in_rate)
 					p->in_tokens -= (double)r;
 				modem_input(p->m, chunk, (size_t)r);
+				/* drained: no read to hear EAGAIN (polls are level-triggered) */
+				if ((size_t)r < want)
+					break;
 				continue;
 			}
 			if (r < 0 && errno == EIO) {
@@ -239,12 +242,18 @@ static void update_poll(struct pty_port *p)
 		ev |= UV_READABLE;
 	if (p->out.len && !p->out_wait)
 		ev |= UV_WRITABLE;
+	/* libuv's uv_poll_start stops the watcher first (an epoll_ctl DEL, then an ADD on the
+	 * next loop turn): only when the wanted set changes, not on every wakeup, so that an AT
+	 * round trip costs a read, a write and the wait. */
 	if (ev) {
-		uv_poll_start(&p->poll, ev, on_poll);
+		if (!p->polling || ev != p->poll_events)
+			uv_poll_start(&p->poll, ev, on_poll);
 		p->polling = true;
+		p->poll_events = ev;
 	} else if (p->polling) {
 		uv_poll_stop(&p->poll);
 		p->polling = false;
+		p->poll_events = 0;
 	}
 }
 

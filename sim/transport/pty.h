@@ -21,6 +21,7 @@ struct pty_port {
 	char link[PATH_MAX]; /* symlink we made, "" if none */
 	uv_poll_t poll;
 	bool polling;
+	int poll_events; /* UV_READABLE | UV_WRITABLE while polling */
 	bool paused;
 	struct buf out; /* bytes the host has not taken yet */
 	/* UART pacing (fault modem.baud): token buckets in bytes per second, refilled from a
