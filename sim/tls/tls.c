@@ -78,6 +78,10 @@
 /* Ciphertext waiting for the socket beyond which tls_write takes nothing (TLS_WANT). */
 #define TLS_OUT_LIMIT (64 * 1024)
 #define TLS_CAUSE_LEN 512
+/* A drained ciphertext buffer keeps its storage up to this size; a larger one (the server's
+ * handshake flight, a large message) is released, so that an idle session of a fleet holds
+ * no more than this twice beside mbedTLS's own record buffers. */
+#define TLS_BUF_KEEP 1024
 
 enum tls_state {
 	TLS_ST_HANDSHAKE,
@@ -378,6 +382,8 @@ static int bio_recv(void *ctx, unsigned char *p, size_t n)
 	if (s->in_off == s->in.len) {
 		s->in.len = 0;
 		s->in_off = 0;
+		if (s->in.cap > TLS_BUF_KEEP)
+			buf_free(&s->in);
 	}
 	return (int)n;
 }
@@ -1012,6 +1018,8 @@ void tls_out_consume(struct tls_session *s, size_t n)
 	if (s->out_off == s->out.len) {
 		s->out.len = 0;
 		s->out_off = 0;
+		if (s->out.cap > TLS_BUF_KEEP)
+			buf_free(&s->out);
 	}
 }
 
