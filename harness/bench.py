@@ -24,6 +24,10 @@ must get every message. It prints, as the median of --runs runs:
   conn/s        N / that CPU time: connects per second of loop time
   wall          from the first AT+QMTOPEN to the last +QMTCONN: 0,0,0 (the client, one Python
                 thread, and the broker share the machine's cores, so this is not loop time)
+  listen ovf    TcpExt ListenOverflows during that span (the whole network namespace): SYNs
+                dropped at a full accept queue, each costing its modem a 1 s SYN retry.
+                mosquitto's backlog is 100, fixed; --window W spreads the connects (at most
+                W modems between AT+QMTOPEN and +QMTCONN at once), as a fleet's host would.
 
 The reference: figures of an earlier build, printed side by side with the ratio new/old. They
 come from --reference FILE (JSON written by --save-reference FILE), else from REFERENCE below
@@ -73,7 +77,7 @@ def run(count, seconds):
         sim.stop()
 
 
-def fleet_run(n, tls, timeout):
+def fleet_run(n, tls, timeout, window=0):
     """One fleet run; returns the figures (see the module docstring)."""
     sim = ModemSim("--broker", "embedded", count=n, trace=False, log=False)
     sub = None
@@ -91,16 +95,18 @@ def fleet_run(n, tls, timeout):
         setup = fl.tls_setup(ca) if tls else [fl.cmd("AT+QIACT=1")]
         f.run([list(setup) for _ in range(n)], timeout)
         rss0, cpu0 = fl.proc_status(pid)
+        ovf0 = fl.listen_overflows()
         t0 = time.monotonic()
-        f.run([fl.mqtt_connect(i, 8883 if tls else 1883) for i in range(n)], timeout)
+        f.run([fl.mqtt_connect(i, 8883 if tls else 1883) for i in range(n)], timeout, window)
         wall = max(f.done_at) - t0
         rss1, cpu1 = fl.proc_status(pid)
+        overflows = fl.listen_overflows() - ovf0
         f.run([fl.publish("fleet/%d" % i, b"m%d" % i) for i in range(n)], timeout)
         missing = fl.wait_topics(sub, ["fleet/%d" % i for i in range(n)], timeout)
         return {"n": n, "tls": tls, "rss_idle_kb": rss_idle / n, "rss_conn_kb": (rss1 - rss0) / n,
                 "cpu_conn_ms": (cpu1 - cpu0) * 1000 / n,
                 "conn_per_s": n / (cpu1 - cpu0) if cpu1 > cpu0 else float("inf"),
-                "wall_s": wall, "missing": len(missing)}
+                "wall_s": wall, "overflows": overflows, "missing": len(missing)}
     finally:
         if sub:
             sub.close()
@@ -110,12 +116,13 @@ def fleet_run(n, tls, timeout):
 
 
 FIGURES = (("rss_idle_kb", "rss/idle KiB"), ("rss_conn_kb", "rss/conn KiB"),
-           ("cpu_conn_ms", "cpu/conn ms"), ("conn_per_s", "conn/s (loop)"), ("wall_s", "wall s"))
+           ("cpu_conn_ms", "cpu/conn ms"), ("conn_per_s", "conn/s (loop)"), ("wall_s", "wall s"),
+           ("overflows", "listen ovf"))
 
 
 def fleet_main(a):
     kind = "tls" if a.tls else "plain"
-    runs = [fleet_run(a.fleet, a.tls, a.timeout) for _ in range(a.runs)]
+    runs = [fleet_run(a.fleet, a.tls, a.timeout, a.window) for _ in range(a.runs)]
     for r in runs:
         print("run: " + " ".join("%s=%.3f" % (k, r[k]) for k, _ in FIGURES) +
               " missing=%d" % r["missing"], file=sys.stderr)
@@ -153,6 +160,9 @@ def main():
     ap.add_argument("--tls", action="store_true", help="--fleet: MQTT over TLS")
     ap.add_argument("--runs", type=int, default=3, help="--fleet: runs to take the median of")
     ap.add_argument("--timeout", type=float, default=300.0, help="--fleet: deadline per phase")
+    ap.add_argument("--window", type=int, default=0,
+                    help="--fleet: at most this many modems in AT+QMTOPEN/QMTCONN at once "
+                         "(0: all at once)")
     ap.add_argument("--reference", help="--fleet: JSON of reference figures")
     ap.add_argument("--save-reference", help="--fleet: add this run's figures to a JSON file")
     a = ap.parse_args()

@@ -107,37 +107,47 @@ class Fleet:
         for t in self.ttys:  # what came after the last boot URC (nothing, normally)
             t.buf = b""
 
-    def run(self, dialogues, timeout):
-        """Run dialogues[i] on modem i, all at once; returns when every modem is done. Raises
-        Timeout (with the modems still waiting) at the deadline, AssertionError when a modem
-        answered with an error."""
+    def run(self, dialogues, timeout, window=0):
+        """Run dialogues[i] on modem i, all at once, or at most `window` modems at a time
+        (0: no limit; a modem starts when another finished); returns when every modem is done.
+        Raises Timeout (with the modems still waiting) at the deadline, AssertionError when a
+        modem answered with an error."""
         deadline = time.monotonic() + timeout
         pos = [0] * len(self.ttys)
-        left = 0
+        waiting = [i for i, d in enumerate(dialogues) if d]
+        waiting.reverse()
+        active = set()
         for i, d in enumerate(dialogues):
-            if d:
-                left += 1
-                self._send(i, d[0])
-            else:
+            if not d:
                 self.done_at[i] = time.monotonic()
-        while left:
+
+        def start_more():
+            while waiting and (not window or len(active) < window):
+                i = waiting.pop()
+                active.add(i)
+                self._send(i, dialogues[i][0])
+
+        start_more()
+        while active:
             # a step may already be answered by what is buffered
-            for i, d in enumerate(dialogues):
+            for i in list(active):
+                d = dialogues[i]
                 while pos[i] < len(d) and self._answered(i, d[pos[i]]):
                     pos[i] += 1
                     if pos[i] < len(d):
                         self._send(i, d[pos[i]])
                     else:
                         self.done_at[i] = time.monotonic()
-                        left -= 1
-            if not left:
+                        active.discard(i)
+            start_more()
+            if not active:
                 break
             wait = deadline - time.monotonic()
             if wait <= 0:
                 stuck = [(i, dialogues[i][pos[i]].name, self.ttys[i].buf[-200:])
-                         for i in range(len(dialogues)) if pos[i] < len(dialogues[i])]
-                raise Timeout("%d modem(s) not done within %.0f s, e.g. %r" %
-                              (len(stuck), timeout, stuck[:3]))
+                         for i in sorted(active)]
+                raise Timeout("%d modem(s) not done within %.0f s (%d not started), e.g. %r" %
+                              (len(stuck), timeout, len(waiting), stuck[:3]))
             for fd, _ in self.poll.poll(min(wait, 1.0) * 1000):
                 i = self.by_fd[fd]
                 try:
@@ -175,6 +185,17 @@ def wait_topics(sub, topics, timeout):
             sub.wait_for(lambda m: m.topic in missing, timeout=min(left, 1.0))
         except AssertionError:  # broker.Timeout: nothing new within the second
             pass
+
+
+def listen_overflows():
+    """TcpExt ListenOverflows of this network namespace (every process's listeners): SYNs or
+    handshake ACKs dropped because an accept queue was full."""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            return int(dict(zip(names.split()[1:], values.split()[1:]))["ListenOverflows"])
+    return 0
 
 
 def proc_status(pid):
