@@ -42,8 +42,10 @@
  * - The record buffers are mbedTLS's: 2.28 allocates MBEDTLS_SSL_IN/OUT_BUFFER_LEN (16 KiB of
  *   content each) at mbedtls_ssl_setup, fixed at compile time, and Debian's build lacks
  *   MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH, so the max_fragment_length extension could only shrink
- *   the records, not the buffers: it is not offered (the module's ClientHello is unchanged).
- *   What RSS they cost is the pages the records touch.
+ *   the records, not the buffers. Worse, tried against the embedded mosquitto (OpenSSL 3
+ *   agrees to 1024), the handshake fails: the server's Certificate message then spans
+ *   records, and 2.28 cannot reassemble a TLS handshake message ("The requested feature is
+ *   not available"). So it is not offered; the module's ClientHello is unchanged.
  *
  * The process is one thread (one libuv loop): the shared DRBG and the cache take no lock. A
  * second thread making sessions would need one around tls_rng and tls_cache. */
