@@ -23,6 +23,7 @@
 #include "net/resolve.h"
 #include "scenario/control.h"
 #include "scenario/engine.h"
+#include "store/fs.h"
 #include "transport/pty.h"
 
 #define MAX_MODEMS 1024
@@ -57,6 +58,11 @@ static const char usage[] =
         "                         none: no broker, real name resolution and ports\n"
         "      --certs DIR        the test PKI for the embedded broker (ca.pem, server.pem,\n"
         "                         server.key); default: <build>/certs, made by certs/gen.sh\n"
+        "      --preload-certs    store the test PKI's ca.pem, client-rsa.pem and\n"
+        "                         client-rsa.key in each modem's flash at start (EC25/BG96\n"
+        "                         UFS:cacert.pem UFS:client.pem UFS:user_key.pem, M95\n"
+        "                         NVRAM:CA0 CC0 CK0, SIMCom cacert.pem ...): no upload\n"
+        "                         needed; a \"certs\" line on stdout names them\n"
         "      --resolve NAME=ADDR  make the modems resolve NAME (a host name, *.suffix or\n"
         "                         *) to the IPv4 address ADDR, or fail to resolve it with\n"
         "                         ADDR \"fail\"; exact names beat longer suffixes beat *;\n"
@@ -99,6 +105,7 @@ static int late_status; /* a failure found once the loop runs */
 static const char *scenario_paths[MAX_SCENARIOS];
 static struct scn_script scenarios[MAX_SCENARIOS];
 static int n_scenarios;
+static bool preload_certs; /* --preload-certs */
 static const char *check_paths[MAX_SCENARIOS * 16];
 static int n_checks;
 static const char *control_path;
@@ -145,6 +152,7 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 		OPT_TIME_SCALE,
 		OPT_BROKER,
 		OPT_CERTS,
+		OPT_PRELOAD_CERTS,
 		OPT_RESOLVE,
 		OPT_ROUTE,
 		OPT_LIST_COMMANDS,
@@ -167,6 +175,7 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 	        {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
 	        {"broker", required_argument, NULL, OPT_BROKER},
 	        {"certs", required_argument, NULL, OPT_CERTS},
+	        {"preload-certs", no_argument, NULL, OPT_PRELOAD_CERTS},
 	        {"resolve", required_argument, NULL, OPT_RESOLVE},
 	        {"route", required_argument, NULL, OPT_ROUTE},
 	        {"list-commands", no_argument, NULL, OPT_LIST_COMMANDS},
@@ -257,6 +266,9 @@ static void parse_args(int argc, char **argv, struct modemsim_options *o)
 			 */
 			o->certs_dir = optarg;
 			o->broker_given = true;
+			break;
+		case OPT_PRELOAD_CERTS:
+			preload_certs = true;
 			break;
 		case OPT_RESOLVE:
 			if (net_map_add_resolve(&netmap, optarg) != 0)
@@ -404,6 +416,50 @@ static int apply_scenarios(void)
 	return 0;
 }
 
+/* --preload-certs: the PKI's CA, client certificate and key into every modem's flash, under
+ * the names its drives give them (store/fs.h fs_preload); a "certs" line names them. */
+static int preload(const char *dir)
+{
+	static const char *const files[] = {"ca.pem", "client-rsa.pem", "client-rsa.key"};
+	static const char *const conventional[] = {"cacert.pem", "client.pem", "user_key.pem"};
+	static const char *const what[] = {"ca", "cert", "key"};
+
+	for (int i = 0; i < sim.count; i++) {
+		char line[3 * (FS_NAME_LONGEST + 16)] = "";
+		size_t used = 0;
+
+		for (int k = 0; k < 3; k++) {
+			char path[PATH_MAX], name[FS_NAME_LONGEST + 16];
+			uint8_t buf[16384];
+			size_t n = 0;
+			FILE *f;
+			int rc;
+
+			snprintf(path, sizeof(path), "%s/%s", dir, files[k]);
+			f = fopen(path, "rb");
+			if (!f) {
+				log_msg(LOG_ERROR, "--preload-certs: %s: %s", path,
+				        strerror(errno));
+				return -1;
+			}
+			n = fread(buf, 1, sizeof(buf), f);
+			fclose(f);
+			rc = fs_preload(&sim.modems[i].fs, k, conventional[k], buf, n, name,
+			                sizeof(name));
+			if (rc) {
+				log_msg(LOG_ERROR, "--preload-certs: modem %d: %s: %s", i, path,
+				        err_str(rc));
+				return -1;
+			}
+			trace_event(i, "note", "preloaded %s as %s (%zu bytes)", path, name, n);
+			used += (size_t)snprintf(line + used, sizeof(line) - used, " %s=%s",
+			                         what[k], name);
+		}
+		printf("certs %d%s\n", i, line);
+	}
+	return 0;
+}
+
 /* Every modem is up (and the broker, if any): tell the caller and boot the modems. The
  * "ready" line stays last, so a harness may connect to everything once it reads it. */
 static void announce(void)
@@ -430,6 +486,25 @@ static void announce(void)
 	}
 	for (int i = 0; i < sim.count; i++)
 		printf("modem %d %s %s\n", i, sim.modems[i].model->name, ports[i].path);
+	if (preload_certs) {
+		const char *dir = sim.broker && net_broker_info(sim.broker)->tls_port
+		                          ? net_broker_info(sim.broker)->certs
+		                          : sim.opt.certs_dir;
+
+		if (!dir) {
+			log_msg(LOG_ERROR,
+			        "--preload-certs: no PKI (the embedded broker has no TLS; "
+			        "name one with --certs DIR)");
+			late_status = 1;
+		} else if (preload(dir) != 0) {
+			late_status = 1;
+		}
+		if (late_status) {
+			fflush(stdout);
+			shutdown_all();
+			return;
+		}
+	}
 	printf("ready\n");
 	fflush(stdout);
 	for (int i = 0; i < sim.count; i++)
@@ -463,6 +538,20 @@ static void on_signal(uv_signal_t *h, int signum)
 	(void)h;
 	log_msg(LOG_INFO, "signal %d: shutting down", signum);
 	shutdown_all();
+}
+
+/* The first record of each modem's trace names what runs, so that a trace alone (a report
+ * made from it, harness/modemsim_harness/report.py) says which model and scenarios it shows. */
+static void trace_start(int i, const struct model_profile *model)
+{
+	char files[1024] = "";
+	size_t len = 0;
+
+	for (int f = 0; f < n_scenarios && len < sizeof(files); f++)
+		len += (size_t)snprintf(files + len, sizeof(files) - len, "%s%s", f ? " " : "",
+		                        scenario_paths[f]);
+	trace_event(i, "start", "model %s%s%s", model->name, n_scenarios ? " scenario " : "",
+	            files);
 }
 
 int main(int argc, char **argv)
@@ -565,6 +654,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		identity_derive(&m->id, model->imei_tac, sim.opt.seed, i);
+		trace_start(i, model);
 		sim.count = i + 1;
 		if (sim.opt.link) {
 			if (sim.opt.count > 1)

@@ -45,7 +45,7 @@ from .modemsim import BINARY, ROOT, ModemSim, Timeout  # noqa: F401  (ROOT: conf
 from .paths import SCENARIOS
 
 MODELS = ("ec25", "m95")  # the default matrix
-KNOWN_MODELS = ("ec25", "m95", "bg96")
+KNOWN_MODELS = ("ec25", "m95", "bg96", "sim7600", "a7670", "sim7670g")
 BASELINE = "baseline"  # the cell without a scenario: the modem as shipped
 SEVERITIES = ("error", "warning", "info")
 FAIL_ON = {"error": ("error",), "warning": ("error", "warning"), "none": ()}
@@ -287,12 +287,19 @@ def run_driver(command, env, timeout, stdout_path, stderr_path):
     """Run command through /bin/sh in a session of its own. At the deadline its process group
     gets SIGTERM; two seconds later, or when the driver exits, whatever is left in the group
     (a driver's stray children) gets SIGKILL. Returns the driver part of a cell."""
-    t0 = time.monotonic()
+    t0, started = time.monotonic(), time.time()
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=err, env=env, start_new_session=True)
-    timed_out = not wait_exited(proc.pid, timeout)
-    if timed_out:
+    timed_out = interrupted = False
+    try:
+        timed_out = not wait_exited(proc.pid, timeout)
+    except KeyboardInterrupt:
+        # Ctrl+C reaches our process group, not the driver's session: stop it as at a
+        # timeout, and let the caller write what it has.
+        interrupted = True
+    ended = time.time()
+    if timed_out or interrupted:
         os.killpg(proc.pid, signal.SIGTERM)
         wait_exited(proc.pid, 2.0)
     try:
@@ -304,8 +311,10 @@ def run_driver(command, env, timeout, stdout_path, stderr_path):
     rc = proc.returncode
     return {"command": command, "exit": rc if rc >= 0 else None,
             "signal": signal.Signals(-rc).name if rc < 0 else None,
-            "timed_out": timed_out, "duration": round(duration, 3),
-            "stdout": tail(stdout_path), "stderr": tail(stderr_path)}
+            "timed_out": timed_out, "interrupted": interrupted,
+            "duration": round(duration, 3), "started_at": round(started, 3),
+            "ended_at": round(ended, 3), "stdout": tail(stdout_path),
+            "stderr": tail(stderr_path)}
 
 
 # ---------------------------------------------------------------- one cell
@@ -331,6 +340,30 @@ def control_path_done(path):
 
 def scenario_name(path):
     return BASELINE if path is None else os.path.splitext(os.path.basename(path))[0]
+
+
+# A scenario's expected outcome for a correct driver: a comment line (modemsim's parser skips
+# it; scenarios/README.md "Expected outcome"), e.g.  # expect: fail "the CA is wrong"
+EXPECT_RE = re.compile(r'^#\s*expect:\s*(\S+)\s*(.*?)\s*$')
+
+
+def read_expectation(path):
+    """{"outcome": "pass"|"fail", "why", "line"} from the file's `# expect:` line, or None.
+    Raises UsageError naming file:line for an outcome that is neither."""
+    if path is None:
+        return None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, text in enumerate(f, 1):
+            m = EXPECT_RE.match(text)
+            if not m:
+                continue
+            outcome, why = m.group(1), m.group(2)
+            if outcome not in ("pass", "fail"):
+                raise UsageError("%s:%d: expect: %r is not pass or fail" % (path, n, outcome))
+            if len(why) >= 2 and why[0] == why[-1] == '"':
+                why = why[1:-1]
+            return {"outcome": outcome, "why": why, "line": n}
+    return None
 
 
 def check_scenario(path, model, timeout=10.0):
@@ -378,12 +411,44 @@ def verdict(cell, fail_on):
         errors.append(ms["error"])
     elif ms.get("exit") not in (0, None):
         errors.append("modemsim exited with status %s" % ms["exit"])
+    if d is not None and d.get("interrupted"):
+        cell["status"] = "interrupted"
+        cell["reasons"] = ["the run was interrupted (Ctrl+C): the driver was stopped after "
+                           "%.1f s" % d["duration"]] + errors
+        return
     if errors:
         cell["status"] = "error"
         cell["reasons"] = errors + reasons
-    else:
-        cell["status"] = "fail" if reasons else "pass"
-        cell["reasons"] = reasons
+        return
+    cell["status"] = "fail" if reasons else "pass"
+    cell["reasons"] = reasons
+    x = cell.get("expectation")
+    if x and x["outcome"] == "fail":
+        why = " (%s)" % x["why"] if x.get("why") else ""
+        clean = d is not None and not d["timed_out"] and not d["signal"] and not any(
+            r.startswith("finding ") for r in reasons)
+        if cell["status"] == "pass":
+            cell["status"] = "xpass"
+            cell["reasons"] = ["succeeded where the scenario says a correct driver fails%s: "
+                               "check what the driver skipped (e.g. verifying the server)" % why]
+        elif clean:
+            cell["status"] = "xfail"
+            cell["reasons"] = ["failed as the scenario expects%s" % why] + reasons
+        else:
+            cell["reasons"] = ["the scenario expects a clean failure%s, not this" % why] + reasons
+    elif x and x["outcome"] == "pass" and cell["status"] == "fail":
+        cell["reasons"] = ["the scenario expects a correct driver to pass"] + reasons
+
+
+def flags(cell, records):
+    """What makes a pass say little: flagged in the report, never a silent PASS."""
+    out = []
+    if cell["driver"] is not None and not any(r.get("ev") == "tx" for r in records):
+        out.append("no AT traffic: the driver never wrote to the modem")
+    if cell["driver"] is not None and not cell["expected"]:
+        out.append("no expectation: no --expect-topic, so nothing was checked at the broker, "
+                   "only the driver's exit status")
+    return out
 
 
 def run_cell(driver, model, scenario, out, cell_id=None, expect=(), timeout=60.0,
@@ -412,18 +477,32 @@ def run_cell(driver, model, scenario, out, cell_id=None, expect=(), timeout=60.0
     try:
         _run_cell(cell, driver, model, scenario, cdir, expect, timeout, timing,
                   modemsim_args, settle, fail_on)
+    except KeyboardInterrupt:  # outside the driver's run: setting up or cleaning up
+        cell["status"] = "interrupted"
+        cell["reasons"] = ["the run was interrupted (Ctrl+C)"]
     finally:
         cell["duration"] = round(time.monotonic() - t0, 3)
         with open(os.path.join(cdir, "cell.json"), "w") as f:
             json.dump(cell, f, indent=1)
-    say("%-24s %s%s" % (cell_id, cell["status"].upper(),
-                        (": " + "; ".join(cell["reasons"])) if cell["reasons"] else ""))
+    cause = cell.get("cause")
+    say("%-24s %s%s%s%s" % (cell_id, cell["status"].upper(),
+                            (": " + "; ".join(cell["reasons"])) if cell["reasons"] else "",
+                            "\n%-24s   the modem says: %s%s" % (
+                                "", cause["text"], " (%d times)" % cause["count"]
+                                if cause["count"] > 1 else "") if cause else "",
+                            "".join("\n%-24s   unchecked: %s" % ("", f)
+                                    for f in cell.get("flags", []))))
     return cell
 
 
 def _run_cell(cell, driver, model, scenario, cdir, expect, timeout, timing, modemsim_args,
               settle, fail_on):
     if scenario is not None:
+        try:
+            cell["expectation"] = read_expectation(scenario)
+        except (UsageError, OSError) as e:
+            cell["reasons"] = ["scenario invalid: %s" % e]
+            return
         status, msg = check_scenario(scenario, model)
         if status != "ok":
             cell["status"] = status
@@ -468,7 +547,8 @@ def _run_cell(cell, driver, model, scenario, cdir, expect, timeout, timing, mode
 
         # A QoS 0 publish is done for the driver once written; the broker forwards it a
         # moment later. Wait for the missing ones (at most settle s; at once when none is).
-        sub.wait(all_seen, settle if cell["driver"]["exit"] == 0 else min(settle, 0.5))
+        if not cell["driver"]["interrupted"]:
+            sub.wait(all_seen, settle if cell["driver"]["exit"] == 0 else min(settle, 0.5))
     except (OSError, RuntimeError, Timeout, ConnectionError) as e:
         cell["modemsim"]["error"] = "set-up failed: %s" % e
         exps = []
@@ -493,6 +573,9 @@ def _run_cell(cell, driver, model, scenario, cdir, expect, timeout, timing, mode
     cell["findings"] = report.findings(records)
     cell["faults"] = [r.get("msg", "") for r in records if r.get("ev") == "fault"]
     verdict(cell, fail_on)
+    cell["cause"] = (report.failure(records) if cell["status"] in (
+        "fail", "xfail", "error", "interrupted") else None)
+    cell["flags"] = flags(cell, records) if cell["status"] == "pass" else []
 
 
 # ---------------------------------------------------------------- the matrix
@@ -539,7 +622,9 @@ def cells_of(models, scenarios):
     out, used = [], set()
     for model in models:
         for sc in scenarios:
-            base = "%s-%s" % (model, scenario_name(sc))
+            # a scenario named for its model (ec25-slow-module) does not repeat it
+            name = scenario_name(sc)
+            base = name if name.startswith(model + "-") else "%s-%s" % (model, name)
             cid, n = base, 2
             while cid in used:
                 cid, n = "%s-%d" % (base, n), n + 1
@@ -557,11 +642,31 @@ def new_report(driver, models, scenarios, expect, timeout, timing, fail_on):
 
 
 def summarize(rep):
+    """Counts per status: pass, fail, error and skip always; xfail, xpass and interrupted
+    when there are any. rep["flagged"]: passes flagged as unchecked."""
     s = {k: 0 for k in ("pass", "fail", "error", "skip")}
     for c in rep["cells"]:
         s[c["status"]] = s.get(c["status"], 0) + 1
     rep["summary"] = s
+    rep["flagged"] = sum(1 for c in rep["cells"] if c.get("flags"))
     return s
+
+
+def failed(s):
+    """Cells that make the run fail: an xpass too (a driver that succeeds where a correct
+    one cannot, e.g. by not verifying the server, is wrong)."""
+    return sum(s.get(k, 0) for k in ("fail", "error", "xpass", "interrupted"))
+
+
+def summary_line(rep, out):
+    s = rep["summary"]
+    extra = "".join(", %d %s" % (s[k], w) for k, w in (
+        ("xfail", "failed as expected"), ("xpass", "passed unexpectedly"),
+        ("interrupted", "interrupted")) if s.get(k))
+    flagged = " (%d unchecked)" % rep["flagged"] if rep.get("flagged") else ""
+    return "%d passed%s, %d failed, %d errors, %d skipped%s; report: %s" % (
+        s["pass"], flagged, s["fail"], s["error"], s["skip"], extra,
+        os.path.join(out, "report.html"))
 
 
 def run_matrix(driver, out, models=MODELS, scenarios=(None,), expect=(), timeout=60.0,
@@ -570,9 +675,16 @@ def run_matrix(driver, out, models=MODELS, scenarios=(None,), expect=(), timeout
     os.makedirs(out, exist_ok=True)
     expect = [parse_expect(e) if isinstance(e, str) else e for e in expect]
     rep = new_report(driver, models, scenarios, expect, timeout, timing, fail_on)
-    for cid, model, sc in cells_of(models, scenarios):
-        rep["cells"].append(run_cell(driver, model, sc, out, cid, expect, timeout, timing,
-                                     modemsim_args, settle, fail_on, log))
+    todo = cells_of(models, scenarios)
+    for i, (cid, model, sc) in enumerate(todo):
+        c = run_cell(driver, model, sc, out, cid, expect, timeout, timing, modemsim_args,
+                     settle, fail_on, log)
+        rep["cells"].append(c)
+        if c["status"] == "interrupted":
+            rep["interrupted"] = "Ctrl+C in cell %s: %d of %d cells not run (%s)" % (
+                cid, len(todo) - i - 1, len(todo), ", ".join(t[0] for t in todo[i + 1:]) or
+                "none")
+            break
     summarize(rep)
     report.write(out, rep)
     return rep
@@ -624,11 +736,11 @@ def main(argv=None):
     log = None if args.quiet else (lambda s: print(s, flush=True))
     rep = run_matrix(args.driver, args.out, models, scenarios, expect, args.timeout,
                      args.timing, args.modemsim_arg, args.settle, args.fail_on, log)
-    s = rep["summary"]
-    print("%d passed, %d failed, %d errors, %d skipped; report: %s" %
-          (s["pass"], s["fail"], s["error"], s["skip"],
-           os.path.join(args.out, "report.html")))
-    return 0 if s["fail"] == 0 and s["error"] == 0 else 1
+    print(summary_line(rep, args.out), flush=True)
+    if rep.get("interrupted"):
+        print("conformance.py: interrupted: %s" % rep["interrupted"], file=sys.stderr)
+        return 130
+    return 1 if failed(rep["summary"]) else 0
 
 
 if __name__ == "__main__":

@@ -97,11 +97,31 @@ class Modem:
     def ok(self, line, *lines, timeout=5.0):
         """The command answers OK; with lines given, exactly those information lines."""
         r = self.cmd(line, timeout)
-        assert r.final == "OK", "%s: %r" % (line, r)
+        if r.final != "OK":
+            why = self.why(line)
+            raise AssertionError("%s: %r%s" % (line, r, "; the modem says: " + why if why
+                                               else ""))
         if lines:
             assert r.lines == list(lines), "%s: lines %r, expected %r" % (line, r.lines,
                                                                           list(lines))
         return r
+
+    def why(self, line, wait=1.0):
+        """The modem's reason (its trace's "why") for the latest failed command of this
+        command line, or None. The trace is written as the result goes out; a moment's wait
+        covers the reader being quicker than the writer."""
+        if isinstance(line, bytes):
+            line = line.decode("latin-1")
+        deadline = time.monotonic() + wait
+        while True:
+            recs = self.trace()
+            for r in reversed(recs):
+                if r.get("ev") == "cmd" and r.get("result") != "OK" and r.get("why") and \
+                        r.get("cmd", "\0") in line:
+                    return "%s (%s)" % (r["why"], r.get("result"))
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
 
     def error(self, line, code=None, timeout=5.0):
         """The command fails: ERROR, or with code `+CME ERROR: <code>`."""
@@ -330,6 +350,10 @@ class ConformanceItem(pytest.Item):
         self.config._modemsim_cells.append(cell)
         if cell["status"] == "skip":
             pytest.skip("; ".join(cell["reasons"]))
+        if cell["status"] == "interrupted":
+            raise KeyboardInterrupt  # pytest stops; pytest_sessionfinish writes the report
+        if cell["status"] == "xfail":
+            pytest.xfail("; ".join(cell["reasons"]))
         if cell["status"] != "pass":
             raise ConformanceFailure(cell)
 
@@ -338,6 +362,8 @@ class ConformanceItem(pytest.Item):
             c = excinfo.value.cell
             out = ["%s: %s x %s" % (c["status"].upper(), c["model"], c["scenario"])]
             out += ["  - " + r for r in c["reasons"]]
+            if c.get("cause"):
+                out.append("the modem says: %s" % c["cause"]["text"])
             out.append("transcript: %s" % os.path.join(self.plan["out"],
                                                       c["files"]["transcript"]))
             out.append("report: %s#%s" % (os.path.join(self.plan["out"], "report.html"),
@@ -389,6 +415,8 @@ def pytest_sessionfinish(session):
                                  plan["expect"], plan["timeout"], plan["timing"],
                                  plan["fail_on"])
     rep["cells"] = config._modemsim_cells
+    if rep["cells"][-1]["status"] == "interrupted":
+        rep["interrupted"] = "Ctrl+C in cell %s" % rep["cells"][-1]["id"]
     conformance.summarize(rep)
     config._modemsim_report = report.write(plan["out"], rep)
 

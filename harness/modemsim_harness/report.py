@@ -21,9 +21,12 @@ import argparse
 import html
 import json
 import os
+import re
 import sys
 import time
+import unicodedata
 
+STATUSES = ("pass", "xfail", "fail", "xpass", "error", "skip", "interrupted")
 MAX_ROWS = 5000  # diagram rows per cell; the transcript has the rest
 MAX_LINES = 50000  # transcript lines per cell
 NET_EVENTS = ("net", "tls", "sock", "pdp")
@@ -64,6 +67,128 @@ def findings(records):
              "modem": r.get("modem", 0)} for r in records if r.get("ev") == "finding"]
 
 
+def run_info(records):
+    """{"model", "scenarios"} from the record modemsim writes first for each modem
+    (sim/main.c trace_start: "model ec25 scenario a.scn b.scn"); empty when absent."""
+    for r in records:
+        if r.get("ev") == "start":
+            model, _, files = r.get("msg", "").partition(" scenario ")
+            return {"model": model.replace("model ", "", 1).strip(),
+                    "scenarios": files.split() if files else []}
+    return {}
+
+
+# Result URCs the host can read as a failure: (regex, test on the groups). A +QMTSTAT is a lost
+# link (5 ends the host's own AT+QMTDISC: not a failure); +QMTCONN's ret_code is the CONNACK's.
+URC_FAILURES = [
+    (re.compile(r'\+QMTOPEN: (\d+),(-?\d+)'), lambda g: g[1] != "0"),
+    (re.compile(r'\+QMTCONN: (\d+),(\d+)(?:,(\d+))?'),
+     lambda g: g[1] != "0" or g[2] not in (None, "0")),
+    (re.compile(r'\+QMT(?:SUB|PUB|UNS): (\d+),(\d+),(\d+)'), lambda g: g[2] == "2"),
+    (re.compile(r'\+QMT(?:DISC|CLOSE): (\d+),(-?\d+)'), lambda g: g[1] != "0"),
+    (re.compile(r'\+QMTSTAT: (\d+),(\d+)'), lambda g: g[1] != "5"),
+    (re.compile(r'\+QMTPING: (\d+),(\d+)'), lambda g: g[1] != "0"),
+    (re.compile(r'\+Q(?:IOPEN|SSLOPEN): (\d+),(-?\d+)'), lambda g: g[1] != "0"),
+    (re.compile(r'\+QIURC: "(pdpdeact|closed)"'), lambda g: True),
+]
+URC_LINE_RE = re.compile(r"\+Q[A-Z]+: [^\r\n]*")
+
+
+def result_urcs(rec):
+    """[(URC text, failed?)] of the result URCs in an rx record."""
+    out = []
+    for line in URC_LINE_RE.findall(rec.get("bytes", "")):
+        for rx, bad in URC_FAILURES:
+            m = rx.match(line)
+            if m:
+                out.append((line, bool(bad(m.groups()))))
+                break
+    return out
+
+
+# The modem's own account of a failure: "<cause> -> +QMTOPEN 0" (sim/at/cmd_mqtt.c and the
+# socket and TLS families), a lost link with its +QMTSTAT, a packet never acknowledged.
+CAUSE_RE = re.compile(r"-> \+Q|link lost \(|unacknowledged after|bad packet from broker|"
+                      r"open [^ ]+ failed: ")
+PREFIX_RE = re.compile(r"^(client|socket|conn) \d+: ")
+
+
+def cause_records(records):
+    """[(record, text)]: every record where the modem says why something failed: its cause
+    records, a command's failure reason, a fault's effect, a scenario rule's failure URC."""
+    out = []
+    for r in records:
+        ev, msg = r.get("ev"), r.get("msg", "")
+        if ev in ("mqtt", "tls", "sock", "net", "pdp") and CAUSE_RE.search(msg):
+            out.append((r, PREFIX_RE.sub("", msg)))
+        elif ev == "cmd" and r.get("result") not in (None, "OK") and r.get("why"):
+            out.append((r, "AT%s => %s (%s)" % (cmd_text(r), r.get("result"), r.get("why"))))
+        elif ev == "fault" and not msg.startswith("fault "):
+            # its effect ("client 0: CONNACK return code 0 made 5 (mqtt.connack)")
+            out.append((r, PREFIX_RE.sub("", msg)))
+        elif ev == "scenario" and "URC: " in msg and any(
+                bad for _, bad in result_urcs({"bytes": msg})):
+            out.append((r, "scenario " + msg))
+    return out
+
+
+def failure(records):
+    """What the modem says went wrong, or None: {"text", "line" (transcript line of its first
+    occurrence), "count", "urc" (the last failure URC the host got)}. The cause is the first
+    one after the host's last success (a result URC that is no failure): what went wrong
+    then, not its consequences (a CONNACK refused, then the link closed), nor a failure the
+    host recovered from before; a command's ERROR only when nothing else failed. The link
+    goes to the first time that cause happened."""
+    causes = cause_records(records)
+    urcs = [(r, u) for r in records if r.get("ev") == "rx"
+            for u, bad in result_urcs(r) if bad]
+    if not causes and not urcs:
+        return None
+    if causes:
+        ok = [r["_line"] for r in records if r.get("ev") == "rx" and any(
+            not bad and not u.startswith(("+QMTDISC", "+QMTCLOSE"))
+            for u, bad in result_urcs(r))]
+        after = [c for c in causes if not ok or c[0]["_line"] > ok[-1]]
+        # A command's ERROR is often the host probing (AT+QFDEL of a file not there): what
+        # the network, TLS, MQTT or a fault did comes first.
+        after = [c for c in after if c[0].get("ev") != "cmd"] or after
+        rec, text = (after or causes)[0 if after else -1]
+        same = [r for r, t in causes if t == text]
+        first = same[0]
+    else:
+        rec, text = urcs[-1]
+        text = "the modem answered " + text
+        same = [r for r, u in urcs if u == urcs[-1][1]]
+        first = same[0]
+    return {"text": text, "line": first.get("_line"), "count": len(same),
+            "urc": urcs[-1][1] if urcs else None}
+
+
+def ended_in_failure(records):
+    """The last result URC the host got, when it is a failure (else None). The results of
+    tearing down (+QMTDISC, +QMTCLOSE) do not count: a host closes after a failure too."""
+    last = None
+    for r in records:
+        if r.get("ev") == "rx":
+            for u, bad in result_urcs(r):
+                if not u.startswith(("+QMTDISC", "+QMTCLOSE")):
+                    last = (u, bad)
+    return last[0] if last and last[1] else None
+
+
+def group_findings(fnd):
+    """[(finding, count)]: findings of one severity and kind counted once, in the order of
+    their first occurrence (its message and line are the ones shown)."""
+    groups, order = {}, []
+    for f in fnd:
+        key = (f.get("severity"), f.get("kind"))
+        if key not in groups:
+            groups[key] = [f, 0]
+            order.append(key)
+        groups[key][1] += 1
+    return [tuple(groups[k]) for k in order]
+
+
 def raw_bytes(rec):
     """The bytes of a tx/rx record: the trace writes byte b as \\u00bb (sim/core/log.c)."""
     s = rec.get("bytes", "")
@@ -71,6 +196,12 @@ def raw_bytes(rec):
         return s.encode("latin-1")
     except UnicodeEncodeError:
         return s.encode("utf-8")
+
+
+def cmd_text(rec):
+    """A cmd record's command as the transcript writes it: the trace has its bytes as
+    characters U+0000-U+00FF, like tx/rx."""
+    return escape_bytes(raw_bytes({"bytes": rec.get("cmd", "")}))
 
 
 def escape_bytes(b):
@@ -90,6 +221,52 @@ def escape_bytes(b):
         else:
             out.append("\\x%02x" % c)
     return "".join(out)
+
+
+ESC_RE = re.compile(r"\\\\|\\x[0-9a-f]{2}|\\[rnt]|[^\\]+|\\")
+
+
+def legible(text):
+    """HTML of an escape_bytes() text (or a transcript line) where the \\xNN runs that are
+    UTF-8 show their characters: "\u201c" with its bytes after it, marked, named in a
+    tooltip; a byte that is no UTF-8 stays \\xNN, marked. ASCII text is only escaped.
+    <mark>, not <span>: a transcript line is one span."""
+    out, run = [], bytearray()
+
+    def flush():
+        i = 0
+        while i < len(run):
+            n = next((k for k in (4, 3, 2) if i + k <= len(run) and _utf8(run[i:i + k])), 0)
+            if n:
+                ch = run[i:i + n].decode("utf-8")
+                esc = "".join("\\x%02x" % b for b in run[i:i + n])
+                out.append('<mark class="na" title="U+%04X %s, bytes %s">%s<small class="nb">'
+                           '%s</small></mark>' % (ord(ch), E(unicodedata.name(ch, "?")), esc,
+                                                 E(ch), esc))
+                i += n
+            else:
+                out.append('<mark class="na bad" title="byte 0x%02x, not UTF-8">\\x%02x</mark>'
+                           % (run[i], run[i]))
+                i += 1
+        run.clear()
+
+    for tok in ESC_RE.findall(text):
+        if len(tok) == 4 and tok.startswith("\\x"):
+            b = int(tok[2:], 16)
+            if b >= 0x80:
+                run.append(b)
+                continue
+        flush()
+        out.append(E(tok))
+    flush()
+    return "".join(out)
+
+
+def _utf8(b):
+    try:
+        return len(b.decode("utf-8")) == 1
+    except UnicodeDecodeError:
+        return False
 
 
 def clock(t):
@@ -125,7 +302,7 @@ def read_transcript(path, records):
 # ---------------------------------------------------------------- the sequence diagram
 
 
-def diagram_rows(records, messages=()):
+def diagram_rows(records, messages=(), driver=None):
     """Rows of the host <-> modem <-> broker diagram, in time order: dicts with t, line
     (transcript), kind (CSS class and toggle group), shape ("arrow" on lane "at" or "net" with
     dir "r"/"l"; "line" on a lane without direction; "note" over the modem; "band" across;
@@ -145,7 +322,7 @@ def diagram_rows(records, messages=()):
             why = r.get("why")
             ok = r.get("result") == "OK"
             rows.append(dict(base, kind="cmd", shape="note", sub="ok" if ok else "bad",
-                             text="%s => %s%s" % (r.get("cmd", ""), r.get("result", ""),
+                             text="%s => %s%s" % (cmd_text(r), r.get("result", ""),
                                                   " (%s)" % why if why else "")))
         elif ev == "mqtt":
             msg = r.get("msg", "")
@@ -178,6 +355,15 @@ def diagram_rows(records, messages=()):
                      "shape": "seen", "text": "%s %r (%d bytes, QoS %d%s)" % (
                          m.get("topic"), payload, m.get("size", 0), m.get("qos", 0),
                          ", retained" if m.get("retain") else "")})
+    if driver and driver.get("ended_at"):
+        how = ("DRIVER STOPPED: the run was interrupted (Ctrl+C)" if driver.get("interrupted")
+               else "DRIVER KILLED: no exit within %g s (timeout), %s" % (
+                   driver.get("timeout", 0), driver.get("signal") or "SIGTERM")
+               if driver["timed_out"] else "DRIVER KILLED by %s" % driver["signal"]
+               if driver["signal"] else "driver exited with status %s" % driver["exit"])
+        bad = driver["timed_out"] or driver["signal"] or driver.get("interrupted")
+        rows.append({"t": driver["ended_at"], "line": None, "modem": None, "kind": "driver",
+                     "shape": "band", "sub": "killed" if bad else "exit", "text": how})
     # Stable: records keep their trace order; a message goes after the records of its time.
     order = {id(r): i for i, r in enumerate(rows)}
     rows.sort(key=lambda r: (r["t"] if r["t"] is not None else 0, order[id(r)]))
@@ -234,6 +420,15 @@ pre.transcript span:target{outline:2px solid #1f5fbf}
 pre.out{background:#f6f6f6;border:1px solid #ddd;padding:6px;white-space:pre-wrap;max-height:300px;
 overflow:auto}
 .muted{color:#666}
+.st-xfail{background:#5e8c6a}.st-xpass{background:#9d4edd}.st-interrupted{background:#495057}
+.st-flag{background:#e9c46a;color:#111}
+mark.na{background:#ffe8a3;color:inherit;border-radius:2px;padding:0 1px}
+mark.na.bad{background:#ffc9c9}small.nb{font-size:9px;color:#666;margin-left:1px}
+tr.first-fail td.lbl{outline:2px solid #c1121f}
+tr.k-driver td.band div{background:#343a40;color:#fff}
+tr.k-driver.sev-exit td.band div{background:#dee2e6;color:#111;font-weight:normal}
+td.cause a,ul.reasons a{color:inherit}
+ul.flags{margin:4px 0 4px 18px;padding:0;color:#7a5c00}
 """
 
 # Toggles, and a count of what is shown (so a reader, and a test, sees the script ran).
@@ -266,8 +461,11 @@ def _rel_time(t, t0):
     return "" if t is None or t0 is None else "+%.3f" % (t - t0)
 
 
-def render_diagram(cell, rows, model):
+def render_diagram(cell, rows, model, fail_line=None):
+    """fail_line: the transcript line of the first failing record, marked and the target of
+    the summary's link (#<cell>-fail)."""
     cid = cell["id"]
+    anchored = set()
     t0 = next((r["t"] for r in rows if r["t"] is not None), None)
     multi = len({r["modem"] for r in rows if r["modem"] is not None}) > 1
     out = ['<table class="seq"><colgroup><col class="c-t"><col class="c-life"><col>'
@@ -278,8 +476,15 @@ def render_diagram(cell, rows, model):
     for r in shown:
         kind = r["kind"]
         cls = "ev k-%s" % kind
-        if kind == "finding":
+        if kind in ("finding", "driver"):
             cls += " sev-%s" % E(r.get("sub", "error"))
+        attrs = ""
+        if r["line"] and r["line"] not in anchored:
+            anchored.add(r["line"])
+            attrs = ' id="%s-D%d"' % (cid, r["line"])
+            if r["line"] == fail_line:
+                cls += " first-fail"
+                attrs = ' id="%s-fail"' % cid
         text = r["text"]
         if multi and r["modem"] is not None:
             text = "#%s %s" % (r["modem"], text)
@@ -292,7 +497,7 @@ def render_diagram(cell, rows, model):
         shape = r["shape"]
         if shape == "arrow":
             lbl = '<td class="lbl"><div class="arr %s"><span>%s</span></div></td>' % (
-                r["dir"], E(text))
+                r["dir"], legible(text))
             cells += ([L, lbl, L, '<td></td>', L] if r["lane"] == "at"
                       else [L, '<td></td>', L, lbl, L])
         elif shape == "line":
@@ -300,9 +505,9 @@ def render_diagram(cell, rows, model):
                       % E(text), L]
         elif shape == "note":
             cells += [L, '<td colspan="3" class="lbl note %s"><div>%s</div></td>'
-                      % (E(r.get("sub", "")), E(text)), L]
+                      % (E(r.get("sub", "")), legible(text)), L]
         elif shape == "band":
-            body = E(text)
+            body = legible(text)
             if r.get("target"):
                 body += ' <a href="#%s-L%s">(transcript line %s)</a>' % (
                     cid, E(str(r["target"])), E(str(r["target"])))
@@ -310,7 +515,7 @@ def render_diagram(cell, rows, model):
         else:  # seen at the broker
             cells += [L, '<td></td>', L, '<td class="lbl"><div>seen at the broker: %s</div>'
                       '</td>' % E(text), L]
-        out.append('<tr class="%s">%s</tr>' % (cls, "".join(cells)))
+        out.append('<tr class="%s"%s>%s</tr>' % (cls, attrs, "".join(cells)))
     out.append("</tbody></table>")
     if len(rows) > len(shown):
         out.append('<p class="muted">%d more events not drawn: see the transcript.</p>'
@@ -331,7 +536,7 @@ def render_transcript(cell, lines, records):
     out = ['<pre class="transcript">']
     for n, text in enumerate(lines[:MAX_LINES], 1):
         out.append('<span id="%s-L%d"%s>%5d  %s</span>' % (
-            cid, n, ' class="%s"' % marks[n] if n in marks else "", n, E(text)))
+            cid, n, ' class="%s"' % marks[n] if n in marks else "", n, legible(text)))
     out.append("</pre>")
     if len(lines) > MAX_LINES:
         out.append('<p class="muted">%d more lines in the transcript file.</p>'
@@ -339,8 +544,33 @@ def render_transcript(cell, lines, records):
     return "".join(out)
 
 
-def _status(s):
-    return '<span class="badge st-%s">%s</span>' % (E(s), E(s.upper()))
+def _status(s, flags=()):
+    out = '<span class="badge st-%s">%s</span>' % (E(s), E(s.upper()))
+    if flags:
+        out += ' <span class="badge st-flag" title="%s">UNCHECKED</span>' % E("; ".join(flags))
+    return out
+
+
+def cell_name(cell):
+    """model x scenario, or the scenario alone when its name starts with the model's."""
+    model, scn = cell.get("model", ""), cell.get("scenario", "")
+    return scn if scn.startswith(model + "-") else "%s \u00d7 %s" % (model, scn)
+
+
+def cause_of(cell, records):
+    """The cell's modem-side cause (conformance.py stores it; a re-render of an older
+    report.json finds it in the trace)."""
+    if "cause" in cell:
+        return cell["cause"]
+    if cell.get("status") in ("fail", "xfail", "error", "interrupted"):
+        return failure(records)
+    return None
+
+
+def _cause_html(cell, cause):
+    n = cause.get("count", 1)
+    return '<a href="#%s-fail">%s</a>%s' % (
+        E(cell["id"]), legible(cause["text"]), " (%d times)" % n if n > 1 else "")
 
 
 def _file_link(rel, label=None):
@@ -353,18 +583,28 @@ def render_cell(cell, base):
     trace_path = os.path.join(base, files["trace"]) if files.get("trace") else None
     log_path = os.path.join(base, files["transcript"]) if files.get("transcript") else None
     records = load_trace(trace_path)
-    rows = diagram_rows(records, cell.get("messages", ()))
+    d = cell.get("driver")
+    rows = diagram_rows(records, cell.get("messages", ()),
+                        dict(d, timeout=cell.get("timeout", 0)) if d else None)
     cid = cell["id"]
+    cause = cause_of(cell, records)
     out = ['<section class="cell" id="%s">' % E(cid),
-           "<h2>%s %s &times; %s</h2>" % (_status(cell["status"]), E(cell["model"]),
-                                          E(cell["scenario"]))]
+           "<h2>%s %s</h2>" % (_status(cell["status"], cell.get("flags")), E(cell_name(cell)))]
     if cell.get("reasons"):
         out.append('<ul class="reasons">%s</ul>' % "".join(
             "<li>%s</li>" % E(r) for r in cell["reasons"]))
+    if cause:
+        out.append('<p class="cause">The modem says: %s</p>' % _cause_html(cell, cause))
+    if cell.get("flags"):
+        out.append('<ul class="flags">%s</ul>' % "".join(
+            "<li>&#9873; %s</li>" % E(f) for f in cell["flags"]))
     kv = []
+    if cell.get("expectation"):
+        x = cell["expectation"]
+        kv.append(("expected for a correct driver", E("%s%s" % (
+            x["outcome"], ": " + x["why"] if x.get("why") else ""))))
     if cell.get("scenario_path"):
         kv.append(("scenario file", '<code>%s</code>' % E(cell["scenario_path"])))
-    d = cell.get("driver")
     if d:
         how = ("killed after %g s (timeout)" % cell.get("timeout", 0) if d["timed_out"] else
                "killed by %s" % d["signal"] if d["signal"] else "exit status %s" % d["exit"])
@@ -405,9 +645,11 @@ def render_cell(cell, base):
     out.append("<h3>Findings: %d</h3>" % len(fnd))
     if fnd:
         out.append('<ul class="findings">%s</ul>' % "".join(
-            '<li class="sev-%s"><b>%s</b> %s: %s <a href="#%s-L%s">(transcript line %s)</a>'
-            '</li>' % (E(f["severity"]), E(f["severity"]), E(f["kind"]), E(f["msg"]), E(cid),
-                       E(str(f["line"])), E(str(f["line"]))) for f in fnd))
+            '<li class="sev-%s">%s<b>%s</b> %s: %s <a href="#%s-L%s">(%stranscript line %s)'
+            '</a></li>' % (E(f["severity"]), '<span class="count">%d&times;</span> ' % n
+                           if n > 1 else "", E(f["severity"]), E(f["kind"]), legible(f["msg"]),
+                           E(cid), E(str(f["line"])), "first at " if n > 1 else "",
+                           E(str(f["line"]))) for f, n in group_findings(fnd)))
     if records or msgs:
         out.append("<h3>Sequence</h3>")
         out.append('<div class="toggles">show: ' + "".join(
@@ -415,9 +657,10 @@ def render_cell(cell, base):
             for v, l in (("bytes", "AT bytes"), ("cmd", "parsed commands"),
                          ("mqtt", "MQTT packets"), ("net", "network and state events"))) +
             ' <span class="shown muted"></span></div>')
-        out.append(render_diagram(cell, rows, cell["model"]))
+        out.append(render_diagram(cell, rows, cell["model"],
+                                  cause["line"] if cause else None))
         out.append("<details%s><summary>Transcript</summary>%s</details>" % (
-            " open" if cell["status"] in ("fail", "error") else "",
+            " open" if cell["status"] in ("fail", "error", "xpass", "interrupted") else "",
             render_transcript(cell, read_transcript(log_path, records), records)))
     if d:
         for name, key in (("driver stdout", "stdout"), ("driver stderr", "stderr")):
@@ -450,33 +693,41 @@ def render_html(rep, base):
         meta.append(("timing", E("%s, driver timeout %g s, findings failing: %s" % (
             rep["timing"], rep.get("timeout", 0), rep.get("fail_on", "error")))))
     if s:
-        meta.append(("result", E(", ".join("%d %s" % (s.get(k, 0), k) for k in
-                                            ("pass", "fail", "error", "skip")))))
+        meta.append(("result", E(", ".join("%d %s" % (s.get(k, 0), k) for k in STATUSES
+                                            if k in s or k in ("pass", "fail", "error", "skip"))
+                                 + ("; %d flagged as unchecked" % rep["flagged"]
+                                    if rep.get("flagged") else ""))))
+    if rep.get("interrupted"):
+        meta.append(("interrupted", E(rep["interrupted"])))
     if meta:
         out.append('<table class="kv">%s</table>' % "".join(
             "<tr><td>%s</td><td>%s</td></tr>" % (E(k), v) for k, v in meta))
     cells = rep.get("cells", [])
     out.append('<table class="sum summary"><tr><th>model</th><th>scenario</th><th>result</th>'
-               "<th>reasons</th><th>driver</th><th>broker</th><th>findings</th>"
-               "<th>time</th></tr>")
+               "<th>reasons</th><th>driver</th><th>broker</th><th>modem-side cause</th>"
+               "<th>findings</th><th>time</th></tr>")
     for c in cells:
         d = c.get("driver")
-        drv = ("-" if not d else "timeout" if d["timed_out"] else
+        drv = ("-" if not d else "interrupted" if d.get("interrupted") else
+               "timeout" if d["timed_out"] else
                d["signal"] if d["signal"] else "exit %s" % d["exit"])
         exps = c.get("expected") or []
         brk = "%d seen" % len(c.get("messages") or [])
         if exps:
             brk = "%d/%d expected, %s" % (sum(1 for e in exps if e.get("ok")), len(exps), brk)
         fnd = c.get("findings") or []
-        sev = {}
-        for f in fnd:
-            sev[f["severity"]] = sev.get(f["severity"], 0) + 1
+        grouped = ", ".join("%d\u00d7 %s (%s)" % (n, f["kind"], f["severity"]) if n > 1 else
+                            "%s (%s)" % (f["kind"], f["severity"])
+                            for f, n in group_findings(fnd))
+        cause = cause_of(c, load_trace(os.path.join(base, c["files"]["trace"]))
+                         if "cause" not in c and c.get("files", {}).get("trace") else [])
+        reasons = "<br>".join([E(r) for r in c.get("reasons", [])] +
+                              ["&#9873; " + E(f) for f in c.get("flags", [])])
         out.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-                   "<td>%s</td><td>%.1f s</td></tr>" % (
+                   '<td class="cause">%s</td><td>%s</td><td>%.1f s</td></tr>' % (
                        E(c["model"]), '<a href="#%s">%s</a>' % (E(c["id"]), E(c["scenario"])),
-                       _status(c["status"]), "<br>".join(E(r) for r in c.get("reasons", [])),
-                       E(drv), E(brk),
-                       E(", ".join("%d %s" % (n, k) for k, n in sorted(sev.items())) or "none"),
+                       _status(c["status"], c.get("flags")), reasons, E(drv), E(brk),
+                       _cause_html(c, cause) if cause else "", E(grouped or "none"),
                        c.get("duration", 0)))
     out.append("</table>")
     for c in cells:
@@ -499,20 +750,41 @@ def write(out_dir, rep, html_name="report.html", json_name="report.json"):
 
 def single_run(trace, log=None, title=None, model=None, messages=(), status=None,
                reasons=()):
-    """A report of one modemsim run (no driver): one cell whose files are absolute paths."""
+    """A report of one modemsim run (no driver): one cell whose files are absolute paths.
+    Model and scenario come from the trace's start record when not given; without a status,
+    the run fails on an error finding or when the last result URC the host got was a
+    failure (+QMTOPEN: 0,-1 and no success after it), and is flagged when the host sent
+    nothing."""
     records = load_trace(trace)
     fnd = findings(records)
+    info = run_info(records)
+    scns = [os.path.splitext(os.path.basename(p))[0] for p in info.get("scenarios", [])]
+    model = model or info.get("model") or "modem"
+    scenario = " + ".join(scns) or ("baseline" if info else title or os.path.basename(
+        os.path.dirname(os.path.abspath(trace))))
+    reasons = list(reasons)
+    cause = failure(records)
     if status is None:
-        status = "fail" if any(f["severity"] == "error" for f in fnd) else "pass"
-    cell = {"id": "run", "model": model or "modem", "scenario": title or os.path.basename(
-            os.path.dirname(os.path.abspath(trace))), "status": status,
-            "reasons": list(reasons), "driver": None, "modemsim": {}, "expected": [],
-            "messages": list(messages), "findings": fnd,
+        errors = [f for f in fnd if f["severity"] == "error"]
+        last = ended_in_failure(records)
+        if last:
+            reasons.append("the run ended in a failure: %s" % last)
+        if errors:
+            reasons.append("%d finding(s) of severity error" % len(errors))
+        status = "fail" if reasons else "pass"
+    flags = []
+    if not any(r.get("ev") == "tx" for r in records):
+        flags.append("no AT traffic: the host sent the modem nothing")
+    cell = {"id": "run", "model": model, "scenario": scenario, "status": status,
+            "reasons": reasons, "flags": flags, "driver": None, "modemsim": {},
+            "expected": [], "messages": list(messages), "findings": fnd,
+            "cause": cause if status != "pass" else None,
             "files": {"trace": os.path.abspath(trace),
                       "transcript": os.path.abspath(log) if log else None},
             "duration": 0.0}
-    rep = {"tool": "modemsim report", "format": 1, "title": title or "modemsim run",
-           "cells": [cell], "summary": {status: 1}}
+    rep = {"tool": "modemsim report", "format": 1,
+           "title": title or "modemsim run: %s" % cell_name(cell),
+           "cells": [cell], "summary": {status: 1}, "flagged": len(flags)}
     return rep
 
 

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -191,7 +192,8 @@ def test_cli_usage_errors(capsys, tmp_path):
     """Bad usage is exit 2 with one line naming the problem; nothing runs."""
     out = str(tmp_path / "out")
     cases = [
-        (["--models", "ec25,sim800"], "--models: unknown model 'sim800' (expected ec25,m95,bg96)"),
+        (["--models", "ec25,sim800"], "--models: unknown model 'sim800' (expected "
+                                     "ec25,m95,bg96,sim7600,a7670,sim7670g)"),
         (["--scenarios", "nope.scn"], "scenario 'nope.scn': no such file"),
         (["--scenarios", "baseline", "--expect-topic", "a/#/b"],
          "--expect-topic 'a/#/b': '#' must be the last level"),
@@ -397,3 +399,144 @@ def test_pytest_driver_option_from_another_project(driver, tmp_path):
     assert [(c["id"], c["status"]) for c in rep["cells"]] == [
         ("ec25-baseline", "pass"), ("ec25-broker-refuses-twice", "fail")]
     assert rep["summary"]["fail"] == 1
+
+
+# ---------------------------------------------------------------- what the report says why
+
+CORRECT = os.path.join(HARNESS, "examples", "ec25_mqtt_tls.py")
+
+
+def test_expected_outcomes(driver, tmp_path):
+    """A scenario's `# expect: fail "..."` line turns a clean failure of the driver into
+    XFAIL, a success into XPASS (which fails the run), and leaves a timeout a FAIL; the
+    summary line counts them apart."""
+    refused = tmp_path / "connack-refused.scn"
+    refused.write_text('# expect: fail "the broker refuses every client"\n'
+                       "at 0ms fault mqtt.connack code 5\n")
+    fine = tmp_path / "fine.scn"
+    fine.write_text("# a comment first\n#   expect:   fail   the modem is broken\n")
+    out = str(tmp_path / "out")
+    rep = conformance.run_matrix(driver(), out, ["ec25"], [str(refused), str(fine)],
+                                 ["conf/+/hello"], timeout=30, timing="fast")
+    c = cell(rep, "ec25-connack-refused")
+    assert c["status"] == "xfail", c["reasons"]
+    assert c["expectation"] == {"outcome": "fail", "why": "the broker refuses every client",
+                                "line": 1}
+    assert c["reasons"][0] == "failed as the scenario expects (the broker refuses every client)"
+    assert c["reasons"][1].startswith("driver exited with status 1 (stderr: CONNACK refused")
+    c = cell(rep, "ec25-fine")
+    assert c["status"] == "xpass"
+    assert c["reasons"] == ["succeeded where the scenario says a correct driver fails (the "
+                            "modem is broken): check what the driver skipped (e.g. verifying "
+                            "the server)"]
+    assert rep["summary"] == {"pass": 0, "fail": 0, "error": 0, "skip": 0, "xfail": 1,
+                              "xpass": 1}
+    assert conformance.failed(rep["summary"]) == 1  # the xpass
+    assert conformance.summary_line(rep, out) == (
+        "0 passed, 0 failed, 0 errors, 0 skipped, 1 failed as expected, 1 passed "
+        "unexpectedly; report: %s/report.html" % out)
+
+    # Not clean: killed at the timeout. Still a FAIL, saying what was expected.
+    c = conformance.run_cell(driver("hang"), "ec25", str(refused), out, "hang", timeout=1,
+                             timing="fast")
+    assert c["status"] == "fail"
+    assert c["reasons"] == ["the scenario expects a clean failure (the broker refuses every "
+                            "client), not this", "driver did not finish within 1 s (killed)"]
+
+    bad = tmp_path / "bad-expect.scn"
+    bad.write_text("signal 8 3\n# expect: maybe\n")
+    c = conformance.run_cell(driver(), "ec25", str(bad), out, timing="fast")
+    assert c["status"] == "error" and c["driver"] is None
+    assert c["reasons"] == ["scenario invalid: %s:2: expect: 'maybe' is not pass or fail" % bad]
+
+
+def test_the_modem_side_cause(tmp_path):
+    """The correct example driver without its client certificate, against the listener that
+    requires one: the cell names the modem's reason from the trace, how often it happened,
+    and the transcript line of the first time; the progress line says it too."""
+    scn = tmp_path / "mutual.scn"
+    scn.write_text("route 8883 @mutual\n")
+    drv = ("/usr/bin/python3 %s {tty} --ca {ca} --host broker.modemsim.test --client-id c1 "
+           "--topic t --message m --attempts 2 --backoff 1" % CORRECT)
+    said = []
+    c = conformance.run_cell(drv, "ec25", str(scn), str(tmp_path / "out"), timeout=60,
+                             timing="fast", log=said.append)
+    assert c["status"] == "fail", c["reasons"]
+    cause = c["cause"]
+    assert "client certificate required but none configured" in cause["text"], cause
+    assert cause["text"].endswith("-> +QMTOPEN -1"), cause
+    assert cause["count"] == 2 and cause["urc"] == "+QMTOPEN: 0,-1"
+    recs = trace(str(tmp_path / "out"), c)
+    first = [i for i, r in enumerate(recs, 1) if "client certificate required" in
+             r.get("msg", "") and r["ev"] == "mqtt"][0]
+    assert cause["line"] == first
+    assert any(s.endswith("the modem says: %s (2 times)" % cause["text"]) for s in said), said
+
+
+def test_unchecked_passes_are_flagged(tmp_path):
+    """A driver that never talks to the modem, and a run with nothing expected at the broker,
+    still pass (exit 0), but flagged: the summary says what was not checked."""
+    out = str(tmp_path / "out")
+    rep = conformance.run_matrix("true", out, ["ec25"], [None], timing="fast")
+    c = rep["cells"][0]
+    assert c["status"] == "pass"
+    assert c["flags"] == [
+        "no AT traffic: the driver never wrote to the modem",
+        "no expectation: no --expect-topic, so nothing was checked at the broker, only the "
+        "driver's exit status"]
+    assert rep["flagged"] == 1
+    assert conformance.summary_line(rep, out).startswith("1 passed (1 unchecked), 0 failed")
+    c = conformance.run_cell("printf 'AT\\r' > {tty}; sleep 0.3", "ec25", None, out, "talks",
+                             expect=[conformance.parse_expect("x/#")], timing="fast")
+    assert c["status"] == "fail" and c["flags"] == []
+
+
+def test_cell_names_do_not_repeat_the_model():
+    cells = conformance.cells_of(["ec25", "m95"], [None, "a/ec25-slow-module.scn",
+                                                   "b/ec25-slow-module.scn", "x/m95-y.scn"])
+    assert [cid for cid, _, _ in cells] == [
+        "ec25-baseline", "ec25-slow-module", "ec25-slow-module-2", "ec25-m95-y",
+        "m95-baseline", "m95-ec25-slow-module", "m95-ec25-slow-module-2", "m95-y"]
+
+
+def test_ctrl_c_stops_the_driver_and_writes_a_partial_report(driver, tmp_path):
+    """SIGINT to the runner's process group (what Ctrl+C at a terminal does; the driver runs
+    in a session of its own and does not get it): the driver's process group is stopped,
+    the cells not run are listed, report.json and report.html are written, exit 130."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(HARNESS, "conformance.py"), "--driver",
+         driver("hang"), "--models", "ec25,m95", "--scenarios", "baseline", "--timing",
+         "fast", "--timeout", "300", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env=dict(os.environ, MODEMSIM_BIN=BINARY))
+    stdout = out / "ec25-baseline" / "driver.stdout"
+    deadline = time.monotonic() + 30
+    while not (stdout.exists() and stdout.read_text().startswith("driver hang")):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    so, se = proc.communicate(timeout=30)
+    assert proc.returncode == 130, so + se
+    assert "conformance.py: interrupted: Ctrl+C in cell ec25-baseline: 1 of 2 cells not " \
+           "run (m95-baseline)" in se, se
+    assert so.splitlines()[-1].startswith("0 passed, 0 failed, 0 errors, 0 skipped, "
+                                          "1 interrupted; report: "), so
+    with open(out / "report.json") as f:
+        rep = json.load(f)
+    [c] = rep["cells"]
+    assert c["status"] == "interrupted" and c["driver"]["interrupted"]
+    assert c["reasons"][0].startswith("the run was interrupted (Ctrl+C): the driver was "
+                                      "stopped after ")
+    assert rep["interrupted"].startswith("Ctrl+C in cell ec25-baseline")
+    assert (out / "report.html").exists()
+    # The driver (python, the sh's child) is gone.
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    for pid in pids:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        assert not (b"driver.py" in cmdline and str(out).encode() in cmdline and
+                    b"hang" in cmdline), "driver %d still runs" % pid

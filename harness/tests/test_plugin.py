@@ -163,3 +163,20 @@ def test_readme_example_and_failure_report(tmp_path):
         html = f.read()
     assert "AT+QMTOPEN=0,&quot;x&quot;,1883" in html
     assert os.path.isfile(m.group(2))
+
+
+def test_failing_ok_says_why(modem):
+    """A modem.ok() that gets no OK says why in its assertion message: the modem's reason
+    for that command, from the trace."""
+    with pytest.raises(AssertionError) as e:
+        modem.ok('AT+QMTPUB=0,0,0,0,"t"')
+    assert str(e.value) == ("AT+QMTPUB=0,0,0,0,\"t\": <Response [] 'ERROR'>; the modem says: "
+                            "client 0 is idle, not connected (ERROR)")
+    modem.ok("AT+CMEE=2")
+    with pytest.raises(AssertionError) as e:
+        modem.ok('AT+QFDEL="UFS:nothing.pem"')
+    assert str(e.value).endswith("; the modem says: no file UFS:nothing.pem (+CME ERROR: "
+                                 "fail to delete the file)"), str(e.value)
+    with pytest.raises(AssertionError) as e:
+        modem.ok("AT+CSQ", "+CSQ: 1,1")  # answered OK: the lines differ, no reason to give
+    assert "the modem says" not in str(e.value)

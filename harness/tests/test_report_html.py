@@ -320,3 +320,129 @@ def test_chromium_shows_a_finding(crafted, tmp_path):
     with open(shot, "rb") as f:
         n = count_colours(decode_png(f.read()), (FINDING_ORANGE, FAULT_RED))
     assert n[FINDING_ORANGE] > 1500 and n[FAULT_RED] > 1500, n
+
+
+# ---------------------------------------------------------------- what the report says why
+
+XFAIL_GREEN = (0x5e, 0x8c, 0x6a)
+KILLED_GREY = (0x34, 0x3a, 0x40)
+NON_ASCII_YELLOW = (0xff, 0xe8, 0xa3)
+FLAG_YELLOW = (0xe9, 0xc4, 0x6a)
+
+# One driver command for four cells, picked by the scenario's name: the tiny driver (the
+# broker refuses it: a clean failure the scenario expects), one that hangs (killed at the
+# timeout), one that types curly quotes twice, one that never talks to the modem.
+DISPATCH = ("case {scenario} in hang) echo hanging; sleep 300;; "
+            "quotes) for i in 1 2; do printf 'AT+QSSLCFG=\\342\\200\\234sslversion\\342\\200"
+            "\\235,2,4\\r' > {tty}; sleep 0.4; done;; silent) true;; "
+            "*) %s %s {tty} {model};; esac")
+
+
+@pytest.fixture(scope="module")
+def why(tmp_path_factory):
+    from test_conformance import DRIVER
+    d = tmp_path_factory.mktemp("why")
+    (d / "driver.py").write_text(DRIVER)
+    scns = []
+    for name, text in (("connack-refused", '# expect: fail "the broker refuses everyone"\n'
+                        "at 0ms fault mqtt.connack code 5\n"),
+                       ("hang", "# the driver hangs\n"), ("quotes", "# curly quotes\n"),
+                       ("silent", "# nothing\n")):
+        (d / (name + ".scn")).write_text(text)
+        scns.append(str(d / (name + ".scn")))
+    out = str(d / "out")
+    rep = conformance.run_matrix(DISPATCH % (sys.executable, d / "driver.py"), out, ["ec25"],
+                                 scns, [], timeout=4, timing="fast")
+    assert [(c["id"], c["status"]) for c in rep["cells"]] == [
+        ("ec25-connack-refused", "xfail"), ("ec25-hang", "fail"), ("ec25-quotes", "fail"),
+        ("ec25-silent", "pass")], [(c["id"], c["status"], c["reasons"]) for c in rep["cells"]]
+    return d, out, rep
+
+
+def screenshot(tmp_path, url, size="1400,2400"):
+    """The page as drawn; its path is printed, so a failing test's output names it."""
+    shot = tmp_path / "shot.png"
+    chromium(tmp_path, url, "--screenshot=%s" % shot, "--window-size=%s" % size,
+             "--hide-scrollbars")
+    print("screenshot of %s: %s" % (url, shot))
+    with open(shot, "rb") as f:
+        return decode_png(f.read())
+
+
+@needs_chromium
+def test_chromium_shows_why(why, tmp_path):
+    """XFAIL instead of FAIL, the modem-side cause linked to the first failing row of the
+    diagram, the driver killed at the timeout marked, curly quotes shown as such, the
+    repeated finding counted once, unchecked passes flagged."""
+    d, out, rep = why
+    url = "file://" + os.path.join(out, "report.html")
+    png = screenshot(tmp_path, url, "1400,4000")
+    root = dom(chromium(tmp_path, url, "--dump-dom"))
+    summary = root.find_all("table", "summary")[0]
+    head = [th.text() for th in summary.find_all("th")]
+    assert head == ["model", "scenario", "result", "reasons", "driver", "broker",
+                    "modem-side cause", "findings", "time"]
+    rows = {tr.find_all("td")[1].text(): tr for tr in summary.find_all("tr")[1:]}
+    tds = {k: [td.text().strip() for td in tr.find_all("td")] for k, tr in rows.items()}
+    assert tds["connack-refused"][2] == "XFAIL"
+    assert tds["connack-refused"][3].startswith(
+        "failed as the scenario expects (the broker refuses everyone)")
+    assert tds["connack-refused"][6] == "CONNACK return code 0 made 5 (mqtt.connack)"
+    link = rows["connack-refused"].find_all("td", "cause")[0].find_all("a")[0]
+    assert link.attrs["href"] == "#ec25-connack-refused-fail"
+    assert tds["hang"][2:5] == ["FAIL", "driver did not finish within 4 s (killed)", "timeout"]
+    assert tds["quotes"][2] == "FAIL"  # a non-ascii finding is an error
+    assert tds["quotes"][7] == "2\u00d7 non-ascii (error)", tds["quotes"]
+    # the cause (the command's ERROR and why) shows the quotes too
+    assert tds["quotes"][6].startswith("AT+QSSLCFG=\u201c\\xe2\\x80\\x9csslversion"), tds["quotes"]
+    assert tds["silent"][2] == "PASS UNCHECKED"
+    assert "\u2691 no AT traffic: the driver never wrote to the modem" in tds["silent"][3]
+    assert "\u2691 no expectation: no --expect-topic" in tds["silent"][3]
+    assert "1 xfail" in root.find_all("table", "kv")[0].text()
+
+    secs = {s.attrs["id"]: s for s in root.find_all("section", "cell")}
+    # The link's target: the first failing row, marked, the fault's effect.
+    target = [tr for tr in secs["ec25-connack-refused"].find_all("tr")
+              if tr.attrs.get("id") == "ec25-connack-refused-fail"]
+    assert len(target) == 1 and "first-fail" in target[0].classes()
+    assert "CONNACK return code 0 made 5" in target[0].text()
+    assert secs["ec25-connack-refused"].find_all("h2")[0].text() == "XFAIL ec25 \u00d7 " \
+        "connack-refused"
+    # Killed at the timeout: a band where it happened, after what the modem did before.
+    killed = secs["ec25-hang"].find_all("tr", "k-driver")
+    assert [k.find_all("td", "band")[0].text() for k in killed] == [
+        "DRIVER KILLED: no exit within 4 s (timeout), SIGTERM"]
+    assert killed[0].classes() == ["ev", "k-driver", "sev-killed"]
+    # Curly quotes: the characters, their bytes, and their names.
+    marks = secs["ec25-quotes"].find_all("table", "seq")[0].find_all("mark", "na")
+    assert [m.text() for m in marks[:2]] == ["\u201c\\xe2\\x80\\x9c", "\u201d\\xe2\\x80\\x9d"]
+    assert marks[0].attrs["title"] == "U+201C LEFT DOUBLE QUOTATION MARK, bytes \\xe2\\x80\\x9c"
+    fnd = secs["ec25-quotes"].find_all("ul", "findings")[0].find_all("li")
+    assert len(fnd) == 1 and fnd[0].text().startswith("2\u00d7 error non-ascii: "), fnd[0].text()
+    assert "(first at transcript line" in fnd[0].text()
+
+    n = count_colours(png, (XFAIL_GREEN, KILLED_GREY, NON_ASCII_YELLOW, FLAG_YELLOW))
+    assert n[XFAIL_GREEN] > 200 and n[FLAG_YELLOW] > 200, n  # badges
+    assert n[KILLED_GREY] > 2000, n  # the band across the diagram
+    assert n[NON_ASCII_YELLOW] > 50, n
+
+
+@needs_chromium
+def test_chromium_single_run_report(why, tmp_path):
+    """`modemsim-report --trace` of one run: model and scenario from the trace, and a run
+    that ended in a failure URC is a FAIL, its cause named."""
+    d, out, rep = why
+    cdir = os.path.join(out, "ec25-connack-refused")
+    page = str(tmp_path / "run.html")
+    assert report.main(["--trace", os.path.join(cdir, "trace.jsonl"), "--log",
+                        os.path.join(cdir, "transcript.log"), "--out", page]) == 0
+    url = "file://" + page
+    png = screenshot(tmp_path, url, "1200,900")
+    root = dom(chromium(tmp_path, url, "--dump-dom"))
+    assert root.find_all("h1")[0].text() == "modemsim run: ec25 \u00d7 connack-refused"
+    tds = [td.text().strip() for td in root.find_all("table", "summary")[0].find_all("td")]
+    assert tds[:4] == ["ec25", "connack-refused", "FAIL",
+                       "the run ended in a failure: +QMTSTAT: 0,1"], tds  # after 0,0,5
+    assert tds[6] == "CONNACK return code 0 made 5 (mqtt.connack)"
+    n = count_colours(png, (FAIL_RED, PASS_GREEN))
+    assert n[FAIL_RED] > 200 and n[PASS_GREEN] == 0, n

@@ -117,8 +117,9 @@ static int name_arg(struct at_call *c, enum fs_drive *d, char *name)
 
 	if (fs_resolve(&c->m->fs, p->s, p->len, d, name) != 0) {
 		at_why(c->m,
-		       "\"%.*s\" is not a valid file name (at most %d bytes; no /, \\, :, "
-		       "wildcards or control characters; drives UFS: and RAM:)",
+		       "\"%.*s\" is not a valid file name (at most %d bytes; no \\, :, "
+		       "wildcards or control characters; / only where the model has directories, "
+		       "never an empty, . or .. component; a drive of the model)",
 		       (int)(p->len > 100 ? 100 : p->len), p->s, FS_NAME_MAX);
 		return CME_FILE_BAD_NAME;
 	}

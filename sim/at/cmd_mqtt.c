@@ -17,6 +17,7 @@
 #include "modem/pdp.h"
 #include "modem/ssl.h"
 #include "net/conn.h"
+#include "tls/tls.h"
 
 /* Realistic latency of result URCs after the command's OK (reference §6e timing: QMTOPEN
  * 0.2-1.5 s, QMTCONN 0.3-0.8 s, QMTSUB ~0.2 s, QoS 0 QMTPUB at once). The real network time
@@ -715,11 +716,39 @@ static int refused(struct modem *m, const struct mqtt_client *cl, int rc, const 
 	return AT_ERROR;
 }
 
+/* AT+QMTCFG="aliauth" set: the module, not the host, makes the CONNECT's credentials, as the
+ * EC2x MQTT AN's aliauth key and Alibaba Cloud IoT's MQTT-TCP sign-in specify: client ID
+ * "<clientID>|securemode=3,signmethod=hmacsha1|", user name "<device_name>&<product_key>",
+ * password the lower-case hex HMAC-SHA1, keyed with the device secret, of
+ * "clientId<clientID>deviceName<device_name>productKey<product_key>" (the fields sorted by name,
+ * no timestamp). A user name and password given in AT+QMTCONN are replaced (a choice: the AN
+ * does not say). Returns 0, or -ERR_IO if the library refused. */
+static int aliauth_credentials(const struct qmt_client *q, char *id, size_t id_len, char *user,
+                               size_t user_len, char *pass, size_t pass_len)
+{
+	char msg[sizeof(q->ali_key) + sizeof(q->ali_name) + 512];
+	uint8_t mac[TLS_SHA1_LEN];
+	char cid[256];
+
+	snprintf(cid, sizeof(cid), "%.255s", id); /* at most 255 bytes (AT+QMTCONN) */
+	snprintf(msg, sizeof(msg), "clientId%sdeviceName%sproductKey%s", cid, q->ali_name,
+	         q->ali_key);
+	if (tls_hmac_sha1((const uint8_t *)q->ali_secret, strlen(q->ali_secret),
+	                  (const uint8_t *)msg, strlen(msg), mac) != 0)
+		return -ERR_IO;
+	snprintf(id, id_len, "%s|securemode=3,signmethod=hmacsha1|", cid);
+	snprintf(user, user_len, "%s&%s", q->ali_name, q->ali_key);
+	for (size_t i = 0; i < sizeof(mac) && 2 * i + 2 < pass_len; i++)
+		snprintf(pass + 2 * i, 3, "%02x", mac[i]);
+	return 0;
+}
+
 static int cmd_qmtconn(struct at_call *c)
 {
 	struct modem *m = c->m;
 	struct qmt_client *q;
-	char id[256], user[256], pass[256];
+	char id[320], user[256], pass[256];
+	bool has_user, has_pass;
 	int rc;
 
 	if (c->req == AT_REQ_READ) {
@@ -742,9 +771,18 @@ static int cmd_qmtconn(struct at_call *c)
 		       mqtt_state_name(q->cl->state));
 		return AT_ERROR;
 	}
+	has_user = at_given(c, 2);
+	has_pass = at_given(c, 3);
+	if (q->ali_key[0]) {
+		if (aliauth_credentials(q, id, sizeof(id), user, sizeof(user), pass,
+		                        sizeof(pass)) != 0) {
+			at_why(m, "cannot sign the aliauth credentials");
+			return AT_ERROR;
+		}
+		has_user = has_pass = true;
+	}
 	q->cmd_at = modem_now(m);
-	rc = mqtt_client_connect(q->cl, id, at_given(c, 2) ? user : NULL,
-	                         at_given(c, 3) ? pass : NULL);
+	rc = mqtt_client_connect(q->cl, id, has_user ? user : NULL, has_pass ? pass : NULL);
 	return rc ? refused(m, q->cl, rc, "CONNECT") : AT_OK;
 }
 

@@ -29,7 +29,7 @@ struct qmt_client {
 	int timeout_notice;
 	int recv_mode; /* 0: payload in the URC, 1: buffered in slots */
 	int recv_len; /* 1: the URC carries the payload length */
-	char ali_key[64]; /* aliauth: kept and reported only */
+	char ali_key[64]; /* aliauth: the CONNECT credentials are derived from these */
 	char ali_name[64];
 	char ali_secret[128];
 	struct qmt_slot slots[QMT_RECV_SLOTS];

@@ -605,6 +605,7 @@ void modem_boot(struct modem *m)
 			modem_after(m, d, boot_urc_cb, (void *)b->text);
 	}
 	modem_hook_note(m, MODEM_NOTE_BOOT, 0);
+	pdp_default_bearer_sync(m); /* after the scenario restored the registration */
 }
 
 /* The reset is over: the module hears and speaks again. */

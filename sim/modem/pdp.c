@@ -174,6 +174,23 @@ void pdp_activate(struct modem *m, int cid)
 	            c->ip4[0] && c->ip6[0] ? " " : "", c->ip6);
 }
 
+/* 27.007 <AcT> 7 E-UTRAN; Quectel reports Cat-M1 as 8 and NB-IoT as 9. */
+static bool on_lte(const struct modem *m)
+{
+	return m->reg.act >= 7 && m->reg.act <= 9;
+}
+
+void pdp_default_bearer_sync(struct modem *m)
+{
+	struct pdp_ctx *c = &m->pdp.ctx[1];
+
+	if (!m->pdp.default_bearer || !m->model->lte_default_bearer || c->active ||
+	    !reg_ps_attached(m) || !on_lte(m))
+		return;
+	pdp_activate(m, 1);
+	trace_event(m->index, "pdp", "context 1 is the LTE default bearer (no AT+QIACT)");
+}
+
 static void ec25_down(struct modem *m, int cid, bool by_network)
 {
 	struct pdp_ctx *c = &m->pdp.ctx[cid];

@@ -79,6 +79,8 @@ struct pdp_state {
 	struct pdp_ctx ctx[PDP_EC25_CIDS + 1]; /* EC25, indexed by contextID; [0] unused */
 	struct pdp_m95 m95;
 	int last_err; /* +QIGETERROR: result of the last TCP/IP command, 0 or 55x/56x/57x */
+	/* The scenario's `default-bearer on` (see pdp_default_bearer_sync); kept across reboots. */
+	bool default_bearer;
 };
 
 /* What differs between the 3GPP contexts 1-16 (+QIACT: EC25, BG96) and the GSM legacy stack's
@@ -122,6 +124,15 @@ void pdp_set_error(struct modem *m, int code);
 enum pdp_m95_state pdp_m95_state(const struct modem *m);
 void pdp_m95_set_state(struct modem *m, enum pdp_m95_state state);
 const char *pdp_m95_state_name(enum pdp_m95_state state);
+
+/* The LTE default bearer: an LTE network brings up the default EPS bearer when the module
+ * attaches (3GPP TS 23.401 5.3.2.1), and an EC25 or BG96 reports it as context 1 with no
+ * AT+QIACT from the host (`+QIACT: 1,1,1,"<ip>"`; hosts open MQTT and sockets on it at once).
+ * Where the profile has it (struct model_profile.lte_default_bearer) and the scenario turned it
+ * on (`default-bearer on`; off by default), context 1 is activated, without a URC, whenever the
+ * module is PS attached on an LTE cell and it is not active. Called on every change of the
+ * registration or attach state, at boot and when the setting changes. */
+void pdp_default_bearer_sync(struct modem *m);
 
 /* EC25 host-side activation and deactivation, used by the AT handlers. */
 void pdp_activate(struct modem *m, int cid);

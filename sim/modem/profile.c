@@ -155,14 +155,17 @@ static const struct fs_drive_spec m95_drives[] = {
 /* BG96 FILE AT Commands Manual V1.0: files live in UFS only (its AT+QFLDS="UFS" example:
  * `+QFLDS: 12987840,14483456`); no RAM: drive is documented. BG96 sessions name files bare
  * (`AT+QFUPL="AmazonRootCA1.pem",1188,100`); the UFS: prefix is accepted as on the EC25 (not
- * confirmed on a BG96). */
+ * confirmed on a BG96). BG95/BG96 firmware takes names with directories, and the drivers written
+ * for it use them (`AT+QFUPL="/security/cacert.pem",...`, `AT+QFLST="ufs:/security/<pattern>"`,
+ * issue 15); the EC25 and M95 manuals name files without directories. */
 static const struct fs_drive_spec bg96_drives[] = {
         {.drive = FS_UFS,
          .prefix = "UFS",
          .total = 14483456,
          .file_max = 14483456,
          .persist = true,
-         .bare_names = true},
+         .bare_names = true,
+         .subdirs = true},
         {.prefix = NULL},
 };
 
@@ -202,6 +205,7 @@ const struct model_profile profile_ec25 = {
                  .band = "LTE BAND 3",
                  .channel = 1300},
         .pdp = &pdp_style_contexts,
+        .lte_default_bearer = true,
         .drives = ec25_drives,
         .mqtt = QUECTEL_MQTT(0),
         .ssl_suites = ec25_suites,
@@ -271,6 +275,7 @@ const struct model_profile profile_bg96 = {
                  .band = "LTE BAND 12",
                  .channel = 5110},
         .pdp = &pdp_style_contexts,
+        .lte_default_bearer = true,
         .drives = bg96_drives,
         .mqtt = QUECTEL_MQTT(0),
         .ssl_suites = bg96_suites,

@@ -116,6 +116,9 @@ struct model_profile {
 	const char *prompt; /* what opens a data prompt ("\r\n> ") */
 	struct cell_defaults cell;
 	const struct pdp_style *pdp; /* modem/pdp.h: contexts 1-16, or the GSM legacy stack */
+	/* On LTE the network may bring context 1 up at attach (pdp_default_bearer_sync; the
+	 * scenario's `default-bearer on` turns it on). */
+	bool lte_default_bearer;
 	/* The file drives (store/fs.h): sizes, naming rules, which persist. Ended by a row
 	 * whose prefix is NULL. */
 	const struct fs_drive_spec *drives;

@@ -130,6 +130,7 @@ void reg_set_registration(struct modem *m, int stat)
 	reg_urc(m, "+CREG", m->reg.creg_n);
 	if (stat_of(m, "+CGREG") != ps_old)
 		ps_urcs(m);
+	pdp_default_bearer_sync(m);
 }
 
 void reg_set_ps_detached(struct modem *m, bool detached)
@@ -142,6 +143,7 @@ void reg_set_ps_detached(struct modem *m, bool detached)
 	m->reg.ps_detached = detached;
 	if (stat_of(m, "+CGREG") != ps_old)
 		ps_urcs(m);
+	pdp_default_bearer_sync(m);
 }
 
 void reg_set_cell(struct modem *m, unsigned lac, unsigned ci)

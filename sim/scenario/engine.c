@@ -363,6 +363,14 @@ static int apply_setting(struct scn_engine *e, struct modem *m, const struct scn
 	case SCN_SET_LATENCY_URC:
 		sm->lat_urc_ms = st->ms;
 		return 0;
+	case SCN_SET_DEFAULT_BEARER:
+		if (st->a && !m->model->lte_default_bearer) {
+			snprintf(err, errlen, "the %s has no LTE default bearer", m->model->name);
+			return -1;
+		}
+		m->pdp.default_bearer = st->a != 0;
+		pdp_default_bearer_sync(m);
+		return 0;
 	case SCN_SET_TIMING:
 	case SCN_SET_RESOLVE:
 	case SCN_SET_ROUTE:
@@ -425,6 +433,7 @@ static int apply_global(struct scn_engine *e, const struct scn_stmt *s, char *er
 	case SCN_SET_OPERATOR:
 	case SCN_SET_LATENCY_COMMAND:
 	case SCN_SET_LATENCY_URC:
+	case SCN_SET_DEFAULT_BEARER:
 		return 1; /* per modem */
 	}
 	if (rc) {

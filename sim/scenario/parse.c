@@ -1003,6 +1003,14 @@ static int parse_setting(struct ps *ps, int which)
 		return parse_resolve(ps, st);
 	case SCN_SET_ROUTE:
 		return parse_route(ps, st);
+	case SCN_SET_DEFAULT_BEARER: {
+		static const char *const onoff[] = {"off", "on", NULL};
+
+		if (take_choice(ps, onoff, "on or off", &k))
+			return -1;
+		st->a = k;
+		return 0;
+	}
 	}
 	return 0;
 }
@@ -1012,8 +1020,9 @@ static int parse_setting(struct ps *ps, int which)
 /* Statement keywords; settings keep the order of enum scn_setting ("latency" stands for both
  * latency settings). */
 static const char *const setting_words[] = {
-        "model",    "revision", "imei",    "iccid",   "imsi",    "sim",   "registration", "signal",
-        "operator", "timing",   "latency", "latency", "resolve", "route", NULL,
+        "model",        "revision", "imei",           "iccid",  "imsi",    "sim",
+        "registration", "signal",   "operator",       "timing", "latency", "latency",
+        "resolve",      "route",    "default-bearer", NULL,
 };
 
 #define WHAT_STATEMENT "a statement (a setting, on, at, after or query)"
@@ -1545,6 +1554,9 @@ static void put_setting(struct out *o, const struct scn_stmt *s)
 		break;
 	case SCN_SET_ROUTE:
 		put(o, "route %d %s", st->a, scn_str(s, st->text2));
+		break;
+	case SCN_SET_DEFAULT_BEARER:
+		put(o, "default-bearer %s", st->a ? "on" : "off");
 		break;
 	}
 }

@@ -81,6 +81,7 @@ enum scn_setting {
 	SCN_SET_LATENCY_URC, /* ms */
 	SCN_SET_RESOLVE, /* text: name, text2: IPv4 address or "fail" */
 	SCN_SET_ROUTE, /* a: port, text2: "HOST:PORT" or "@plain" / "@tls" / "@mutual" */
+	SCN_SET_DEFAULT_BEARER, /* a: 1 on, 0 off (pdp_default_bearer_sync) */
 };
 
 enum scn_sim { SCN_SIM_READY, SCN_SIM_PIN, SCN_SIM_PUK, SCN_SIM_ABSENT };

@@ -76,11 +76,12 @@ size_t fs_drive_count(const struct fs_state *s, enum fs_drive d)
 
 /* ---- names ---- */
 
-/* A name inside the modem. Everything that could make it a host path, or confuse a listing, is
- * refused: path separators, the drive separator, wildcards, quotes and control bytes. */
-static bool name_ok(const char *s, size_t n, size_t max, bool wild)
+/* One component of a name inside the modem. Everything that could make it a host path, or
+ * confuse a listing, is refused: path separators, the drive separator, wildcards, quotes and
+ * control bytes, and "." and "..". */
+static bool component_ok(const char *s, size_t n, bool wild)
 {
-	if (n == 0 || n > max)
+	if (n == 0)
 		return false;
 	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
 		return false;
@@ -93,6 +94,30 @@ static bool name_ok(const char *s, size_t n, size_t max, bool wild)
 			return false;
 	}
 	return true;
+}
+
+/* A name of at most max bytes as given; with dirs, '/'-separated components after an optional
+ * leading '/', none of them empty (so no "//" and no trailing '/'). */
+static bool name_ok(const char *s, size_t n, size_t max, bool wild, bool dirs)
+{
+	const char *end = s + n;
+
+	if (n == 0 || n > max)
+		return false;
+	if (!dirs)
+		return component_ok(s, n, wild);
+	if (s[0] == '/')
+		s++;
+	for (;;) {
+		const char *slash = memchr(s, '/', (size_t)(end - s));
+		const char *stop = slash ? slash : end;
+
+		if (!component_ok(s, (size_t)(stop - s), wild))
+			return false;
+		if (!slash)
+			return true;
+		s = slash + 1;
+	}
 }
 
 static bool in_list(const char *const *list, const char *s, size_t n)
@@ -124,8 +149,13 @@ static int resolve(const struct fs_state *s, const char *spec, size_t len, enum 
 			if (d->bare_names)
 				ds = d;
 	}
-	if (!ds || !name_ok(rest, rest_len, ds->name_max ? ds->name_max : FS_NAME_MAX, wild))
+	if (!ds ||
+	    !name_ok(rest, rest_len, ds->name_max ? ds->name_max : FS_NAME_MAX, wild, ds->subdirs))
 		return -ERR_NAME;
+	if (ds->subdirs && rest[0] == '/') {
+		rest++;
+		rest_len--;
+	}
 	if (ds->names && !wild && !in_list(ds->names, rest, rest_len))
 		return -ERR_NAME;
 	*drive = ds->drive;
@@ -262,17 +292,63 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* The name of f's disk copy: the name itself, or on a drive with subdirs the name with each '/'
+ * written as %2F and each '%' as %25, so a name with directories is still one file directly in
+ * the drive's directory (out: FS_DISK_NAME bytes). */
+#define FS_DISK_NAME (3 * FS_NAME_LONGEST + 1)
+
+static void disk_name(const struct fs_drive_spec *ds, const char *name, char *out)
+{
+	size_t o = 0;
+
+	for (; *name; name++) {
+		if (ds->subdirs && (*name == '/' || *name == '%')) {
+			o += (size_t)sprintf(out + o, "%%%02X", (unsigned)(unsigned char)*name);
+			continue;
+		}
+		out[o++] = *name;
+	}
+	out[o] = 0;
+}
+
+/* The reverse for a file found on disk; false if it is no name disk_name writes. */
+static bool name_from_disk(const struct fs_drive_spec *ds, const char *disk, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *disk; disk++) {
+		char c = *disk;
+
+		if (ds->subdirs && c == '%') {
+			if (strncmp(disk, "%2F", 3) == 0)
+				c = '/';
+			else if (strncmp(disk, "%25", 3) == 0)
+				c = '%';
+			else
+				return false;
+			disk += 2;
+		}
+		if (o + 1 >= len)
+			return false;
+		out[o++] = c;
+	}
+	out[o] = 0;
+	return true;
+}
+
 /* Write the whole file to a temporary file in <root>/tmp and rename it into <root>/<drive>, so a
  * crash leaves the old copy or the new one, never half of one. The directories are created
  * when first needed. */
 static int persist(const struct fs_state *s, const struct fs_file *f)
 {
 	const struct fs_drive_spec *ds = drive_spec(s, f->drive);
-	char tmp[sizeof(s->root) + 32], dst[sizeof(s->root) + FS_NAME_LONGEST + 16], name[16];
+	char tmp[sizeof(s->root) + 32], dst[sizeof(s->root) + FS_DISK_NAME + 16], name[16];
+	char disk[FS_DISK_NAME];
 	int root, dir, tmpdir, fd, err = 0, rc = -ERR_IO;
 
 	if (!ds || !ds->persist || !s->root[0])
 		return 0;
+	disk_name(ds, f->name, disk);
 	root = open_dir(s, AT_FDCWD, s->root, s->root, true);
 	if (root < 0)
 		return -ERR_IO;
@@ -298,12 +374,12 @@ static int persist(const struct fs_state *s, const struct fs_file *f)
 		err = errno;
 		rc = -ERR_IO;
 	}
-	if (rc == 0 && renameat(tmpdir, name, dir, f->name) != 0) {
+	if (rc == 0 && renameat(tmpdir, name, dir, disk) != 0) {
 		err = errno;
 		rc = -ERR_IO;
 	}
 	if (rc != 0) {
-		path_of(s, dst, sizeof(dst), ds->prefix, f->name);
+		path_of(s, dst, sizeof(dst), ds->prefix, disk);
 		log_msg(LOG_WARN, "#%d: cannot store %s:%s in %s: %s", s->trace_id, ds->prefix,
 		        f->name, dst, strerror(err));
 		unlinkat(tmpdir, name, 0);
@@ -320,11 +396,12 @@ close_root:
 static int unpersist(const struct fs_state *s, const struct fs_file *f)
 {
 	const struct fs_drive_spec *ds = drive_spec(s, f->drive);
-	char path[sizeof(s->root) + FS_NAME_LONGEST + 16];
+	char path[sizeof(s->root) + FS_DISK_NAME + 16], disk[FS_DISK_NAME];
 	int root, dir, rc = -ERR_IO;
 
 	if (!ds || !ds->persist || !s->root[0])
 		return 0;
+	disk_name(ds, f->name, disk);
 	root = open_dir(s, AT_FDCWD, s->root, s->root, false);
 	if (root < 0)
 		return root == -ERR_NOENT ? 0 : -ERR_IO; /* absent: nothing stored */
@@ -335,8 +412,8 @@ static int unpersist(const struct fs_state *s, const struct fs_file *f)
 		goto close_root;
 	}
 	rc = 0;
-	if (unlinkat(dir, f->name, 0) != 0 && errno != ENOENT) {
-		path_of(s, path, sizeof(path), ds->prefix, f->name);
+	if (unlinkat(dir, disk, 0) != 0 && errno != ENOENT) {
+		path_of(s, path, sizeof(path), ds->prefix, disk);
 		log_msg(LOG_WARN, "#%d: cannot remove %s: %s", s->trace_id, path, strerror(errno));
 		rc = -ERR_IO;
 	}
@@ -578,7 +655,7 @@ static int read_file(int dir, const char *name, size_t max, uint8_t **out, size_
 
 static void load_drive(struct fs_state *s, int root, const struct fs_drive_spec *ds)
 {
-	char dir[sizeof(s->root) + 16], path[sizeof(s->root) + 300];
+	char dir[sizeof(s->root) + 16], path[sizeof(s->root) + 16 + 260];
 	struct dirent *e;
 	int fd;
 	DIR *d;
@@ -593,7 +670,7 @@ static void load_drive(struct fs_state *s, int root, const struct fs_drive_spec 
 		return;
 	}
 	while ((e = readdir(d)) != NULL) {
-		char check[FS_NAME_LONGEST + 1];
+		char check[FS_NAME_LONGEST + 1], plain[FS_NAME_LONGEST + 2];
 		enum fs_drive drive;
 		char spec[FS_NAME_LONGEST + 16];
 		struct fs_file *f;
@@ -603,14 +680,19 @@ static void load_drive(struct fs_state *s, int root, const struct fs_drive_spec 
 
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		snprintf(spec, sizeof(spec), "%s:%.*s", ds->prefix, FS_NAME_LONGEST + 1, e->d_name);
-		if (fs_resolve(s, spec, strlen(spec), &drive, check) != 0 || drive != ds->drive) {
+		/* A name the store would have written under another spelling ("%2Fa" for "a") is
+		 * not taken either: each file has one disk copy. */
+		if (!name_from_disk(ds, e->d_name, plain, sizeof(plain)))
+			plain[0] = 0;
+		snprintf(spec, sizeof(spec), "%s:%s", ds->prefix, plain);
+		if (!plain[0] || fs_resolve(s, spec, strlen(spec), &drive, check) != 0 ||
+		    drive != ds->drive || strcmp(check, plain) != 0) {
 			log_msg(LOG_WARN, "#%d: %s/%s is not a valid %s name; ignored", s->trace_id,
 			        dir, e->d_name, ds->prefix);
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/%s", dir, check);
-		rc = read_file(fd, check, ds->file_max, &data, &len);
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		rc = read_file(fd, e->d_name, ds->file_max, &data, &len);
 		if (rc != 0) {
 			log_msg(LOG_WARN, "#%d: %s: %s; ignored", s->trace_id, path, err_str(rc));
 			continue;
@@ -728,4 +810,33 @@ void fs_free(struct fs_state *s)
 		file_free(f);
 	}
 	s->files = NULL;
+}
+
+int fs_preload(struct fs_state *s, int i, const char *conventional, const uint8_t *data, size_t len,
+               char *out, size_t size)
+{
+	const struct fs_drive_spec *ds = s->drives;
+	const char *name = conventional;
+	int rc;
+
+	while (ds->prefix && !ds->persist)
+		ds++;
+	if (!ds->prefix)
+		return -ERR_NOENT;
+	if (ds->names) {
+		for (int k = 0; k < i; k++)
+			if (!ds->names[k])
+				return -ERR_NOENT;
+		name = ds->names[i];
+		if (!name)
+			return -ERR_NOENT;
+	}
+	rc = fs_put(s, ds->drive, name, data, len, NULL);
+	if (rc)
+		return rc;
+	if (ds->bare_names && !s->drives[1].prefix)
+		snprintf(out, size, "%s", name);
+	else
+		snprintf(out, size, "%s:%s", ds->prefix, name);
+	return 0;
 }

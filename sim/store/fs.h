@@ -53,6 +53,12 @@ struct fs_drive_spec {
 	/* NULL: any valid name; else the only names the drive holds (NULL-terminated). */
 	const char *const *names;
 	size_t name_max; /* longest name, at most FS_NAME_LONGEST; 0: FS_NAME_MAX */
+	/* Names may have directories ("/security/cacert.pem", BG95/BG96 firmware): components
+	 * separated by '/', one leading '/' (the drive's root) dropped, so "/a/b" and "a/b" are
+	 * the same file. Empty, "." and ".." components are refused. On disk such a name is one
+	 * flat file (each '/' and '%' written as %2F and %25): the store never makes or follows
+	 * host directories below the drive's. */
+	bool subdirs;
 };
 
 struct fs_file {
@@ -99,7 +105,9 @@ void fs_free(struct fs_state *s);
  * list holds those names only. Drive prefixes are case-insensitive ("ufs:" appears in a field
  * log), names are case-sensitive.
  * Returns 0, or -ERR_NAME for an empty, over-long or unknown-drive name, a name with '/', '\\',
- * ':', '*', '?', '"' or a control byte, and "." or "..". name must hold the drive's name_max + 1
+ * ':', '*', '?', '"' or a control byte, and "." or ".."; on a drive with subdirs, '/' separates
+ * components (see struct fs_drive_spec) and name gets the name without its leading '/'.
+ * name must hold the drive's name_max + 1
  * bytes (FS_NAME_MAX + 1 on a drive that sets none; FS_NAME_LONGEST + 1 always suffices). */
 int fs_resolve(const struct fs_state *s, const char *spec, size_t len, enum fs_drive *drive,
                char *name);
@@ -130,6 +138,15 @@ size_t fs_drive_total(const struct fs_state *s, enum fs_drive d);
 size_t fs_drive_file_max(const struct fs_state *s, enum fs_drive d);
 size_t fs_drive_used(const struct fs_state *s, enum fs_drive d);
 size_t fs_drive_count(const struct fs_state *s, enum fs_drive d);
+
+/* Store a file given at start (modemsim --preload-certs) as the i-th of its kind (0 the CA, 1
+ * the client certificate, 2 its key): on the store's first drive that persists, under that
+ * drive's i-th fixed name where it has a list (M95 NVRAM: CA0, CC0, CK0), else under
+ * conventional ("cacert.pem"). out gets the name as a host gives it to AT+QSSLCFG and its
+ * like: "UFS:cacert.pem", "NVRAM:CA0", or the bare name on a store of one drive. Returns 0,
+ * -ERR_NOENT (no drive persists, or the list is shorter), or fs_put's errors. */
+int fs_preload(struct fs_state *s, int i, const char *conventional, const uint8_t *data, size_t len,
+               char *out, size_t size);
 
 /* For the TLS code: the bytes of a file named as the host names it in AT+QSSLCFG (EC25
  * "RAM:x", "UFS:x" or "x" meaning UFS:x; M95 "RAM:x", "NVRAM:CA0"). The pointer stays valid

@@ -114,6 +114,47 @@ static void test_names(void)
 	fs_free(&m95);
 }
 
+/* BG96 (subdirs): '/'-separated components, one leading '/' dropped; each file one flat disk
+ * file under <root>/UFS ('/' as %2F, '%' as %25), loaded back under its name. */
+static void test_subdirs(void)
+{
+	static const char *const bad[] = {
+	        "/",    "a/",    "a//b",           "//a", "/../x", "a/./b",
+	        "a/..", "UFS:/", "ufs:/a/../../b", NULL};
+	struct fs_state s;
+	char name[FS_NAME_MAX + 1];
+	enum fs_drive d;
+	const uint8_t *data;
+	size_t len;
+
+	CHECK(fs_init(&s, profile_bg96.drives, at("bg96"), 2) == 0);
+	CHECK(fs_resolve(&s, "ufs:/security/ca.pem", 20, &d, name) == 0 && d == FS_UFS &&
+	      strcmp(name, "security/ca.pem") == 0);
+	CHECK(fs_resolve(&s, "/security/ca.pem", 16, &d, name) == 0 &&
+	      strcmp(name, "security/ca.pem") == 0);
+	CHECK(fs_resolve_pattern(&s, "UFS:/security/*", 15, &d, name) == 0 &&
+	      strcmp(name, "security/*") == 0);
+	for (size_t i = 0; bad[i]; i++)
+		CHECK(fs_resolve(&s, bad[i], strlen(bad[i]), &d, name) == -ERR_NAME);
+	CHECK(put(&s, FS_UFS, "security/ca.pem", "ca") == 0);
+	CHECK(put(&s, FS_UFS, "100%", "p") == 0);
+	CHECK(access(at("bg96/UFS/security%2Fca.pem"), F_OK) == 0);
+	CHECK(access(at("bg96/UFS/100%25"), F_OK) == 0);
+	CHECK(entries(at("bg96/UFS")) == 2);
+	fs_free(&s);
+	CHECK(fs_init(&s, profile_bg96.drives, at("bg96"), 2) == 0);
+	CHECK(fs_get(&s, "/security/ca.pem", &data, &len) == 0 && len == 2 &&
+	      memcmp(data, "ca", 2) == 0);
+	CHECK(fs_get(&s, "UFS:100%", &data, &len) == 0 && len == 1);
+	CHECK(fs_delete(&s, fs_find(&s, FS_UFS, "security/ca.pem")) == 0);
+	CHECK(entries(at("bg96/UFS")) == 1);
+	fs_free(&s);
+	/* the EC25 keeps flat names */
+	CHECK(fs_init(&s, profile_ec25.drives, NULL, 0) == 0);
+	CHECK(fs_resolve(&s, "/security/ca.pem", 16, &d, name) == -ERR_NAME);
+	fs_free(&s);
+}
+
 static void test_persist_and_reboot(void)
 {
 	const char *root = at("p/0");
@@ -261,6 +302,7 @@ int main(void)
 		return 1;
 	}
 	test_names();
+	test_subdirs();
 	test_persist_and_reboot();
 	test_link_at_start();
 	test_link_later();

@@ -1172,8 +1172,29 @@ static void test_close(void)
 	}
 }
 
+/* RFC 2202 test cases 1 and 2. */
+static void test_hmac_sha1(void)
+{
+	static const uint8_t want1[TLS_SHA1_LEN] = {0xb6, 0x17, 0x31, 0x86, 0x55, 0x05, 0x72,
+	                                            0x64, 0xe2, 0x8b, 0xc0, 0xb6, 0xfb, 0x37,
+	                                            0x8c, 0x8e, 0xf1, 0x46, 0xbe, 0x00};
+	static const uint8_t want2[TLS_SHA1_LEN] = {0xef, 0xfc, 0xdf, 0x6a, 0xe5, 0xeb, 0x2f,
+	                                            0xa2, 0xd2, 0x74, 0x16, 0xd5, 0xf1, 0x84,
+	                                            0xdf, 0x9c, 0x25, 0x9a, 0x7c, 0x79};
+	uint8_t key[20], out[TLS_SHA1_LEN];
+	const char *msg = "what do ya want for nothing?";
+
+	memset(key, 0x0b, sizeof(key));
+	CHECK(tls_hmac_sha1(key, sizeof(key), (const uint8_t *)"Hi There", 8, out) == 0);
+	CHECK(memcmp(out, want1, sizeof(out)) == 0);
+	CHECK(tls_hmac_sha1((const uint8_t *)"Jefe", 4, (const uint8_t *)msg, strlen(msg), out) ==
+	      0);
+	CHECK(memcmp(out, want2, sizeof(out)) == 0);
+}
+
 int main(void)
 {
+	test_hmac_sha1();
 	make_pki();
 	test_verify_levels();
 	test_clock();

@@ -60,6 +60,7 @@
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/md.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pem.h>
@@ -71,6 +72,7 @@
 #include <mbedtls/ssl_ciphersuites.h>
 #include <mbedtls/x509_crt.h>
 
+#include "core/err.h"
 #include "core/buf.h"
 #include "core/log.h"
 
@@ -1378,4 +1380,14 @@ const char *tls_suite_name(const struct tls_session *s)
 		return "";
 	name = mbedtls_ssl_get_ciphersuite(&s->ssl);
 	return name ? name : "";
+}
+
+int tls_hmac_sha1(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
+                  uint8_t out[TLS_SHA1_LEN])
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA1);
+
+	if (!md || mbedtls_md_hmac(md, key, key_len, msg, msg_len, out) != 0)
+		return -ERR_IO;
+	return 0;
 }

@@ -115,4 +115,11 @@ const char *tls_suite_name(const struct tls_session *s);
  * drops RC4 and 3DES suites: 0x0004, 0x0005, 0x000A, 0xC003, 0xC008, 0xC00D, 0xC012). */
 bool tls_suite_supported(int iana_id);
 
+#define TLS_SHA1_LEN 20
+/* HMAC-SHA1 (RFC 2104) of msg under key into out, for credentials a module derives itself
+ * (AT+QMTCFG="aliauth"): here because this is the one file that includes mbedTLS. Returns 0 or
+ * -ERR_IO (the library refused). */
+int tls_hmac_sha1(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
+                  uint8_t out[TLS_SHA1_LEN]);
+
 #endif
