@@ -985,7 +985,7 @@ def upload_data(cmd, size, pki, logged):
 def replay_session(session, model, scenario=None, args=(), timeout=20.0, verbose=False):
     """Drive a modemsim of `model` with the session's host side; return the list of
     compared rows (dicts) for the diff."""
-    from modemsim import ModemSim, Timeout  # the harness's launcher
+    from modemsim_harness.modemsim import ModemSim, Timeout  # the harness's launcher
     exs, _ = exchanges(session)
     argv = list(args)
     joined = " ".join(e.cmd.upper() for e in exs)
@@ -1309,7 +1309,7 @@ def pick_model(session, forced):
 
 
 def available_models():
-    from modemsim import BINARY
+    from modemsim_harness.modemsim import BINARY
     import subprocess
     try:
         r = subprocess.run([BINARY, "--list-models"], capture_output=True, text=True,

@@ -11,7 +11,9 @@ import pytest
 from modemsim import BINARY, ROOT
 
 TOOL = os.path.join(ROOT, "harness", "fieldlog.py")
-SEEDS = "/work/shared/seeds"
+# The project's seed documents sit next to the checkout (../shared/seeds), or where
+# MODEMSIM_SEEDS says.
+SEEDS = os.environ.get("MODEMSIM_SEEDS", os.path.join(os.path.dirname(ROOT), "shared", "seeds"))
 SEED000 = os.path.join(SEEDS, "000_97def052b118702b.txt")
 SEED002 = os.path.join(SEEDS, "002_eed5f69e068ad108.txt")
 SEED003 = os.path.join(SEEDS, "003_859eb65525a0c5ae.txt")
