@@ -47,9 +47,20 @@ from modemsim_harness.broker import MqttClient
 from modemsim_harness.modemsim import ModemSim
 
 # main at 383de12 (per-session entropy + CTR_DRBG, certificates parsed per session, mosquitto
-# with its default queue limits), median of 3 runs on the 2-core build machine; keyed by
-# "tls" / "plain" and N. Filled in from --save-reference output.
-REFERENCE = {}
+# with its default queue limits), median of 3 runs on the 2-core build machine (load < 0.5),
+# from --save-reference; keyed by "tls" / "plain" and N.
+REFERENCE = {
+    "tls": {
+        "200": {"rss_idle_kb": 98.74, "rss_conn_kb": 111.08, "cpu_conn_ms": 1.85,
+                "conn_per_s": 540.5, "wall_s": 0.383},
+        "1000": {"rss_idle_kb": 87.53, "rss_conn_kb": 108.48, "cpu_conn_ms": 2.07,
+                 "conn_per_s": 483.1, "wall_s": 2.087},
+    },
+    "plain": {
+        "1000": {"rss_idle_kb": 87.51, "rss_conn_kb": 17.16, "cpu_conn_ms": 0.15,
+                 "conn_per_s": 6666.7, "wall_s": 0.173},
+    },
+}
 
 
 def run(count, seconds):
