@@ -30,9 +30,11 @@ must get every message. It prints, as the median of --runs runs:
                 W modems between AT+QMTOPEN and +QMTCONN at once), as a fleet's host would.
 
 The reference: figures of an earlier build, printed side by side with the ratio new/old. They
-come from --reference FILE (JSON written by --save-reference FILE), else from REFERENCE below
-(main before the shared-DRBG change, measured on the 2-core build machine; see its comment).
-To measure another build, point MODEMSIM_BIN at its binary.
+come from --reference-bin PATH (that build measured now, its runs interleaved with this
+build's: CPU time on a shared machine moves with its clock and neighbours by up to 2x within
+minutes, so only an interleaved comparison of CPU figures means much), else --reference FILE
+(JSON written by --save-reference FILE), else REFERENCE below (main before the shared-DRBG
+change; see its comment). To measure another build alone, point MODEMSIM_BIN at its binary.
 """
 import argparse
 import json
@@ -43,6 +45,7 @@ import sys
 import time
 
 from modemsim_harness import fleet as fl
+from modemsim_harness import modemsim as ms
 from modemsim_harness.broker import MqttClient
 from modemsim_harness.modemsim import ModemSim
 
@@ -88,8 +91,11 @@ def run(count, seconds):
         sim.stop()
 
 
-def fleet_run(n, tls, timeout, window=0):
-    """One fleet run; returns the figures (see the module docstring)."""
+def fleet_run(n, tls, timeout, window=0, binary=None):
+    """One fleet run (of binary: this build's when None); returns the figures (see the module
+    docstring)."""
+    if binary:
+        ms.BINARY = binary
     sim = ModemSim("--broker", "embedded", count=n, trace=False, log=False)
     sub = None
     f = None
@@ -133,10 +139,16 @@ FIGURES = (("rss_idle_kb", "rss/idle KiB"), ("rss_conn_kb", "rss/conn KiB"),
 
 def fleet_main(a):
     kind = "tls" if a.tls else "plain"
-    runs = [fleet_run(a.fleet, a.tls, a.timeout, a.window) for _ in range(a.runs)]
-    for r in runs:
-        print("run: " + " ".join("%s=%.3f" % (k, r[k]) for k, _ in FIGURES) +
-              " missing=%d" % r["missing"], file=sys.stderr)
+    ours = ms.BINARY
+    runs, ref_runs = [], []
+    for _ in range(a.runs):
+        if a.reference_bin:  # interleaved: both builds see the same machine
+            ref_runs.append(fleet_run(a.fleet, a.tls, a.timeout, a.window, a.reference_bin))
+        runs.append(fleet_run(a.fleet, a.tls, a.timeout, a.window, ours))
+    for label, rs in (("reference run", ref_runs), ("run", runs)):
+        for r in rs:
+            print("%s: " % label + " ".join("%s=%.3f" % (k, r[k]) for k, _ in FIGURES) +
+                  " missing=%d" % r["missing"], file=sys.stderr)
     med = {k: statistics.median(r[k] for r in runs) for k, _ in FIGURES}
     med["missing"] = max(r["missing"] for r in runs)
     ref_all = REFERENCE
@@ -144,6 +156,8 @@ def fleet_main(a):
         with open(a.reference) as fh:
             ref_all = json.load(fh)
     ref = ref_all.get(kind, {}).get(str(a.fleet))
+    if ref_runs:
+        ref = {k: statistics.median(r[k] for r in ref_runs) for k, _ in FIGURES}
     if a.save_reference:
         data = {}
         if os.path.exists(a.save_reference):
@@ -176,6 +190,10 @@ def main():
                          "(0: all at once)")
     ap.add_argument("--reference", help="--fleet: JSON of reference figures")
     ap.add_argument("--save-reference", help="--fleet: add this run's figures to a JSON file")
+    ap.add_argument("--reference-bin", metavar="PATH",
+                    help="--fleet: measure the reference now, with this modemsim binary (of "
+                         "another build tree of a checkout), a run of it before each run of "
+                         "this build")
     a = ap.parse_args()
     if a.fleet:
         sys.exit(fleet_main(a))
