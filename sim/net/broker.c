@@ -259,6 +259,9 @@ static int pick_ports(int *ports, int n)
 	return rc;
 }
 
+/* Queued QoS 1 and 2 messages per client beyond those in flight (mosquitto's default: 1000). */
+#define NET_BROKER_QUEUE 100000
+
 static int write_config(struct net_broker *b)
 {
 	const struct net_broker_info *in = &b->info;
@@ -276,6 +279,19 @@ static int write_config(struct net_broker *b)
 	        "log_dest stderr\n"
 	        "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
 	        "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n");
+	/* Fleets (issue 13): a subscriber of the harness takes one QoS 1 message per modem in a
+	 * burst, and mosquitto's default queue (1000 beyond the 20 in flight, per client) drops
+	 * the rest silently, after the broker acknowledged them to the modems. The queue is
+	 * bounded still, at NET_BROKER_QUEUE messages per client (a few hundred bytes each), so
+	 * a persistent session nobody resumes cannot take the machine's memory. In flight stays
+	 * mosquitto's 20: what a modem subscribed at QoS 1 sees arrive unacknowledged is the
+	 * broker's behaviour, not a fleet setting.
+	 * The listen backlog is not configurable: mosquitto 2.0 passes 100 to listen() (ss -ltn
+	 * shows Send-Q 100 with somaxconn at 4096), so more than 100 connections arriving while
+	 * it is busy with TLS handshakes overflow the accept queue and the kernel drops their
+	 * SYNs; the client retries after its 1 s initial RTO. See sim/README.md, "Fleets". */
+	fprintf(f, "max_queued_messages %d\nmax_queued_bytes 0\nmax_inflight_messages 20\n",
+	        NET_BROKER_QUEUE);
 	/* Started as root, mosquitto drops to the "mosquitto" user, which may not reach a PKI
 	 * under /root; it stays root instead (mosquitto.conf(5), "user"). */
 	if (geteuid() == 0)

@@ -774,6 +774,58 @@ static void test_keys(void)
 	            "client certificate RAM:client.pem: PEM parse error: data truncated");
 }
 
+/* Sessions configured with the same bytes share one parse (tls.c's cache): they must work at
+ * the same time, outlive one another in any order, and never lend a parse to a session whose
+ * bytes or password differ. More distinct contents than the cache holds parse their own. */
+static void test_shared_files(void)
+{
+	struct srv_opts mutual = {.authmode = MBEDTLS_SSL_VERIFY_REQUIRED};
+	struct tls_config cfg = base_cfg();
+	struct blob ca = file("ca.pem");
+	struct run r[3], many[70];
+	struct blob padded[70];
+	size_t i;
+
+	client_files(&cfg, "cli.pem", "cli_enc.key");
+	cfg.key_password = "secret";
+	current = "shared: three sessions, one parse";
+	for (i = 0; i < 3; i++) {
+		run_start(&r[i], &cfg, &mutual, 0);
+		CHECK(r[i].rc == TLS_DONE);
+	}
+	run_end(&r[1]); /* the middle one first: the others keep the parse */
+	expect_ok("shared: a fourth while two live", &cfg, &mutual);
+	cfg.key_password = "nope";
+	expect_fail("shared: same key bytes, wrong password", &cfg, &mutual,
+	            "private key password wrong for RAM:client.key");
+	cfg.key_password = "secret";
+	cfg.ca_name = "UFS:other.pem";
+	cfg.ca_len = ca.n / 2;
+	expect_fail("shared: same CA file cut, other name", &cfg, &mutual,
+	            "CA certificate UFS:other.pem: PEM parse error: data truncated");
+	cfg.ca_len = ca.n;
+	run_end(&r[0]);
+	run_end(&r[2]);
+	expect_ok("shared: again after every session went", &cfg, &mutual);
+
+	current = "shared: more contents than the cache holds";
+	cfg = base_cfg();
+	for (i = 0; i < 70; i++) {
+		padded[i] = concat(ca, ca, 0);
+		padded[i].p = realloc(padded[i].p, ca.n + i + 1);
+		memset(padded[i].p + ca.n, '\n', i);
+		padded[i].n = ca.n + i;
+		cfg.ca = padded[i].p;
+		cfg.ca_len = padded[i].n;
+		run_start(&many[i], &cfg, &srv_default, 0);
+		CHECK(many[i].rc == TLS_DONE);
+	}
+	for (i = 0; i < 70; i++) {
+		run_end(&many[(i * 37) % 70]); /* a scattered order */
+		free(padded[i].p);
+	}
+}
+
 static void test_versions_and_suites(void)
 {
 	static const int rsa_only[] = {0x002F, 0x0035, 0x003D, 0xC013, 0xC014, 0xC027, 0xC02F, 0};
@@ -1148,6 +1200,7 @@ int main(void)
 	test_clock();
 	test_ca_files();
 	test_keys();
+	test_shared_files();
 	test_versions_and_suites();
 	test_names();
 	test_data();

@@ -23,7 +23,32 @@
  *   2.28's default profile wants SHA-2 and RSA 2048: a choice (unverified on a real module) so
  *   that certificates which modules of the EC25/M95 era took are not refused by us alone.
  * - Before the ServerHello a handshake_failure alert can only be about what we offered, so it
- *   is reported as "no common cipher suite" (our inference; the alert carries no reason). */
+ *   is reported as "no common cipher suite" (our inference; the alert carries no reason).
+ *
+ * Memory and CPU at fleet scale (issue 13: a thousand modems in one process):
+ * - One entropy source and one CTR_DRBG for the process (struct tls_rng), seeded on the first
+ *   session and freed at exit, instead of an entropy context (38 KiB, and its setup cost) and a
+ *   DRBG per session. A session's own seed (cfg->seed) is mixed into the shared DRBG as
+ *   additional input when the session is made. Every session still runs its own full handshake
+ *   with its own ephemeral keys; nothing of one session is reused by another (no tickets, no
+ *   session cache). A DRBG per session seeded from the process one would cost sizeof
+ *   (mbedtls_ctr_drbg_context) more per session and buys no separation that matters in one
+ *   process.
+ * - Certificates and keys are parsed once per file content (struct tls_parsed: a cache keyed by
+ *   the SHA-256 of the bytes, their length and, for keys, the password), shared read-only by
+ *   every session configured with the same bytes, refcounted and freed with the last session
+ *   using it. At most TLS_CACHE_MAX contents are cached at a time; beyond, a session parses its
+ *   own copy, as before. Parse failures are never cached, so causes stay per session.
+ * - The record buffers are mbedTLS's: 2.28 allocates MBEDTLS_SSL_IN/OUT_BUFFER_LEN (16 KiB of
+ *   content each) at mbedtls_ssl_setup, fixed at compile time, and Debian's build lacks
+ *   MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH, so the max_fragment_length extension could only shrink
+ *   the records, not the buffers. Worse, tried against the embedded mosquitto (OpenSSL 3
+ *   agrees to 1024), the handshake fails: the server's Certificate message then spans
+ *   records, and 2.28 cannot reassemble a TLS handshake message ("The requested feature is
+ *   not available"). So it is not offered; the module's ClientHello is unchanged.
+ *
+ * The process is one thread (one libuv loop): the shared DRBG and the cache take no lock. A
+ * second thread making sessions would need one around tls_rng and tls_cache. */
 #include "tls/tls.h"
 
 #include <arpa/inet.h>
@@ -42,6 +67,7 @@
 #include <mbedtls/pkcs12.h>
 #include <mbedtls/pkcs5.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ciphersuites.h>
 #include <mbedtls/x509_crt.h>
@@ -56,6 +82,10 @@
 /* Ciphertext waiting for the socket beyond which tls_write takes nothing (TLS_WANT). */
 #define TLS_OUT_LIMIT (64 * 1024)
 #define TLS_CAUSE_LEN 512
+/* A drained ciphertext buffer keeps its storage up to this size; a larger one (the server's
+ * handshake flight, a large message) is released, so that an idle session of a fleet holds
+ * no more than this twice beside mbedTLS's own record buffers. */
+#define TLS_BUF_KEEP 1024
 
 enum tls_state {
 	TLS_ST_HANDSHAKE,
@@ -64,14 +94,46 @@ enum tls_state {
 	TLS_ST_FAILED,
 };
 
+/* Distinct certificate or key contents parsed and shared at a time (a fleet uses one CA file,
+ * and one client certificate and key when they share them); sessions beyond parse their own. */
+#define TLS_CACHE_MAX 64
+
+enum tls_parsed_kind { TLS_PARSED_CRT, TLS_PARSED_KEY };
+
+/* One parsed certificate chain or key, shared by the sessions configured with the same bytes. */
+struct tls_parsed {
+	struct tls_parsed *next; /* in tls_cache, or NULL when not cached (a session's own) */
+	enum tls_parsed_kind kind;
+	unsigned char digest[32]; /* SHA-256 of the bytes (and of the password, for a key) */
+	size_t len;
+	unsigned refs;
+	bool cached;
+	/* a key: the certificate content it was last found to match (mbedtls_pk_check_pair
+	 * costs a private-key operation, which a fleet sharing the files need not repeat) */
+	unsigned char paired_digest[32];
+	size_t paired_len;
+	mbedtls_x509_crt crt;
+	mbedtls_pk_context pk;
+};
+
+static struct {
+	struct tls_parsed *head;
+	unsigned count;
+} tls_cache;
+
+/* The process's random generator (see the header comment). */
+static struct {
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	bool ready;
+} tls_rng;
+
 struct tls_session {
 	mbedtls_ssl_context ssl;
 	mbedtls_ssl_config conf;
-	mbedtls_entropy_context entropy;
-	mbedtls_ctr_drbg_context drbg;
-	mbedtls_x509_crt ca;
-	mbedtls_x509_crt cert;
-	mbedtls_pk_context key;
+	struct tls_parsed *ca;
+	struct tls_parsed *cert;
+	struct tls_parsed *key;
 	int *suites; /* 0-terminated; mbedtls_ssl_conf_ciphersuites keeps the pointer */
 	enum tls_state state;
 	enum tls_verify verify;
@@ -324,6 +386,8 @@ static int bio_recv(void *ctx, unsigned char *p, size_t n)
 	if (s->in_off == s->in.len) {
 		s->in.len = 0;
 		s->in_off = 0;
+		if (s->in.cap > TLS_BUF_KEEP)
+			buf_free(&s->in);
 	}
 	return (int)n;
 }
@@ -396,11 +460,92 @@ static void pem_diagnosis(const uint8_t *p, size_t n, const char *what, const ch
 	snprintf(buf, len, "PEM parse error: %s", lib_error(ret, lib, sizeof(lib)));
 }
 
-static int load_crt(struct tls_session *s, mbedtls_x509_crt *chain, const char *role,
+/* ---- parsed certificates and keys, shared by content (see the header comment) ---- */
+
+static void parsed_digest(const uint8_t *p, size_t n, const char *pwd, unsigned char out[32])
+{
+	mbedtls_sha256_context c;
+
+	mbedtls_sha256_init(&c);
+	mbedtls_sha256_starts_ret(&c, 0);
+	mbedtls_sha256_update_ret(&c, p, n);
+	if (pwd && pwd[0]) {
+		/* the same key bytes under another password are another entry */
+		mbedtls_sha256_update_ret(&c, (const unsigned char *)"", 1);
+		mbedtls_sha256_update_ret(&c, (const unsigned char *)pwd, strlen(pwd));
+	}
+	mbedtls_sha256_finish_ret(&c, out);
+	mbedtls_sha256_free(&c);
+}
+
+/* A cached entry with these bytes, its reference taken; or NULL. */
+static struct tls_parsed *parsed_get(enum tls_parsed_kind kind, const unsigned char digest[32],
+                                     size_t len)
+{
+	struct tls_parsed *e;
+
+	for (e = tls_cache.head; e; e = e->next)
+		if (e->kind == kind && e->len == len && !memcmp(e->digest, digest, 32)) {
+			e->refs++;
+			return e;
+		}
+	return NULL;
+}
+
+static struct tls_parsed *parsed_new(enum tls_parsed_kind kind, const unsigned char digest[32],
+                                     size_t len)
+{
+	struct tls_parsed *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->kind = kind;
+	memcpy(e->digest, digest, 32);
+	e->len = len;
+	e->refs = 1;
+	mbedtls_x509_crt_init(&e->crt);
+	mbedtls_pk_init(&e->pk);
+	return e;
+}
+
+/* A successfully parsed entry joins the cache, unless it is full. */
+static void parsed_share(struct tls_parsed *e)
+{
+	if (tls_cache.count >= TLS_CACHE_MAX)
+		return;
+	e->cached = true;
+	e->next = tls_cache.head;
+	tls_cache.head = e;
+	tls_cache.count++;
+}
+
+/* Drop a reference; the last one frees the entry. NULL-safe. */
+static void parsed_put(struct tls_parsed *e)
+{
+	struct tls_parsed **pp;
+
+	if (!e || --e->refs)
+		return;
+	if (e->cached) {
+		for (pp = &tls_cache.head; *pp; pp = &(*pp)->next)
+			if (*pp == e) {
+				*pp = e->next;
+				break;
+			}
+		tls_cache.count--;
+	}
+	mbedtls_x509_crt_free(&e->crt);
+	mbedtls_pk_free(&e->pk);
+	free(e);
+}
+
+static int load_crt(struct tls_session *s, struct tls_parsed **out, const char *role,
                     const char *name, const uint8_t *p, size_t n)
 {
+	unsigned char digest[32];
+	struct tls_parsed *e;
 	const uint8_t *in;
-	uint8_t *tmp;
+	uint8_t *tmp = NULL;
 	size_t len;
 	char why[256];
 	int ret;
@@ -411,14 +556,21 @@ static int load_crt(struct tls_session *s, mbedtls_x509_crt *chain, const char *
 		set_cause(s, "%s %s: file is empty", role, name);
 		return -1;
 	}
-	in = as_parse_input(p, n, &tmp, &len);
+	parsed_digest(p, n, NULL, digest);
+	*out = parsed_get(TLS_PARSED_CRT, digest, n);
+	if (*out)
+		return 0;
+	e = parsed_new(TLS_PARSED_CRT, digest, n);
+	in = e ? as_parse_input(p, n, &tmp, &len) : NULL;
 	if (!in) {
+		parsed_put(e);
 		set_cause(s, "%s %s: out of memory", role, name);
 		return -1;
 	}
-	ret = mbedtls_x509_crt_parse(chain, in, len);
+	ret = mbedtls_x509_crt_parse(&e->crt, in, len);
 	free(tmp);
 	if (ret < 0) {
+		parsed_put(e);
 		pem_diagnosis(p, n, "certificate", "-----BEGIN CERTIFICATE-----", ret, why,
 		              sizeof(why));
 		set_cause(s, "%s %s: %s", role, name, why);
@@ -427,6 +579,8 @@ static int load_crt(struct tls_session *s, mbedtls_x509_crt *chain, const char *
 	if (ret > 0)
 		log_msg(LOG_DEBUG, "tls: %s %s: %d certificate(s) skipped as unparsable", role,
 		        name, ret);
+	parsed_share(e);
+	*out = e;
 	return 0;
 }
 
@@ -435,8 +589,10 @@ static int load_key(struct tls_session *s, const struct tls_config *cfg)
 	const char *name = cfg->key_name ? cfg->key_name : "(unnamed)";
 	const char *pwd = cfg->key_password;
 	size_t pwdlen = pwd ? strlen(pwd) : 0;
+	unsigned char digest[32];
+	struct tls_parsed *e;
 	const uint8_t *in;
-	uint8_t *tmp;
+	uint8_t *tmp = NULL;
 	size_t len;
 	char why[256];
 	int ret;
@@ -445,17 +601,27 @@ static int load_key(struct tls_session *s, const struct tls_config *cfg)
 		set_cause(s, "private key %s: file is empty", name);
 		return -1;
 	}
-	in = as_parse_input(cfg->key, cfg->key_len, &tmp, &len);
+	parsed_digest(cfg->key, cfg->key_len, pwd, digest);
+	s->key = parsed_get(TLS_PARSED_KEY, digest, cfg->key_len);
+	if (s->key)
+		return 0;
+	e = parsed_new(TLS_PARSED_KEY, digest, cfg->key_len);
+	in = e ? as_parse_input(cfg->key, cfg->key_len, &tmp, &len) : NULL;
 	if (!in) {
+		parsed_put(e);
 		set_cause(s, "private key %s: out of memory", name);
 		return -1;
 	}
-	ret = mbedtls_pk_parse_key(&s->key, in, len, (const unsigned char *)(pwdlen ? pwd : NULL),
+	ret = mbedtls_pk_parse_key(&e->pk, in, len, (const unsigned char *)(pwdlen ? pwd : NULL),
 	                           pwdlen);
 	free(tmp);
-	switch (ret) {
-	case 0:
+	if (ret == 0) {
+		parsed_share(e);
+		s->key = e;
 		return 0;
+	}
+	parsed_put(e);
+	switch (ret) {
 	case MBEDTLS_ERR_PK_PASSWORD_REQUIRED:
 		set_cause(s, "private key %s is encrypted but no password is configured", name);
 		return -1;
@@ -479,6 +645,64 @@ static int load_key(struct tls_session *s, const struct tls_config *cfg)
 	              sizeof(why));
 	set_cause(s, "private key %s: %s", name, why);
 	return -1;
+}
+
+/* Does the key belong to the certificate? Remembered per key for the last certificate content
+ * checked, so a fleet sharing one pair pays the private-key operation once. */
+static bool key_matches(struct tls_parsed *key, const struct tls_parsed *cert)
+{
+	if (key->paired_len == cert->len && !memcmp(key->paired_digest, cert->digest, 32))
+		return true;
+	if (mbedtls_pk_check_pair(&cert->crt.pk, &key->pk))
+		return false;
+	memcpy(key->paired_digest, cert->digest, 32);
+	key->paired_len = cert->len;
+	return true;
+}
+
+/* ---- the process's random generator ---- */
+
+static void rng_free(void)
+{
+	if (!tls_rng.ready)
+		return;
+	mbedtls_ctr_drbg_free(&tls_rng.drbg);
+	mbedtls_entropy_free(&tls_rng.entropy);
+	tls_rng.ready = false;
+}
+
+/* The shared DRBG, seeded on first use, with the session's seed mixed in as additional input;
+ * NULL with the library's reason in why. */
+static mbedtls_ctr_drbg_context *rng_get(uint64_t seed, char *why, size_t len)
+{
+	static const char pers[] = "modemsim-tls";
+	static bool registered;
+	unsigned char add[8];
+	int ret, i;
+
+	if (!tls_rng.ready) {
+		mbedtls_entropy_init(&tls_rng.entropy);
+		mbedtls_ctr_drbg_init(&tls_rng.drbg);
+		ret = mbedtls_ctr_drbg_seed(&tls_rng.drbg, mbedtls_entropy_func, &tls_rng.entropy,
+		                            (const unsigned char *)pers, sizeof(pers) - 1);
+		if (ret) {
+			mbedtls_ctr_drbg_free(&tls_rng.drbg);
+			mbedtls_entropy_free(&tls_rng.entropy);
+			lib_error(ret, why, len);
+			return NULL;
+		}
+		tls_rng.ready = true;
+		if (!registered && atexit(rng_free) == 0)
+			registered = true;
+	}
+	for (i = 0; i < 8; i++)
+		add[i] = (unsigned char)(seed >> (8 * i));
+	ret = mbedtls_ctr_drbg_update_ret(&tls_rng.drbg, add, sizeof(add));
+	if (ret) {
+		lib_error(ret, why, len);
+		return NULL;
+	}
+	return &tls_rng.drbg;
 }
 
 /* ---- cipher suites ---- */
@@ -585,11 +809,10 @@ static int version_minor(enum tls_version v)
 
 static int configure(struct tls_session *s, const struct tls_config *cfg)
 {
-	static const char pers_tag[] = "modemsim-tls";
-	unsigned char pers[sizeof(pers_tag) + 8];
+	mbedtls_ctr_drbg_context *drbg;
 	bool cert_set, key_set;
 	char lib[128];
-	int ret, i;
+	int ret;
 
 	if (!version_valid(cfg->version_min) || !version_valid(cfg->version_max) ||
 	    cfg->version_min > cfg->version_max) {
@@ -597,13 +820,9 @@ static int configure(struct tls_session *s, const struct tls_config *cfg)
 		          (int)cfg->version_max);
 		return -1;
 	}
-	memcpy(pers, pers_tag, sizeof(pers_tag));
-	for (i = 0; i < 8; i++)
-		pers[sizeof(pers_tag) + (size_t)i] = (unsigned char)(cfg->seed >> (8 * i));
-	ret = mbedtls_ctr_drbg_seed(&s->drbg, mbedtls_entropy_func, &s->entropy, pers,
-	                            sizeof(pers));
-	if (ret) {
-		set_cause(s, "random generator: %s", lib_error(ret, lib, sizeof(lib)));
+	drbg = rng_get(cfg->seed, lib, sizeof(lib));
+	if (!drbg) {
+		set_cause(s, "random generator: %s", lib);
 		return -1;
 	}
 	ret = mbedtls_ssl_config_defaults(&s->conf, MBEDTLS_SSL_IS_CLIENT,
@@ -612,7 +831,7 @@ static int configure(struct tls_session *s, const struct tls_config *cfg)
 		set_cause(s, "TLS configuration: %s", lib_error(ret, lib, sizeof(lib)));
 		return -1;
 	}
-	mbedtls_ssl_conf_rng(&s->conf, mbedtls_ctr_drbg_random, &s->drbg);
+	mbedtls_ssl_conf_rng(&s->conf, mbedtls_ctr_drbg_random, drbg);
 	mbedtls_ssl_conf_min_version(&s->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
 	                             version_minor(cfg->version_min));
 	mbedtls_ssl_conf_max_version(&s->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
@@ -650,7 +869,7 @@ static int configure(struct tls_session *s, const struct tls_config *cfg)
 	if (load_crt(s, &s->ca, "CA certificate", cfg->ca_name, cfg->ca, cfg->ca_len))
 		return -1;
 	mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-	mbedtls_ssl_conf_ca_chain(&s->conf, &s->ca, NULL);
+	mbedtls_ssl_conf_ca_chain(&s->conf, &s->ca->crt, NULL);
 	mbedtls_ssl_conf_verify(&s->conf, verify_cb, s);
 	if (cfg->verify != TLS_VERIFY_MUTUAL)
 		return 0;
@@ -675,13 +894,13 @@ static int configure(struct tls_session *s, const struct tls_config *cfg)
 	}
 	if (load_key(s, cfg))
 		return -1;
-	if (mbedtls_pk_check_pair(&s->cert.pk, &s->key)) {
+	if (!key_matches(s->key, s->cert)) {
 		set_cause(s, "private key %s does not match client certificate %s",
 		          cfg->key_name ? cfg->key_name : "(unnamed)",
 		          cfg->cert_name ? cfg->cert_name : "(unnamed)");
 		return -1;
 	}
-	ret = mbedtls_ssl_conf_own_cert(&s->conf, &s->cert, &s->key);
+	ret = mbedtls_ssl_conf_own_cert(&s->conf, &s->cert->crt, &s->key->pk);
 	if (ret) {
 		set_cause(s, "client certificate: %s", lib_error(ret, lib, sizeof(lib)));
 		return -1;
@@ -708,11 +927,6 @@ int tls_session_new(const struct tls_config *cfg, struct tls_session **out, char
 	}
 	mbedtls_ssl_init(&s->ssl);
 	mbedtls_ssl_config_init(&s->conf);
-	mbedtls_entropy_init(&s->entropy);
-	mbedtls_ctr_drbg_init(&s->drbg);
-	mbedtls_x509_crt_init(&s->ca);
-	mbedtls_x509_crt_init(&s->cert);
-	mbedtls_pk_init(&s->key);
 	buf_init(&s->in, TLS_IN_LIMIT);
 	buf_init(&s->out, 0);
 	s->state = TLS_ST_HANDSHAKE;
@@ -761,11 +975,9 @@ void tls_session_free(struct tls_session *s)
 		return;
 	mbedtls_ssl_free(&s->ssl);
 	mbedtls_ssl_config_free(&s->conf);
-	mbedtls_ctr_drbg_free(&s->drbg);
-	mbedtls_entropy_free(&s->entropy);
-	mbedtls_x509_crt_free(&s->ca);
-	mbedtls_x509_crt_free(&s->cert);
-	mbedtls_pk_free(&s->key);
+	parsed_put(s->ca);
+	parsed_put(s->cert);
+	parsed_put(s->key);
 	buf_free(&s->in);
 	buf_free(&s->out);
 	free(s->suites);
@@ -810,6 +1022,8 @@ void tls_out_consume(struct tls_session *s, size_t n)
 	if (s->out_off == s->out.len) {
 		s->out.len = 0;
 		s->out_off = 0;
+		if (s->out.cap > TLS_BUF_KEEP)
+			buf_free(&s->out);
 	}
 }
 
