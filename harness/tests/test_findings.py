@@ -278,6 +278,23 @@ def test_documented_but_unsimulated_command(modemsim, model):
     assert "AT+XYZZYQW is not a command" in unknown[0]["msg"]
 
 
+@pytest.mark.parametrize("model", ["sim7600", "a7670", "sim7670g"])
+def test_documented_but_unsimulated_simcom_command(modemsim, model):
+    """The SIMCom manuals' NTP, PING, HTTP, GNSS and SMS commands: +CME ERROR: 4 and an info
+    finding, never "not a command of the SIM7600" blamed on the host."""
+    sim = modemsim(model=model)
+    t = sim.open()
+    ok_cmd(t, "AT+CMEE=1")
+    assert t.cmd('AT+CNTP="pool.ntp.org",32') == \
+        b'AT+CNTP="pool.ntp.org",32\r\r\n+CME ERROR: 4\r\n'
+    assert t.cmd("AT+HTTPINIT") == b"AT+HTTPINIT\r\r\n+CME ERROR: 4\r\n"
+    assert t.cmd("AT+XYZZYQW") == b"AT+XYZZYQW\r\r\nERROR\r\n"
+    got = findings(sim, "unsimulated-command")
+    assert [f["severity"] for f in got] == ["info"] * 2, got
+    assert "AT+CNTP is a command of the" in got[0]["msg"]
+    assert len(findings(sim, "unknown-command")) == 1
+
+
 # ---------------------------------------------------------------- MQTT
 
 

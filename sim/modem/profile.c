@@ -96,6 +96,20 @@ static const char *const m95_unsimulated[] = {
         "+QENG",     "+CMUX",    "+QCELLLOC", "+QISSTAT",  NULL,
 };
 
+/* SIMCom: SIM7500/SIM7600 AT manual V3.00 and A76XX AT manual V1.09 (NTP, PING, HTTP(S),
+ * GNSS, SMS, CMUX chapters). */
+static const char *const sim7600_unsimulated[] = {
+        "+CNTP",     "+CPING", "+HTTPINIT", "+HTTPPARA", "+HTTPACTION", "+HTTPREAD",
+        "+HTTPTERM", "+CGPS",  "+CGPSINFO", "+CMGS",     "+CMGR",       "+CMGL",
+        "+CMGD",     "+CSCA",  "+CMUX",     NULL,
+};
+
+static const char *const a76xx_unsimulated[] = {
+        "+CNTP",     "+CPING",    "+HTTPINIT", "+HTTPPARA", "+HTTPACTION", "+HTTPREAD",
+        "+HTTPTERM", "+CGNSSPWR", "+CGPSINFO", "+CMGS",     "+CMGR",       "+CMGL",
+        "+CMGD",     "+CSCA",     "+CMUX",     NULL,
+};
+
 bool profile_unsimulated(const struct model_profile *p, const char *name)
 {
 	for (const char *const *u = p->unsimulated; u && *u; u++)
@@ -444,6 +458,7 @@ const struct model_profile profile_sim7600 = {
         .revisions = sim7600_revisions,
         .gcap = "+GCAP: +CGSM",
         .simcom = SIM7600_TRAITS,
+        .unsimulated = sim7600_unsimulated,
         .mqtt_shutdown = SIMCOM_MQTT_SHUTDOWN,
 };
 
@@ -482,6 +497,7 @@ const struct model_profile profile_a7670 = {
         .revisions = a7670_revisions,
         .gcap = "+GCAP: +CGSM,+FCLASS,+DS",
         .simcom = A76XX_TRAITS,
+        .unsimulated = a76xx_unsimulated,
         .mqtt_shutdown = SIMCOM_MQTT_SHUTDOWN,
 };
 
@@ -519,6 +535,7 @@ const struct model_profile profile_sim7670g = {
         .revisions = sim7670g_revisions,
         .gcap = "+GCAP: +CGSM,+FCLASS,+DS",
         .simcom = A76XX_TRAITS,
+        .unsimulated = a76xx_unsimulated,
         .mqtt_shutdown = SIMCOM_MQTT_SHUTDOWN,
 };
 
