@@ -766,6 +766,8 @@ int main(int argc, char **argv)
 		status = late_status;
 	if (sim.state_tmp)
 		nftw(sim.state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	for (int i = 0; sim.modems && i < sim.opt.count; i++)
+		modem_release(&sim.modems[i]);
 	free(sim.modems);
 	free(ports);
 	free(tports);

@@ -68,7 +68,7 @@
 
 /* What differs between the LTE platforms and the M95. */
 struct g3_dialect {
-	bool shared; /* contexts 1-PDP_EC25_CIDS are the +QICSGP/+QIACT ones (m->pdp.ctx) */
+	bool shared; /* contexts 1-PDP_EC25_CIDS are the +QICSGP/+QIACT ones (modem_pdp(m)->ctx) */
 	int cids; /* +CGDCONT <cid> 1-cids */
 	bool ipv6; /* "IPV6"/"IPV4V6" types, the 8-field +CGDCONT? lines (Qualcomm) */
 	bool ppp; /* "PPP" is accepted */
@@ -105,11 +105,24 @@ static const struct g3_dialect *dialect(const struct at_call *c)
 	return c->fam->data;
 }
 
+static void settings_reset(struct g3_state *st, bool keep_tz);
+
+/* The family's state, allocated with its defaults on first use (an idle modem has none). */
 static struct g3_state *state_of(struct modem *m, const struct at_family *f)
 {
 	void **slot = modem_family_state(m, f);
+	struct g3_state *st;
 
-	return slot ? *slot : NULL;
+	if (!slot)
+		return NULL;
+	if (*slot)
+		return *slot;
+	st = modem_area_alloc(m, sizeof(*st), "3GPP");
+	for (int cid = 0; cid <= G3_CIDS_MAX; cid++)
+		st->ctx[cid].cfg.type = PDP_IPV4;
+	settings_reset(st, false);
+	*slot = st;
+	return st;
 }
 
 static bool is_shared(const struct g3_dialect *d, int cid)
@@ -120,7 +133,7 @@ static bool is_shared(const struct g3_dialect *d, int cid)
 static struct pdp_config *cfg_of(struct modem *m, const struct g3_dialect *d, struct g3_state *st,
                                  int cid)
 {
-	return is_shared(d, cid) ? &m->pdp.ctx[cid].cfg : &st->ctx[cid].cfg;
+	return is_shared(d, cid) ? &modem_pdp(m)->ctx[cid].cfg : &st->ctx[cid].cfg;
 }
 
 static bool ctx_active(struct modem *m, const struct g3_dialect *d, struct g3_state *st, int cid)
@@ -483,17 +496,17 @@ static void cgpaddr_line(struct modem *m, const struct g3_dialect *d, struct g3_
 		return;
 	}
 	/* the type it was activated with: a later +QICSGP/+CGDCONT applies at the next one */
-	switch (m->pdp.ctx[cid].act_type) {
+	switch (modem_pdp(m)->ctx[cid].act_type) {
 	case PDP_IPV6:
-		dotted6(m->pdp.ctx[cid].ip6, v6, sizeof(v6));
+		dotted6(modem_pdp(m)->ctx[cid].ip6, v6, sizeof(v6));
 		at_info(m, "+CGPADDR: %d,\"%s\"", cid, v6);
 		return;
 	case PDP_IPV4V6:
-		dotted6(m->pdp.ctx[cid].ip6, v6, sizeof(v6));
-		at_info(m, "+CGPADDR: %d,\"%s\",\"%s\"", cid, m->pdp.ctx[cid].ip4, v6);
+		dotted6(modem_pdp(m)->ctx[cid].ip6, v6, sizeof(v6));
+		at_info(m, "+CGPADDR: %d,\"%s\",\"%s\"", cid, modem_pdp(m)->ctx[cid].ip4, v6);
 		return;
 	default:
-		at_info(m, "+CGPADDR: %d,\"%s\"", cid, m->pdp.ctx[cid].ip4);
+		at_info(m, "+CGPADDR: %d,\"%s\"", cid, modem_pdp(m)->ctx[cid].ip4);
 		return;
 	}
 }
@@ -708,20 +721,11 @@ static void settings_reset(struct g3_state *st, bool keep_tz)
 	st->qsclk = 0;
 }
 
+/* Nothing up front: state_of() allocates on first use. */
 static int g3_init(struct modem *m, const struct at_family *f)
 {
-	void **slot = modem_family_state(m, f);
-	struct g3_state *st;
-
-	if (!slot)
-		return 0;
-	st = calloc(1, sizeof(*st));
-	if (!st)
-		return -ERR_NOMEM;
-	for (int cid = 0; cid <= G3_CIDS_MAX; cid++)
-		st->ctx[cid].cfg.type = PDP_IPV4;
-	settings_reset(st, false);
-	*slot = st;
+	(void)m;
+	(void)f;
 	return 0;
 }
 

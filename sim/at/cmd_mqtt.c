@@ -63,14 +63,19 @@ struct qmt_dialect {
 	const char *cfg_test; /* AT+QMTCFG=? lines, "\n"-separated */
 };
 
-static struct qmt_state *st(const struct modem *m)
+static struct qmt_state *qmt_alloc(struct modem *m);
+
+/* The family's state, allocated on first use (an idle modem has none). */
+static struct qmt_state *st(const struct modem *cm)
 {
-	return m->qmt;
+	struct modem *m = (struct modem *)cm; /* allocated on first use: logically const */
+
+	return m->qmt ? m->qmt : qmt_alloc(m);
 }
 
 static struct qmt_client *qc_of(struct at_call *c)
 {
-	return &c->m->qmt->q[at_num(c, 0)];
+	return &st(c->m)->q[at_num(c, 0)];
 }
 
 static struct modem *modem_of(const struct mqtt_client *cl)
@@ -1067,21 +1072,25 @@ static void client_defaults(struct qmt_client *q)
 	slots_clear(q);
 }
 
-static int qmt_init(struct modem *m, const struct at_family *f)
-{
-	struct qmt_state *s = calloc(1, sizeof(*s));
+static int qmt_init(struct modem *m, const struct at_family *f);
 
-	if (!s)
-		return -ERR_NOMEM;
-	s->d = f->data;
+static struct qmt_state *qmt_alloc(struct modem *m)
+{
+	const struct at_family *const *f = m->model->families;
+	struct qmt_state *s;
+
+	while (*f && (*f)->init != qmt_init)
+		f++;
+	s = modem_area_alloc(m, sizeof(*s), "AT+QMT*");
+	s->d = (*f)->data; /* st() is reached only through this family's commands and hooks */
 	buf_init(&s->pub.payload, 0);
 	m->qmt = s;
-	m->mqtt.env.ops = &qmt_ops;
-	m->mqtt.env.owner = m;
+	modem_mqtt(m)->env.ops = &qmt_ops;
+	modem_mqtt(m)->env.owner = m;
 	for (int i = 0; i < MQTT_CLIENTS_MAX; i++) {
 		struct qmt_client *q = &s->q[i];
 
-		q->cl = &m->mqtt.c[i];
+		q->cl = &modem_mqtt(m)->c[i];
 		q->cl->user = q;
 		for (int k = 0; k < QMT_RECV_SLOTS; k++) {
 			buf_init(&q->slots[k].topic, 0);
@@ -1089,6 +1098,14 @@ static int qmt_init(struct modem *m, const struct at_family *f)
 		}
 		client_defaults(q);
 	}
+	return s;
+}
+
+/* Nothing up front: st() allocates on first use. */
+static int qmt_init(struct modem *m, const struct at_family *f)
+{
+	(void)m;
+	(void)f;
 	return 0;
 }
 
@@ -1096,8 +1113,10 @@ static int qmt_init(struct modem *m, const struct at_family *f)
  * back to their defaults. The modem's timers (URC jobs) were cancelled already. */
 static void qmt_reboot(struct modem *m)
 {
-	struct qmt_state *s = st(m);
+	struct qmt_state *s = m->qmt;
 
+	if (!s)
+		return;
 	for (int i = 0; i < MQTT_CLIENTS_MAX; i++) {
 		mqtt_client_drop(s->q[i].cl, true);
 		mqtt_cfg_defaults(&s->q[i].cl->cfg);
@@ -1108,7 +1127,7 @@ static void qmt_reboot(struct modem *m)
 
 static void qmt_close(struct modem *m)
 {
-	struct qmt_state *s = st(m);
+	struct qmt_state *s = m->qmt;
 
 	if (!s)
 		return;
@@ -1159,7 +1178,7 @@ static bool qmt_shown(const char *line, size_t len, struct mqtt_shown *out)
 /* The host read what waited: messages the clients kept may be taken now. */
 static void qmt_host_drained(struct modem *m)
 {
-	struct qmt_state *s = st(m);
+	struct qmt_state *s = m->qmt;
 
 	for (int i = 0; s && i < MQTT_CLIENTS_MAX; i++)
 		if (s->q[i].cl->conn && s->q[i].cl->rx.len)
@@ -1170,7 +1189,7 @@ static void qmt_host_drained(struct modem *m)
  * socket is gone, as a reset by the peer; no source names the code). */
 static void qmt_pdp_down(struct modem *m, int cid, bool by_network)
 {
-	for (int i = 0; i < MQTT_CLIENTS_MAX; i++) {
+	for (int i = 0; m->qmt && i < MQTT_CLIENTS_MAX; i++) {
 		struct qmt_client *q = &st(m)->q[i];
 
 		if (q->cl->state == MQTT_S_IDLE || q->pdpcid != cid)

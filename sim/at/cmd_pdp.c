@@ -102,7 +102,7 @@ static int ec25_qicsgp(struct at_call *c)
 	struct pdp_ctx *ctx;
 	int n = c->args.n;
 
-	ctx = &c->m->pdp.ctx[at_num(c, 0)];
+	ctx = &modem_pdp(c->m)->ctx[at_num(c, 0)];
 	if (n == 1) {
 		at_info(c->m, "+QICSGP: %d,\"%s\",\"%s\",\"%s\",%d", ctx->cfg.type, ctx->cfg.apn,
 		        ctx->cfg.user, ctx->cfg.pwd, ctx->cfg.auth);
@@ -148,7 +148,7 @@ static int ec25_qiact(struct at_call *c)
 	if (c->req == AT_REQ_READ) {
 		/* One line per active context; none -> bare OK (reference §1, §4a). */
 		for (cid = 1; cid <= PDP_EC25_CIDS; cid++) {
-			const struct pdp_ctx *x = &m->pdp.ctx[cid];
+			const struct pdp_ctx *x = &modem_pdp(m)->ctx[cid];
 
 			if (!x->active)
 				continue;
@@ -164,7 +164,7 @@ static int ec25_qiact(struct at_call *c)
 	cid = (int)at_num(c, 0);
 	/* reference §8 item 9: activating an active context is an ERROR [LOG BG770A]. Decision:
 	 * QIGETERROR then says 561 (no source gives the code). */
-	if (m->pdp.ctx[cid].active)
+	if (modem_pdp(m)->ctx[cid].active)
 		return qi_fail(c, QIERR_PDP_OPEN_FAILED, "context already active");
 	if (!network_ready(m))
 		return qi_fail(c, QIERR_PDP_OPEN_FAILED, "not registered to the network");
@@ -191,7 +191,7 @@ static int ec25_qideact(struct at_call *c)
 	struct modem *m = c->m;
 	int cid = (int)at_num(c, 0);
 
-	if (!m->pdp.ctx[cid].active)
+	if (!modem_pdp(m)->ctx[cid].active)
 		return qi_ok(c);
 	if (!modem_after(m, modem_delay(m, QIDEACT_MS), ec25_qideact_done, (void *)(intptr_t)cid)) {
 		pdp_deactivate(m, cid);
@@ -220,7 +220,7 @@ static bool valid_addr(const char *s)
  * until the context is deactivated. Decision: an omitted secondary keeps the current one. */
 static int ec25_qidnscfg(struct at_call *c)
 {
-	struct pdp_ctx *ctx = &c->m->pdp.ctx[at_num(c, 0)];
+	struct pdp_ctx *ctx = &modem_pdp(c->m)->ctx[at_num(c, 0)];
 	char pri[PDP_ADDR_MAX], sec[PDP_ADDR_MAX];
 
 	if (!ctx->active) /* decision: 572 for QIGETERROR (no source gives the code) */
@@ -246,7 +246,7 @@ static int ec25_qidnscfg(struct at_call *c)
  * EG800K]). The test form answers a bare OK (EC2x-family TCP/IP AN). */
 static int ec25_qigeterror(struct at_call *c)
 {
-	int err = c->m->pdp.last_err;
+	int err = modem_pdp(c->m)->last_err;
 
 	if (c->req == AT_REQ_TEST)
 		return AT_OK;
@@ -372,7 +372,7 @@ static int dnsgip_start(struct at_call *c, int i, bool legacy)
  * (as +QIOPEN's): an inactive context is reported in the URC, 561 "open PDP context failed". */
 static int ec25_qidnsgip(struct at_call *c)
 {
-	if (!c->m->pdp.ctx[at_num(c, 0)].active) {
+	if (!modem_pdp(c->m)->ctx[at_num(c, 0)].active) {
 		at_why(c->m, "+QIDNSGIP: context %d not active", (int)at_num(c, 0));
 		pdp_set_error(c->m, QIERR_PDP_OPEN_FAILED);
 		modem_urc(c->m, "+QIURC: \"dnsgip\",%d", QIERR_PDP_OPEN_FAILED);
@@ -437,7 +437,7 @@ const struct at_family at_family_pdp_ec25 = {
 
 static struct pdp_config *m95_cfg(struct modem *m)
 {
-	return &m->pdp.m95.cfg[m->pdp.m95.fgcnt];
+	return &modem_pdp(m)->m95.cfg[modem_pdp(m)->m95.fgcnt];
 }
 
 /* AT+QIFGCNT=<id>: the foreground context (0-1). Read: +QIFGCNT: <id>,<channel>, channel 0
@@ -445,10 +445,10 @@ static struct pdp_config *m95_cfg(struct modem *m)
 static int m95_qifgcnt(struct at_call *c)
 {
 	if (c->req == AT_REQ_READ) {
-		at_info(c->m, "+QIFGCNT: %d,0", c->m->pdp.m95.fgcnt);
+		at_info(c->m, "+QIFGCNT: %d,0", modem_pdp(c->m)->m95.fgcnt);
 		return AT_OK;
 	}
-	c->m->pdp.m95.fgcnt = (int)at_num(c, 0);
+	modem_pdp(c->m)->m95.fgcnt = (int)at_num(c, 0);
 	return AT_OK;
 }
 
@@ -608,7 +608,7 @@ static int m95_qistat(struct at_call *c)
 	at_text(c->m, "OK");
 	snprintf(line, sizeof(line), "STATE: %s", pdp_m95_state_name(pdp_m95_state(c->m)));
 	at_text(c->m, line);
-	if (c->m->pdp.m95.mux)
+	if (modem_pdp(c->m)->m95.mux)
 		at_sock_m95_qistat(c->m);
 	return AT_CUSTOM;
 }
@@ -618,19 +618,19 @@ static int m95_qistat(struct at_call *c)
 static int m95_qimux(struct at_call *c)
 {
 	if (c->req == AT_REQ_READ) {
-		at_info(c->m, "+QIMUX: %d", c->m->pdp.m95.mux);
+		at_info(c->m, "+QIMUX: %d", modem_pdp(c->m)->m95.mux);
 		return AT_OK;
 	}
 	for (int i = 0; i < SOCK_MAX; i++) {
 		const struct sock *s = sock_get(c->m, i);
 
 		/* one the peer or the network ended is closed already (GSM SSL AN 2.2.10.2) */
-		if (sock_in_use(s) && !s->peer_closed && at_num(c, 0) != c->m->pdp.m95.mux) {
+		if (sock_in_use(s) && !s->peer_closed && at_num(c, 0) != modem_pdp(c->m)->m95.mux) {
 			at_why(c->m, "+QIMUX: socket %d is open", i);
 			return AT_ERROR;
 		}
 	}
-	c->m->pdp.m95.mux = (int)at_num(c, 0);
+	modem_pdp(c->m)->m95.mux = (int)at_num(c, 0);
 	return AT_OK;
 }
 
@@ -638,10 +638,10 @@ static int m95_qimux(struct at_call *c)
 static int m95_qidnsip(struct at_call *c)
 {
 	if (c->req == AT_REQ_READ) {
-		at_info(c->m, "+QIDNSIP: %d", c->m->pdp.m95.dnsip);
+		at_info(c->m, "+QIDNSIP: %d", modem_pdp(c->m)->m95.dnsip);
 		return AT_OK;
 	}
-	c->m->pdp.m95.dnsip = (int)at_num(c, 0);
+	modem_pdp(c->m)->m95.dnsip = (int)at_num(c, 0);
 	return AT_OK;
 }
 

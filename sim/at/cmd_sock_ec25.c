@@ -165,8 +165,8 @@ static int do_open(struct at_call *c, const char *cmd, int cid, int id, struct s
 	struct sock *s = sock_get(m, id);
 	int rc;
 
-	if (a->mode == SOCK_MODE_TRANSPARENT && m->sock.tp) {
-		at_why(m, "socket %d is already in transparent mode", m->sock.tp->id);
+	if (a->mode == SOCK_MODE_TRANSPARENT && modem_sock(m)->tp) {
+		at_why(m, "socket %d is already in transparent mode", modem_sock(m)->tp->id);
 		return AT_ERROR;
 	}
 	if (sock_in_use(s)) {
@@ -418,8 +418,8 @@ static int cmd_qsslrecv(struct at_call *c)
 static void close_done(struct modem *m, void *arg)
 {
 	(void)arg;
-	if (m->sock.req_sync) {
-		m->sock.req_done = true;
+	if (modem_sock(m)->req_sync) {
+		modem_sock(m)->req_done = true;
 		return;
 	}
 	at_complete(m, AT_OK);
@@ -438,11 +438,11 @@ static int do_close(struct at_call *c, bool ssl)
 		at_why(m, "socket %d is a%s socket", s->id, ssl ? " TCP/UDP" : "n SSL");
 		return AT_ERROR;
 	}
-	m->sock.req_sync = true;
-	m->sock.req_done = false;
+	modem_sock(m)->req_sync = true;
+	modem_sock(m)->req_done = false;
 	sock_close(s, t ? scaled_ms(m, t * 1000) : 0, close_done, NULL);
-	m->sock.req_sync = false;
-	return m->sock.req_done ? AT_OK : AT_PENDING;
+	modem_sock(m)->req_sync = false;
+	return modem_sock(m)->req_done ? AT_OK : AT_PENDING;
 }
 
 static int cmd_qiclose(struct at_call *c)

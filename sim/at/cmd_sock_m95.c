@@ -122,7 +122,7 @@ static void mux_state(struct modem *m)
 {
 	bool any = false;
 
-	if (!m->pdp.m95.mux || !pdp_active(m, 1))
+	if (!modem_pdp(m)->m95.mux || !pdp_active(m, 1))
 		return;
 	for (int i = 0; i < M95_SOCKS; i++) {
 		struct sock *s = sock_get(m, i);
@@ -137,13 +137,13 @@ static void mux_state(struct modem *m)
  * then the state stays what pdp.c made it. */
 static void single_state(struct modem *m, enum pdp_m95_state st)
 {
-	if (!m->pdp.m95.mux && pdp_active(m, 1))
+	if (!modem_pdp(m)->m95.mux && pdp_active(m, 1))
 		pdp_m95_set_state(m, st);
 }
 
 static void sock_moved(struct modem *m, bool tcp, enum pdp_m95_state st)
 {
-	if (m->pdp.m95.mux)
+	if (modem_pdp(m)->m95.mux)
 		mux_state(m);
 	else if (tcp)
 		single_state(m, st);
@@ -206,7 +206,7 @@ static void tp_connect(struct sock *s)
 {
 	struct modem *m = s->m;
 
-	if (s->state != SOCK_S_CONNECTED || s->mode != SOCK_MODE_TRANSPARENT || m->sock.tp)
+	if (s->state != SOCK_S_CONNECTED || s->mode != SOCK_MODE_TRANSPARENT || modem_sock(m)->tp)
 		return;
 	at_transparent_banner(m, "CONNECT");
 	if (sock_transparent(s) != 0) {
@@ -221,7 +221,7 @@ static void tp_connect(struct sock *s)
 
 static void tcp_result(struct sock *s, const char *text)
 {
-	if (s->m->pdp.m95.mux)
+	if (modem_pdp(s->m)->m95.mux)
 		modem_urc(s->m, "%d, %s", s->id, text);
 	else
 		modem_urc(s->m, "%s", text);
@@ -267,14 +267,14 @@ static void tcp_recv(struct sock *s, size_t n, bool was_empty)
 {
 	struct modem *m = s->m;
 
-	if (m->pdp.m95.indi == 2) {
+	if (modem_pdp(m)->m95.indi == 2) {
 		s->user++;
-		modem_urc(m, "+QIRDI: %d,1,%d,%d,%zu,%zu", m->pdp.m95.fgcnt, s->id, s->user, n,
-		          s->rx.len);
+		modem_urc(m, "+QIRDI: %d,1,%d,%d,%zu,%zu", modem_pdp(m)->m95.fgcnt, s->id, s->user,
+		          n, s->rx.len);
 		return;
 	}
 	if (was_empty)
-		modem_urc(m, "+QIRDI: %d,1,%d", m->pdp.m95.fgcnt, s->id);
+		modem_urc(m, "+QIRDI: %d,1,%d", modem_pdp(m)->m95.fgcnt, s->id);
 }
 
 static void ssl_recv(struct sock *s, size_t n, bool was_empty)
@@ -282,7 +282,7 @@ static void ssl_recv(struct sock *s, size_t n, bool was_empty)
 	(void)n;
 	/* GSM SSL AN 2.2.10.1 note 1: only when the buffer was empty */
 	if (was_empty)
-		modem_urc(s->m, "+QSSLURC: \"recv\",%d,%d", s->m->pdp.m95.fgcnt, s->id);
+		modem_urc(s->m, "+QSSLURC: \"recv\",%d,%d", modem_pdp(s->m)->m95.fgcnt, s->id);
 }
 
 /* QINDI=0: the data go to the host as they come. QIMUX=1: "+RECEIVE: <id>, <len>" CR LF
@@ -295,9 +295,9 @@ static void tcp_push(struct sock *s, const uint8_t *p, size_t n)
 	uint8_t out[64 + SOCK_PUSH_CHUNK];
 	int h = 0;
 
-	if (m->pdp.m95.mux)
+	if (modem_pdp(m)->m95.mux)
 		h = snprintf((char *)out, 64, "\r\n+RECEIVE: %d, %zu\r\n", s->id, n);
-	else if (m->pdp.m95.qihead)
+	else if (modem_pdp(m)->m95.qihead)
 		h = snprintf((char *)out, 64, "IPD%zu:", n);
 	memcpy(out + h, p, n);
 	modem_urc_bytes(m, out, (size_t)h + n);
@@ -350,7 +350,7 @@ static int qiopen_test(struct modem *m)
 	at_info(m,
 	        "+QIOPEN: %s(\"TCP\",\"UDP\"),(\"(0-255).(0-255).(0-255).(0-255)\","
 	        "\"DOMAIN NAME\"),(1-65535)",
-	        m->pdp.m95.mux ? "(0-5)," : "");
+	        modem_pdp(m)->m95.mux ? "(0-5)," : "");
 	return AT_OK;
 }
 
@@ -360,7 +360,7 @@ static int qiopen_test(struct modem *m)
 static int cmd_qiopen(struct at_call *c)
 {
 	struct modem *m = c->m;
-	struct pdp_m95 *st = &m->pdp.m95;
+	struct pdp_m95 *st = &modem_pdp(m)->m95;
 	struct sock_open_args a = {0};
 	char type[8], host[SOCK_HOST_MAX];
 	int base = 0, id = 0, port, rc;
@@ -411,8 +411,8 @@ static int cmd_qiopen(struct at_call *c)
 		at_why(m, "+QIOPEN: transparent mode (QIMODE=1) needs QIMUX=0");
 		return AT_ERROR;
 	}
-	if (st->qimode && m->sock.tp) {
-		at_why(m, "socket %d is already in transparent mode", m->sock.tp->id);
+	if (st->qimode && modem_sock(m)->tp) {
+		at_why(m, "socket %d is already in transparent mode", modem_sock(m)->tp->id);
 		return AT_ERROR;
 	}
 	if (!free_dead(s)) {
@@ -467,7 +467,7 @@ static int start_send(struct at_call *c, struct sock *s, bool ssl, bool fixed, l
 static int cmd_qisend(struct at_call *c)
 {
 	struct modem *m = c->m;
-	bool mux = m->pdp.m95.mux;
+	bool mux = modem_pdp(m)->m95.mux;
 
 	switch (c->req) {
 	case AT_REQ_TEST:
@@ -506,7 +506,7 @@ static int cmd_qsslsend(struct at_call *c)
 static int cmd_qisack(struct at_call *c)
 {
 	struct modem *m = c->m;
-	bool mux = m->pdp.m95.mux;
+	bool mux = modem_pdp(m)->m95.mux;
 	struct sock_counters k;
 	struct sock *s;
 
@@ -553,8 +553,8 @@ static int cmd_qird(struct at_call *c)
 	struct modem *m = c->m;
 	struct sock *s = m95_sock(m, at_num(c, 2));
 
-	if (at_num(c, 0) != m->pdp.m95.fgcnt || at_num(c, 1) != 1 ||
-	    (!m->pdp.m95.mux && at_num(c, 2) != 0) || !s || !sock_in_use(s) || is_ssl(s)) {
+	if (at_num(c, 0) != modem_pdp(m)->m95.fgcnt || at_num(c, 1) != 1 ||
+	    (!modem_pdp(m)->m95.mux && at_num(c, 2) != 0) || !s || !sock_in_use(s) || is_ssl(s)) {
 		at_why(m, "no TCP/UDP socket %lld,%lld,%lld", at_num(c, 0), at_num(c, 1),
 		       at_num(c, 2));
 		return AT_ERROR;
@@ -568,7 +568,7 @@ static int cmd_qsslrecv(struct at_call *c)
 	struct modem *m = c->m;
 	struct sock *s = m95_sock(m, at_num(c, 1));
 
-	if (at_num(c, 0) != m->pdp.m95.fgcnt || !s || !sock_in_use(s) || !is_ssl(s)) {
+	if (at_num(c, 0) != modem_pdp(m)->m95.fgcnt || !s || !sock_in_use(s) || !is_ssl(s)) {
 		at_why(m, "no SSL socket %lld on context %lld", at_num(c, 1), at_num(c, 0));
 		return AT_ERROR;
 	}
@@ -591,8 +591,8 @@ static void close_done(struct modem *m, void *arg)
 		snprintf(text, sizeof(text), "CLOSE OK");
 	sock_moved(m, !(v & CLOSE_SSL), PDP_M95_IP_CLOSE);
 	at_text(m, text);
-	if (m->sock.req_sync) {
-		m->sock.req_done = true;
+	if (modem_sock(m)->req_sync) {
+		modem_sock(m)->req_done = true;
 		return;
 	}
 	at_complete(m, AT_CUSTOM);
@@ -603,18 +603,18 @@ static void close_done(struct modem *m, void *arg)
 static int do_close(struct at_call *c, struct sock *s, bool ssl)
 {
 	struct modem *m = c->m;
-	bool mux_tcp = !ssl && m->pdp.m95.mux;
+	bool mux_tcp = !ssl && modem_pdp(m)->m95.mux;
 
 	if (!s || !sock_in_use(s) || is_ssl(s) != ssl) {
 		at_why(m, "no %s socket there", ssl ? "SSL" : "TCP/UDP");
 		return AT_ERROR;
 	}
-	m->sock.req_sync = true;
-	m->sock.req_done = false;
+	modem_sock(m)->req_sync = true;
+	modem_sock(m)->req_done = false;
 	sock_close(s, scaled_ms(m, (uint64_t)CLOSE_WAIT_S * 1000), close_done,
 	           (void *)(intptr_t)(s->id | (ssl ? CLOSE_SSL : 0) | (mux_tcp ? CLOSE_MUX : 0)));
-	m->sock.req_sync = false;
-	return m->sock.req_done ? AT_CUSTOM : AT_PENDING;
+	modem_sock(m)->req_sync = false;
+	return modem_sock(m)->req_done ? AT_CUSTOM : AT_PENDING;
 }
 
 /* QIMUX=0: AT+QICLOSE; QIMUX=1: AT+QICLOSE=<index> -> "<index>, CLOSE OK" (RT-Thread M26
@@ -625,7 +625,7 @@ static int cmd_qiclose(struct at_call *c)
 
 	if (c->req == AT_REQ_TEST)
 		return AT_OK;
-	if ((c->req == AT_REQ_WRITE) != (m->pdp.m95.mux != 0)) {
+	if ((c->req == AT_REQ_WRITE) != (modem_pdp(m)->m95.mux != 0)) {
 		at_why(m, "AT+QICLOSE takes an index exactly when QIMUX=1");
 		return AT_ERROR;
 	}
@@ -684,10 +684,10 @@ static bool tcp_open(struct modem *m)
 static int cmd_qindi(struct at_call *c)
 {
 	if (c->req == AT_REQ_READ) {
-		at_info(c->m, "+QINDI: %d", c->m->pdp.m95.indi);
+		at_info(c->m, "+QINDI: %d", modem_pdp(c->m)->m95.indi);
 		return AT_OK;
 	}
-	c->m->pdp.m95.indi = (int)at_num(c, 0);
+	modem_pdp(c->m)->m95.indi = (int)at_num(c, 0);
 	return AT_OK;
 }
 
@@ -698,14 +698,14 @@ static int cmd_qimode(struct at_call *c)
 	struct modem *m = c->m;
 
 	if (c->req == AT_REQ_READ) {
-		at_info(m, "+QIMODE: %d", m->pdp.m95.qimode);
+		at_info(m, "+QIMODE: %d", modem_pdp(m)->m95.qimode);
 		return AT_OK;
 	}
-	if (tcp_open(m) && at_num(c, 0) != m->pdp.m95.qimode) {
+	if (tcp_open(m) && at_num(c, 0) != modem_pdp(m)->m95.qimode) {
 		at_why(m, "+QIMODE: a connection is open");
 		return AT_ERROR;
 	}
-	m->pdp.m95.qimode = (int)at_num(c, 0);
+	modem_pdp(m)->m95.qimode = (int)at_num(c, 0);
 	return AT_OK;
 }
 
@@ -713,10 +713,10 @@ static int cmd_qimode(struct at_call *c)
 static int cmd_qihead(struct at_call *c)
 {
 	if (c->req == AT_REQ_READ) {
-		at_info(c->m, "+QIHEAD: %d", c->m->pdp.m95.qihead);
+		at_info(c->m, "+QIHEAD: %d", modem_pdp(c->m)->m95.qihead);
 		return AT_OK;
 	}
-	c->m->pdp.m95.qihead = (int)at_num(c, 0);
+	modem_pdp(c->m)->m95.qihead = (int)at_num(c, 0);
 	return AT_OK;
 }
 
@@ -749,8 +749,8 @@ static int cmd_qsslopen(struct at_call *c)
 		       pdp_m95_state_name(pdp_m95_state(m)));
 		return AT_ERROR;
 	}
-	if (mode == 1 && m->sock.tp) {
-		at_why(m, "socket %d is already in transparent mode", m->sock.tp->id);
+	if (mode == 1 && modem_sock(m)->tp) {
+		at_why(m, "socket %d is already in transparent mode", modem_sock(m)->tp->id);
 		return AT_ERROR;
 	}
 	if (!free_dead(s)) {

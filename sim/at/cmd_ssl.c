@@ -186,7 +186,7 @@ static char *str_field(struct ssl_ctx_cfg *c, const struct key_def *k)
 static void query_key(struct modem *m, const struct qssl_dialect *d, const struct key_def *k,
                       int ctx)
 {
-	struct ssl_ctx_cfg *c = &m->ssl.ctx[ctx];
+	struct ssl_ctx_cfg *c = &modem_ssl(m)->ctx[ctx];
 	char head[64];
 
 	if (!d->ctx_in_reply)
@@ -233,7 +233,7 @@ static int copy_str(struct at_call *c, int i, char *dst, size_t size)
 
 static int set_key(struct at_call *c, const struct key_def *k, int ctx)
 {
-	struct ssl_ctx_cfg *cfg = &c->m->ssl.ctx[ctx];
+	struct ssl_ctx_cfg *cfg = &modem_ssl(c->m)->ctx[ctx];
 	const struct at_param *v = &c->args.p[2];
 	long long num;
 
@@ -302,7 +302,7 @@ static int m95_global(struct at_call *c, bool *handled)
 		    c->args.p[1].num >= SSL_CTX_COUNT)
 			return AT_ERROR;
 		ctx = c->args.p[1].num;
-		x = &m->ssl.ctx[ctx];
+		x = &modem_ssl(m)->ctx[ctx];
 		/* AN 2.2.1: <ciphersuite> is "Numeric type" (written as in the test output),
 		 * the three names are strings; the same forms as the single-key queries */
 		at_info(m, "+QSSLCFG: %lld,%d,%d,0X%04X,\"%s\",\"%s\",\"%s\"", ctx, x->sslversion,
@@ -315,7 +315,7 @@ static int m95_global(struct at_call *c, bool *handled)
 
 		if (!at_param_is(k, globals[i].key))
 			continue;
-		field = (int *)((char *)&m->ssl + globals[i].off);
+		field = (int *)((char *)modem_ssl(m) + globals[i].off);
 		if (c->args.n == 1) {
 			at_info(m, "+QSSLCFG: \"%s\",%d", globals[i].key, *field);
 			return AT_OK;

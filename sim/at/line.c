@@ -1,5 +1,6 @@
 #include "at/line.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define CR 0x0d
@@ -15,6 +16,48 @@ void at_line_init(struct at_line *l)
 {
 	memset(l, 0, sizeof(*l));
 	l->mode = AT_LINE_COMMAND;
+}
+
+void at_line_reset(struct at_line *l)
+{
+	uint8_t *buf = l->buf, *last = l->last;
+	size_t cap = l->cap, last_cap = l->last_cap;
+
+	at_line_init(l);
+	l->buf = buf;
+	l->cap = cap;
+	l->last = last;
+	l->last_cap = last_cap;
+}
+
+void at_line_free(struct at_line *l)
+{
+	free(l->buf);
+	free(l->last);
+	at_line_init(l);
+}
+
+static const uint8_t empty[1]; /* the data of an empty line that never needed a block */
+
+/* Room for one more byte of the line: false at AT_LINE_MAX or without memory. */
+static bool line_room(struct at_line *l)
+{
+	size_t cap;
+	uint8_t *p;
+
+	if (l->len < l->cap)
+		return true;
+	if (l->cap >= AT_LINE_MAX)
+		return false;
+	cap = l->cap ? l->cap * 2 : 64;
+	if (cap > AT_LINE_MAX)
+		cap = AT_LINE_MAX;
+	p = realloc(l->buf, cap);
+	if (!p)
+		return false;
+	l->buf = p;
+	l->cap = cap;
+	return true;
 }
 
 /* A data phase is byte-exact from its first byte. The LF of the command's CR LF is still
@@ -95,13 +138,20 @@ static size_t feed_command(struct at_line *l, const uint8_t *in, size_t n, uint6
 
 		if (c == CR) {
 			ev->type = AT_EV_LINE;
-			ev->data = l->buf;
+			ev->data = l->buf ? l->buf : empty;
 			ev->len = l->len;
 			ev->overflow = l->overflow;
 			ev->echo_len = i + 1;
-			if (!l->overflow) {
-				memcpy(l->last, l->buf, l->len);
+			if (!l->overflow) { /* this line becomes the previous one: swap the blocks
+				             */
+				uint8_t *p = l->last;
+				size_t cap = l->last_cap;
+
+				l->last = l->buf;
+				l->last_cap = l->cap;
 				l->last_len = l->len;
+				l->buf = p;
+				l->cap = cap;
 			}
 			l->len = 0;
 			l->overflow = false;
@@ -119,7 +169,7 @@ static size_t feed_command(struct at_line *l, const uint8_t *in, size_t n, uint6
 				l->len--;
 			continue;
 		}
-		if (l->len == AT_LINE_MAX) {
+		if (!line_room(l)) {
 			l->overflow = true;
 			continue;
 		}
@@ -127,7 +177,7 @@ static size_t feed_command(struct at_line *l, const uint8_t *in, size_t n, uint6
 		if (l->len == 2 && (l->buf[0] == 'A' || l->buf[0] == 'a') && l->buf[1] == '/' &&
 		    !l->overflow) {
 			ev->type = AT_EV_REPEAT;
-			ev->data = l->last;
+			ev->data = l->last ? l->last : empty;
 			ev->len = l->last_len;
 			ev->echo_len = i + 1;
 			l->len = 0;

@@ -57,10 +57,15 @@ struct at_event {
 
 struct at_line {
 	enum at_line_mode mode;
-	uint8_t buf[AT_LINE_MAX];
+	/* The line being typed and the previous one (for A/): heap blocks that grow with the
+	 * longest line seen, doubling from 64 bytes to AT_LINE_MAX (a line that finds no memory
+	 * to grow into fails as too long). They swap at each CR. */
+	uint8_t *buf;
+	size_t cap;
 	size_t len;
 	bool overflow;
-	uint8_t last[AT_LINE_MAX]; /* previous line, for A/ */
+	uint8_t *last;
+	size_t last_cap;
 	size_t last_len;
 	/* swallow a LF fed before this time; 0: none pending; AT_NO_DEADLINE: the first byte of a
 	 * data mode, which had arrived before the mode started */
@@ -75,7 +80,12 @@ struct at_line {
 	uint64_t plus_at; /* when the last held '+' arrived */
 };
 
+/* Start an engine in COMMAND mode; l holds nothing yet. */
 void at_line_init(struct at_line *l);
+/* Back to a fresh engine (a reboot), keeping the line buffers. */
+void at_line_reset(struct at_line *l);
+/* Release the line buffers (at_line_init may follow). */
+void at_line_free(struct at_line *l);
 /* Enter PROMPT mode: fixed_len > 0 takes exactly that many bytes, 0 runs to Ctrl+Z / ESC.
  * unfed: how many bytes the host had sent before this call (before the prompt went out) that
  * the engine has not been fed yet; only the first of them may be the LF of the command's CR LF. */

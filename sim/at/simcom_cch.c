@@ -465,7 +465,7 @@ static int cmd_cchopen(struct at_call *c)
 		at_why(m, "bad host");
 		return AT_ERROR;
 	}
-	if (tp && (s != 0 || m->sock.tp)) {
+	if (tp && (s != 0 || modem_sock(m)->tp)) {
 		/* "There is only one session in the transparent mode, it's the first session" */
 		at_why(m, "transparent mode: session 0 only, one at a time");
 		return AT_ERROR;
@@ -522,7 +522,7 @@ static int cmd_cchopen(struct at_call *c)
 static void send_data(struct modem *m, void *arg, const uint8_t *p, size_t n)
 {
 	(void)arg;
-	buf_append(&m->sock.req_data, p, n);
+	buf_append(&modem_sock(m)->req_data, p, n);
 }
 
 /* The bytes go to the peer: OK, then +CCHSEND: <s>,0 when the host asked for the report. A
@@ -531,7 +531,7 @@ static void send_data(struct modem *m, void *arg, const uint8_t *p, size_t n)
 static void send_end(struct modem *m, void *arg, enum at_data_end why)
 {
 	struct cch_state *st = arg;
-	struct buf *b = &m->sock.req_data;
+	struct buf *b = &modem_sock(m)->req_data;
 	int s = st->send_ses, rc;
 
 	if (why == AT_END_ABANDON) {
@@ -579,7 +579,7 @@ static int cmd_cchsend(struct at_call *c)
 		at_why(m, "session %d is not open", s);
 		return AT_ERROR;
 	}
-	buf_reset(&m->sock.req_data);
+	buf_reset(&modem_sock(m)->req_data);
 	st->send_ses = s;
 	st->send_len = (size_t)at_num(c, 1);
 	simcom_prompt(m, st->send_len, &send_ops, st);
@@ -687,7 +687,7 @@ static int cch_init(struct modem *m, const struct at_family *f)
 	*slot = st;
 	/* the socket core is the modem's, shared with at/simcom_cip.c: whichever family comes
 	 * first sets it up */
-	if (m->sock.s[0].m != m)
+	if (modem_sock(m)->s[0].m != m)
 		sock_init(m);
 	return 0;
 }

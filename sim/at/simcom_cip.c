@@ -255,7 +255,7 @@ static int cmd_cipopen(struct at_call *c)
 		at_why(m, "the network is not open (AT+NETOPEN)");
 		return open_refused(m, (int)link, CIP_NOT_OPENED);
 	}
-	if (st->mode == 1 && (link != 0 || m->sock.tp)) {
+	if (st->mode == 1 && (link != 0 || modem_sock(m)->tp)) {
 		at_why(m, "transparent mode: link 0 only");
 		return open_refused(m, (int)link, CIP_PARAM);
 	}
@@ -292,7 +292,7 @@ static int cmd_cipopen(struct at_call *c)
 
 static void send_data(struct modem *m, void *arg, const uint8_t *p, size_t n)
 {
-	struct buf *b = &m->sock.req_data;
+	struct buf *b = &modem_sock(m)->req_data;
 
 	(void)arg;
 	if (b->len <= CIP_SEND_MAX)
@@ -305,7 +305,7 @@ static void send_data(struct modem *m, void *arg, const uint8_t *p, size_t n)
 static void send_end(struct modem *m, void *arg, enum at_data_end why)
 {
 	struct cip_state *st = arg;
-	struct buf *b = &m->sock.req_data;
+	struct buf *b = &modem_sock(m)->req_data;
 	struct sock *k = sock_get(m, st->send_link);
 	size_t n = b->len;
 	long cnf;
@@ -360,7 +360,7 @@ static int cmd_cipsend(struct at_call *c)
 		at_info(m, "+CIPERROR: %d", absent_err(m));
 		return AT_ERROR;
 	}
-	buf_reset(&m->sock.req_data);
+	buf_reset(&modem_sock(m)->req_data);
 	st->send_link = link;
 	st->send_len = at_given(c, 1) ? (size_t)at_num(c, 1) : 0;
 	simcom_prompt(m, st->send_len, &send_ops, st);
@@ -610,7 +610,7 @@ static int cip_init(struct modem *m, const struct at_family *f)
 	defaults(st);
 	*slot = st;
 	/* the core is shared with at/simcom_cch.c: whichever family comes first sets it up */
-	if (m->sock.s[0].m != m)
+	if (modem_sock(m)->s[0].m != m)
 		sock_init(m);
 	rc = simcom_net_observe(m, cip_net_event, NULL);
 	return rc == -ERR_INVAL ? 0 : rc;

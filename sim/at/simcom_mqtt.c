@@ -1388,12 +1388,12 @@ static int cmq_init(struct modem *m, const struct at_family *f)
 		return -ERR_NOMEM;
 	*slot = s;
 	buf_init(&s->in.data, 0);
-	m->mqtt.env.ops = &cmq_ops;
-	m->mqtt.env.owner = m;
+	modem_mqtt(m)->env.ops = &cmq_ops;
+	modem_mqtt(m)->env.owner = m;
 	for (int i = 0; i < MQTT_CLIENTS_MAX; i++) {
 		struct cmq_client *q = &s->q[i];
 
-		q->cl = &m->mqtt.c[i];
+		q->cl = &modem_mqtt(m)->c[i];
 		q->cl->user = q;
 		buf_init(&q->topic, 0);
 		buf_init(&q->payload, 0);

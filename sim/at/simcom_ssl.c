@@ -29,7 +29,7 @@ const struct ssl_ctx_cfg *simcom_ssl_ctx(struct modem *m, int ctx)
 {
 	if (ctx < 0 || ctx >= simcom_ssl_ctx_count(m))
 		return NULL;
-	return &m->ssl.ctx[ctx];
+	return &modem_ssl(m)->ctx[ctx];
 }
 
 int simcom_ssl_params(struct modem *m, int ctx, const char *host, struct ssl_params *p, char *cause,
@@ -65,7 +65,7 @@ int simcom_ssl_params(struct modem *m, int ctx, const char *host, struct ssl_par
 
 static void print_ctx(struct modem *m, int i)
 {
-	const struct ssl_ctx_cfg *c = &m->ssl.ctx[i];
+	const struct ssl_ctx_cfg *c = &modem_ssl(m)->ctx[i];
 
 	if (m->model->simcom.cssl_a76)
 		/* A76XX: ctx,ver,auth,ignoretime,negtime,ca,cert,key,password,sni (reference §6.1)
@@ -197,7 +197,7 @@ static int cmd_csslcfg(struct at_call *c)
 	ci = (int)c->args.p[1].num;
 	if (c->args.p[1].num < 0 || ci >= simcom_ssl_ctx_count(m))
 		return AT_ERROR;
-	ctx = &m->ssl.ctx[ci];
+	ctx = &modem_ssl(m)->ctx[ci];
 	/* seed 003: firmware LE11B02SIM7500A refuses the key the others take */
 	if (strcasecmp(k->name, "sslversion") == 0 && modem_quirk(m, QUIRK_SSLVERSION_ERROR)) {
 		at_why(m, "revision %s answers ERROR to \"sslversion\"", m->model->revision);

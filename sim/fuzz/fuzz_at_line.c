@@ -340,6 +340,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < held; i++)
 			need(h.took.data[h.took.len - 1 - i] == '+');
 	}
+	at_line_free(&h.l);
 	buf_free(&h.in);
 	buf_free(&h.took);
 	return 0;

@@ -668,7 +668,7 @@ static void judge_mqtt(struct modem *m, struct findings *f, const struct at_call
 {
 	int idx = (int)at_num(c, 0);
 	struct fnd_client *v = &f->c[idx];
-	const struct mqtt_client *cl = &m->mqtt.c[idx];
+	const struct mqtt_client *cl = &modem_mqtt(m)->c[idx];
 	long long msgid = at_given(c, 1) && c->args.p[1].type == AT_P_NUM ? at_num(c, 1) : -1;
 	long long qos = at_given(c, 2) && c->args.p[2].type == AT_P_NUM ? at_num(c, 2) : 0;
 	/* the model's window refuses (M95: 8512); without one, the M95 AN's is a warning */
@@ -887,7 +887,7 @@ void findings_close(struct modem *m)
 	struct findings *f;
 
 	for (int i = 0; i < MQTT_CLIENTS_MAX; i++) {
-		const struct mqtt_client *c = &m->mqtt.c[i];
+		const struct mqtt_client *c = &modem_mqtt(m)->c[i];
 
 		switch (c->state) {
 		case MQTT_S_CONNECTING:

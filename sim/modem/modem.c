@@ -34,19 +34,39 @@ static const char *state_root(const struct modem *m, char *out, size_t len)
 	return out;
 }
 
-static void mqtt_set_init(struct modem *m)
+void *modem_area_alloc(const struct modem *m, size_t size, const char *what)
 {
-	struct mqtt_env *env = &m->mqtt.env;
+	void *p = calloc(1, size);
 
+	if (!p) {
+		log_msg(LOG_ERROR, "modem %d: out of memory for its %s state (%zu bytes)", m->index,
+		        what, size);
+		abort();
+	}
+	return p;
+}
+
+/* The MQTT clients: their environment, and a uv timer each (closed by modem_close, freed by
+ * modem_release once the loop has closed them). */
+struct modem_mqtt *modem_mqtt(const struct modem *cm)
+{
+	struct modem *m = (struct modem *)cm; /* allocated on first use: logically const */
+	struct mqtt_env *env;
+
+	if (m->mqtt)
+		return m->mqtt;
+	m->mqtt = modem_area_alloc(m, sizeof(*m->mqtt), "MQTT");
+	env = &m->mqtt->env;
 	env->loop = m->sim->loop;
 	env->net = &m->nh;
 	env->trace_id = m->index;
 	env->time_scale = m->sim->opt.time_scale;
 	env->limits = &m->model->mqtt;
-	env->faults = &m->mqtt.fault;
+	env->faults = &m->mqtt->fault;
 	env->owner = m;
 	for (int i = 0; i < MQTT_CLIENTS_MAX; i++)
-		mqtt_client_init(&m->mqtt.c[i], env, i, NULL);
+		mqtt_client_init(&m->mqtt->c[i], env, i, NULL);
+	return m->mqtt;
 }
 
 /* The profile's families, first to last (init) or last to first (reboot, close: the upper
@@ -145,7 +165,6 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 	uv_timer_init(sim->loop, &m->line_timer);
 	m->line_timer.data = m;
 	net_host_init(&m->nh, sim->loop, sim->net, index, &nh_ops, m);
-	mqtt_set_init(m);
 	rc = families_init(m);
 	if (rc)
 		modem_close(m);
@@ -236,8 +255,8 @@ void modem_close(struct modem *m)
 	at_data_abandon(m);
 	cancel_all_timers(m);
 	modem_hook_close(m);
-	for (int i = 0; i < MQTT_CLIENTS_MAX; i++)
-		mqtt_client_free(&m->mqtt.c[i]);
+	for (int i = 0; m->mqtt && i < MQTT_CLIENTS_MAX; i++)
+		mqtt_client_free(&m->mqtt->c[i]);
 	families_close(m);
 	net_host_free(&m->nh);
 	fs_free(&m->fs);
@@ -246,6 +265,19 @@ void modem_close(struct modem *m)
 	buf_free(&m->inbuf);
 	buf_free(&m->urcs);
 	buf_free(&m->outq);
+	at_line_free(&m->line);
+}
+
+void modem_release(struct modem *m)
+{
+	free(m->mqtt);
+	free(m->sock);
+	free(m->ssl);
+	free(m->pdp);
+	m->mqtt = NULL;
+	m->sock = NULL;
+	m->ssl = NULL;
+	m->pdp = NULL;
 }
 
 uint64_t modem_now(const struct modem *m)
@@ -612,7 +644,7 @@ void modem_boot(struct modem *m)
 static void power_on_cb(struct modem *m, void *arg)
 {
 	(void)arg;
-	at_line_init(&m->line);
+	at_line_reset(&m->line);
 	modem_line_timer_update(m);
 	modem_boot(m);
 }
@@ -623,7 +655,7 @@ static void reset(struct modem *m, uint64_t silent_ms)
 	at_data_abandon(m);
 	cancel_all_timers(m);
 	m->on_drain = NULL;
-	at_line_init(&m->line);
+	at_line_reset(&m->line);
 	at_session_reset(&m->at, m->model->cmee_default);
 	buf_reset(&m->inbuf);
 	buf_reset(&m->urcs);

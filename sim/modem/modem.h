@@ -101,18 +101,18 @@ struct modem {
 	uint64_t rng; /* modem_latency's draws: seeded by --seed and the index */
 	int rtc_tz; /* quarter hours */
 	struct reg_state reg; /* cellular registration (modem/reg.h) */
-	struct pdp_state pdp;
+	struct pdp_state *pdp; /* modem_pdp(): allocated on first use, as are ssl, mqtt and sock */
 	struct fs_state fs;
 	struct at_file_xfer file_xfer; /* the file families' data phase (at/cmd_file.h) */
-	struct ssl_state ssl;
-	struct modem_mqtt mqtt;
+	struct ssl_state *ssl; /* modem_ssl() */
+	struct modem_mqtt *mqtt; /* modem_mqtt() */
 	struct qmt_state *qmt; /* the AT+QMT* family's state (at/cmd_mqtt.h), or NULL */
 	/* State a family keeps for itself, one slot per entry of the profile's family list
 	 * (modem_family_state). */
 	void *fstate[MODEM_FAMILIES_MAX];
 	struct scn_modem *scn; /* scenario engine state (scenario/engine.h), or NULL */
 	uint64_t n_urcs, n_bytes_in, n_bytes_out; /* totals for the control socket's queries */
-	struct sock_state sock;
+	struct sock_state *sock; /* modem_sock() */
 	struct net_host nh; /* its network endpoint: its connections and link faults */
 	struct findings *findings; /* modem/findings.h: where the host broke the protocol */
 	struct modem_fault_timers fault;
@@ -124,6 +124,18 @@ int modem_init(struct modem *m, struct modemsim *sim, int index, const struct mo
 /* Cancel timers and free everything; the uv handles close asynchronously, so the memory of m
  * must stay valid until the loop has run once more (sim_free does that). */
 void modem_close(struct modem *m);
+/* After the loop has closed every handle of m (after modem_close and uv_run): free what the
+ * areas allocated on first use hold. */
+void modem_release(struct modem *m);
+
+/* An area's state (PDP, SSL, MQTT, sockets, a family's own) is allocated when first used, so an
+ * idle modem holds only what every modem needs (README "Performance"). The accessors
+ * (modem_pdp, modem_ssl, modem_sock, modem_mqtt) allocate and set the defaults on the first
+ * call, also from a read: the state a reader sees is the one a write would have changed.
+ * Running out of memory there ends the process with a message naming the modem and the area
+ * (there is no result an AT command could give for it). */
+void *modem_area_alloc(const struct modem *m, size_t size, const char *what);
+struct modem_mqtt *modem_mqtt(const struct modem *m);
 /* Emit the boot URCs on the profile's schedule. */
 void modem_boot(struct modem *m);
 /* AT+CFUN=1,1: clear volatile state, cancel everything pending, stay silent for the profile's

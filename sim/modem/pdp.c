@@ -1,6 +1,7 @@
 #include "modem/pdp.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -40,10 +41,8 @@ static void addr6(const struct modem *m, int cid, char *out, size_t len)
 
 /* ---- life cycle ---- */
 
-static void m95_reset(struct modem *m)
+static void m95_reset(struct pdp_m95 *s)
 {
-	struct pdp_m95 *s = &m->pdp.m95;
-
 	memset(s, 0, sizeof(*s));
 	s->state = PDP_M95_IP_INITIAL;
 	/* <mode> 1 (GPRS) with no APN until +QICSGP or +QIREGAPP sets one (decision: the
@@ -52,14 +51,26 @@ static void m95_reset(struct modem *m)
 		s->cfg[i].type = 1;
 }
 
+struct pdp_state *modem_pdp(const struct modem *cm)
+{
+	struct modem *m = (struct modem *)cm; /* allocated on first use: logically const */
+	struct pdp_state *s = m->pdp;
+
+	if (s)
+		return s;
+	s = m->pdp = modem_area_alloc(m, sizeof(*s), "PDP");
+	for (int cid = 1; cid <= PDP_EC25_CIDS; cid++)
+		s->ctx[cid].cfg.type = PDP_IPV4;
+	/* Context 1 is the default profile every capture of +CGDCONT? lists. */
+	s->ctx[1].cfg.defined = true;
+	m95_reset(&s->m95);
+	return s;
+}
+
+/* Nothing up front: modem_pdp() sets the defaults on first use. */
 void pdp_init(struct modem *m)
 {
-	memset(&m->pdp, 0, sizeof(m->pdp));
-	for (int cid = 1; cid <= PDP_EC25_CIDS; cid++)
-		m->pdp.ctx[cid].cfg.type = PDP_IPV4;
-	/* Context 1 is the default profile every capture of +CGDCONT? lists. */
-	m->pdp.ctx[1].cfg.defined = true;
-	m95_reset(m);
+	(void)m;
 }
 
 /* Decision: on the EC25 the +QICSGP configuration survives a reboot. The EC25 is a Qualcomm
@@ -71,20 +82,24 @@ void pdp_init(struct modem *m)
  * saved; the SSL AN's steps configure them after every boot). */
 void pdp_reboot(struct modem *m)
 {
+	struct pdp_state *s = m->pdp;
+
+	if (!s)
+		return; /* never used: the defaults it would go back to */
 	for (int cid = 1; cid <= PDP_EC25_CIDS; cid++) {
-		struct pdp_ctx *c = &m->pdp.ctx[cid];
+		struct pdp_ctx *c = &s->ctx[cid];
 		struct pdp_config keep = c->cfg;
 
 		memset(c, 0, sizeof(*c));
 		c->cfg = keep;
 	}
-	m->pdp.last_err = 0;
-	m95_reset(m);
+	s->last_err = 0;
+	m95_reset(&s->m95);
 }
 
 void pdp_free(struct modem *m)
 {
-	(void)m;
+	(void)m; /* the area itself: modem_release */
 }
 
 /* ---- queries ---- */
@@ -112,13 +127,13 @@ static bool m95_up(enum pdp_m95_state s)
 
 static bool ctx_active(const struct modem *m, int cid)
 {
-	return cid >= 1 && cid <= PDP_EC25_CIDS && m->pdp.ctx[cid].active;
+	return cid >= 1 && cid <= PDP_EC25_CIDS && modem_pdp(m)->ctx[cid].active;
 }
 
 static bool legacy_active(const struct modem *m, int cid)
 {
 	(void)cid;
-	return m95_up(m->pdp.m95.state);
+	return m95_up(modem_pdp(m)->m95.state);
 }
 
 bool pdp_active(const struct modem *m, int cid)
@@ -128,7 +143,7 @@ bool pdp_active(const struct modem *m, int cid)
 
 static const char *ctx_local_ip(const struct modem *m, int cid)
 {
-	const struct pdp_ctx *c = &m->pdp.ctx[cid];
+	const struct pdp_ctx *c = &modem_pdp(m)->ctx[cid];
 
 	return c->act_type == PDP_IPV6 ? c->ip6 : c->ip4;
 }
@@ -136,7 +151,7 @@ static const char *ctx_local_ip(const struct modem *m, int cid)
 static const char *legacy_local_ip(const struct modem *m, int cid)
 {
 	(void)cid;
-	return m->pdp.m95.ip4;
+	return modem_pdp(m)->m95.ip4;
 }
 
 const char *pdp_local_ip(const struct modem *m, int cid)
@@ -148,14 +163,14 @@ const char *pdp_local_ip(const struct modem *m, int cid)
 
 void pdp_set_error(struct modem *m, int code)
 {
-	m->pdp.last_err = code;
+	modem_pdp(m)->last_err = code;
 }
 
 /* ---- EC25 ---- */
 
 void pdp_activate(struct modem *m, int cid)
 {
-	struct pdp_ctx *c = &m->pdp.ctx[cid];
+	struct pdp_ctx *c = &modem_pdp(m)->ctx[cid];
 
 	/* 27.007 10.1.10: a module that is not PS attached attaches before it activates. */
 	reg_set_ps_detached(m, false);
@@ -182,10 +197,9 @@ static bool on_lte(const struct modem *m)
 
 void pdp_default_bearer_sync(struct modem *m)
 {
-	struct pdp_ctx *c = &m->pdp.ctx[1];
-
-	if (!m->pdp.default_bearer || !m->model->lte_default_bearer || c->active ||
-	    !reg_ps_attached(m) || !on_lte(m))
+	/* the setting allocates the state: a modem without it has nothing to do here */
+	if (!m->pdp || !m->pdp->default_bearer || !m->model->lte_default_bearer ||
+	    m->pdp->ctx[1].active || !reg_ps_attached(m) || !on_lte(m))
 		return;
 	pdp_activate(m, 1);
 	trace_event(m->index, "pdp", "context 1 is the LTE default bearer (no AT+QIACT)");
@@ -193,7 +207,7 @@ void pdp_default_bearer_sync(struct modem *m)
 
 static void ec25_down(struct modem *m, int cid, bool by_network)
 {
-	struct pdp_ctx *c = &m->pdp.ctx[cid];
+	struct pdp_ctx *c = &modem_pdp(m)->ctx[cid];
 	struct pdp_config keep = c->cfg;
 
 	memset(c, 0, sizeof(*c));
@@ -205,7 +219,7 @@ static void ec25_down(struct modem *m, int cid, bool by_network)
 
 void pdp_deactivate(struct modem *m, int cid)
 {
-	if (cid >= 1 && cid <= PDP_EC25_CIDS && m->pdp.ctx[cid].active)
+	if (cid >= 1 && cid <= PDP_EC25_CIDS && modem_pdp(m)->ctx[cid].active)
 		ec25_down(m, cid, false);
 }
 
@@ -229,16 +243,16 @@ const char *pdp_m95_state_name(enum pdp_m95_state state)
 
 enum pdp_m95_state pdp_m95_state(const struct modem *m)
 {
-	return m->pdp.m95.state;
+	return modem_pdp(m)->m95.state;
 }
 
 void pdp_m95_set_state(struct modem *m, enum pdp_m95_state state)
 {
-	enum pdp_m95_state old = m->pdp.m95.state;
+	enum pdp_m95_state old = modem_pdp(m)->m95.state;
 
 	if (old == state)
 		return;
-	m->pdp.m95.state = state;
+	modem_pdp(m)->m95.state = state;
 	log_msg(LOG_DEBUG, "#%d: TCP/IP state %s -> %s", m->index, pdp_m95_state_name(old),
 	        pdp_m95_state_name(state));
 	trace_event(m->index, "pdp", "%s -> %s", pdp_m95_state_name(old),
@@ -247,7 +261,7 @@ void pdp_m95_set_state(struct modem *m, enum pdp_m95_state state)
 
 void pdp_m95_activate(struct modem *m)
 {
-	struct pdp_m95 *s = &m->pdp.m95;
+	struct pdp_m95 *s = &modem_pdp(m)->m95;
 
 	reg_set_ps_detached(m, false); /* an activation attaches first (27.007 10.1.10) */
 	pdp_addr4(m, s->fgcnt + 1, s->ip4, sizeof(s->ip4));
@@ -256,9 +270,9 @@ void pdp_m95_activate(struct modem *m)
 
 void pdp_m95_deactivate(struct modem *m)
 {
-	bool was_up = m95_up(m->pdp.m95.state);
+	bool was_up = m95_up(modem_pdp(m)->m95.state);
 
-	m->pdp.m95.ip4[0] = 0;
+	modem_pdp(m)->m95.ip4[0] = 0;
 	pdp_m95_set_state(m, PDP_M95_IP_INITIAL);
 	if (was_up)
 		run_down_hooks(m, 1, false);
@@ -287,11 +301,11 @@ static void ctx_network_deactivate_quiet(struct modem *m, int cid)
 static void legacy_network_deactivate(struct modem *m, int cid)
 {
 	(void)cid;
-	if (!m95_up(m->pdp.m95.state))
+	if (!m95_up(modem_pdp(m)->m95.state))
 		return;
 	/* +QISTAT then reports PDP DEACT until AT+QIDEACT (M95 AT manual, AT+QISTAT); the URC
 	 * as the M26 driver parses it (reference §4b). */
-	m->pdp.m95.ip4[0] = 0;
+	modem_pdp(m)->m95.ip4[0] = 0;
 	pdp_m95_set_state(m, PDP_M95_PDP_DEACT);
 	modem_urc(m, "+PDP DEACT");
 	run_down_hooks(m, 1, true);

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "modem/modem.h"
@@ -14,10 +15,8 @@ const int *ssl_model_suites(const struct modem *m)
 	return m->model->ssl_suites;
 }
 
-void ssl_init(struct modem *m)
+static void ssl_defaults(struct ssl_state *s)
 {
-	struct ssl_state *s = &m->ssl;
-
 	memset(s, 0, sizeof(*s));
 	for (int i = 0; i < SSL_CTX_MAX; i++) {
 		struct ssl_ctx_cfg *c = &s->ctx[i];
@@ -35,6 +34,24 @@ void ssl_init(struct modem *m)
 	s->ignorertctime = 0;
 	s->httpsctxi = -1;
 	s->smtpsctxi = -1;
+}
+
+struct ssl_state *modem_ssl(const struct modem *cm)
+{
+	struct modem *m = (struct modem *)cm; /* allocated on first use: logically const */
+
+	if (!m->ssl) {
+		m->ssl = modem_area_alloc(m, sizeof(*m->ssl), "SSL");
+		ssl_defaults(m->ssl);
+	}
+	return m->ssl;
+}
+
+/* Init and reboot: the defaults (a state never used has them already). */
+void ssl_init(struct modem *m)
+{
+	if (m->ssl)
+		ssl_defaults(m->ssl);
 }
 
 /* A file the context names. Not named: *data stays NULL and the TLS adapter decides (its cause
@@ -80,7 +97,7 @@ int ssl_params_build(struct modem *m, int ctx, const char *host, struct ssl_para
 		return -1;
 	}
 	/* host-drivers.md item 13: only this context's settings, never another's */
-	c = &m->ssl.ctx[ctx];
+	c = &modem_ssl(m)->ctx[ctx];
 	snprintf(p->host, sizeof(p->host), "%s", host);
 	switch (c->sslversion) {
 	case 0:
@@ -125,7 +142,7 @@ int ssl_params_build(struct modem *m, int ctx, const char *host, struct ssl_para
 	 * name (RFC 6066 3), a choice where the module's manual is silent. */
 	cfg->sni = c->sni && !is_ip_literal(p->host) ? p->host : NULL;
 	if (m->model->ssl_rtc_global) {
-		cfg->ignore_time = m->ssl.ignorertctime != 0;
+		cfg->ignore_time = modem_ssl(m)->ignorertctime != 0;
 	} else {
 		cfg->ignore_time = c->ignorelocaltime != 0;
 		p->negotiate_s = c->negotiatetime;

@@ -54,6 +54,9 @@ struct ssl_state {
 	int smtpsctxi;
 };
 
+/* The SSL contexts, allocated with their defaults on first use (modem_area_alloc). */
+struct ssl_state *modem_ssl(const struct modem *m);
+/* Init and reboot: every context back to its defaults. */
 void ssl_init(struct modem *m);
 
 /* Everything a TLS session needs from a context, with the storage behind the pointers. */

@@ -368,7 +368,7 @@ static int apply_setting(struct scn_engine *e, struct modem *m, const struct scn
 			snprintf(err, errlen, "the %s has no LTE default bearer", m->model->name);
 			return -1;
 		}
-		m->pdp.default_bearer = st->a != 0;
+		modem_pdp(m)->default_bearer = st->a != 0;
 		pdp_default_bearer_sync(m);
 		return 0;
 	case SCN_SET_TIMING:
@@ -560,7 +560,7 @@ int scn_apply(struct modemsim *sim, const struct scn_stmt *s, char *err, size_t 
 static bool mqtt_state_is(const struct modem *m, int client, bool connected)
 {
 	for (int i = 0; i < MQTT_CLIENTS_MAX; i++) {
-		enum mqtt_state st = m->mqtt.c[i].state;
+		enum mqtt_state st = modem_mqtt(m)->c[i].state;
 
 		if (client >= 0 && i != client)
 			continue;
@@ -1051,7 +1051,7 @@ static void query_modem(const struct modem *m, struct buf *b)
 	buf_printf(b, "],\"mqtt\":[");
 	first = true;
 	for (int i = 0; i < MQTT_CLIENTS_MAX; i++) {
-		const struct mqtt_client *c = &m->mqtt.c[i];
+		const struct mqtt_client *c = &modem_mqtt(m)->c[i];
 
 		if (c->state == MQTT_S_IDLE)
 			continue;
@@ -1082,7 +1082,7 @@ static void query_mqtt(const struct modem *m, struct buf *b)
 {
 	buf_printf(b, "{\"modem\":%d,\"clients\":[", m->index);
 	for (int i = 0; i < m->model->mqtt.clients; i++) {
-		const struct mqtt_client *c = &m->mqtt.c[i];
+		const struct mqtt_client *c = &modem_mqtt(m)->c[i];
 
 		buf_printf(b, "%s{\"client\":%d,\"state\":\"%s\",\"host\":", i ? "," : "", i,
 		           mqtt_state_names[c->state]);

@@ -502,7 +502,7 @@ static int targets_of(struct fire *f, struct targets *t)
 
 	t->n = 0;
 	if (client >= 0) {
-		struct net_conn *c = f->m->mqtt.c[client].conn;
+		struct net_conn *c = modem_mqtt(f->m)->c[client].conn;
 
 		if (!c)
 			return fail_msg(f, -ERR_STATE, "MQTT client %lld has no connection",
@@ -847,13 +847,14 @@ static int fire_mqtt(struct fire *f)
 	int client = (int)num_or(f, "client", -1);
 
 	if (strcmp(n, "mqtt.connack") == 0)
-		mqtt_fault_arm(&f->m->mqtt.fault.connack, client, (int)num_or(f, "code", 0));
+		mqtt_fault_arm(&modem_mqtt(f->m)->fault.connack, client, (int)num_or(f, "code", 0));
 	else if (strcmp(n, "mqtt.suback") == 0)
-		mqtt_fault_arm(&f->m->mqtt.fault.suback, client, (int)num_or(f, "code", 0));
+		mqtt_fault_arm(&modem_mqtt(f->m)->fault.suback, client, (int)num_or(f, "code", 0));
 	else if (strcmp(n, "mqtt.noack") == 0)
-		mqtt_fault_arm(&f->m->mqtt.fault.noack, client, positive(num_or(f, "count", 1)));
+		mqtt_fault_arm(&modem_mqtt(f->m)->fault.noack, client,
+		               positive(num_or(f, "count", 1)));
 	else
-		mqtt_fault_arm(&f->m->mqtt.fault.close_after, client,
+		mqtt_fault_arm(&modem_mqtt(f->m)->fault.close_after, client,
 		               positive(num_or(f, "publishes", 1)));
 	return 0;
 }

@@ -96,24 +96,36 @@ static void set_state(struct sock *s, enum sock_socket_state st)
 
 /* ---- init ---- */
 
-void sock_init(struct modem *m)
+struct sock_state *modem_sock(const struct modem *cm)
 {
-	memset(&m->sock, 0, sizeof(m->sock));
-	buf_init(&m->sock.req_data, 0);
+	struct modem *m = (struct modem *)cm; /* allocated on first use: logically const */
+	struct sock_state *st = m->sock;
+
+	if (st)
+		return st;
+	st = m->sock = modem_area_alloc(m, sizeof(*st), "socket");
+	buf_init(&st->req_data, 0);
 	for (int i = 0; i < SOCK_MAX; i++) {
-		struct sock *s = &m->sock.s[i];
+		struct sock *s = &st->s[i];
 
 		s->m = m;
 		s->id = i;
 		buf_init(&s->rx, 0);
 	}
+	return st;
+}
+
+/* Nothing up front: modem_sock() allocates on first use. */
+void sock_init(struct modem *m)
+{
+	(void)m;
 }
 
 struct sock *sock_get(struct modem *m, int id)
 {
 	if (id < 0 || id >= SOCK_MAX)
 		return NULL;
-	return &m->sock.s[id];
+	return &modem_sock(m)->s[id];
 }
 
 /* ---- the host side ---- */
@@ -201,8 +213,8 @@ static void release(struct sock *s, bool reset)
 {
 	struct modem *m = s->m;
 
-	if (m->sock.tp == s) {
-		m->sock.tp = NULL;
+	if (modem_sock(m)->tp == s) {
+		modem_sock(m)->tp = NULL;
 		if (!s->tp_escaped)
 			at_transparent_exit(m, NULL);
 	}
@@ -248,20 +260,29 @@ void sock_abort(struct sock *s)
 
 void sock_reboot(struct modem *m)
 {
+	struct sock_state *st = m->sock;
+
+	if (!st)
+		return;
 	/* the modem's timers are gone already (their drop hooks cleared our pointers) */
 	for (int i = 0; i < SOCK_MAX; i++)
-		if (sock_in_use(&m->sock.s[i]))
-			release(&m->sock.s[i], true);
-	m->sock.tp = NULL;
-	buf_reset(&m->sock.req_data);
+		if (sock_in_use(&st->s[i]))
+			release(&st->s[i], true);
+	st->tp = NULL;
+	buf_reset(&st->req_data);
 }
 
 void sock_free(struct modem *m)
 {
+	struct sock_state *st = m->sock;
+
+	if (!st)
+		return;
 	sock_reboot(m);
 	for (int i = 0; i < SOCK_MAX; i++)
-		buf_free(&m->sock.s[i].rx);
-	buf_free(&m->sock.req_data);
+		buf_free(&st->s[i].rx);
+	buf_free(&st->req_data);
+	/* the area itself: modem_release, once the loop has closed the connections */
 }
 
 /* ---- receiving ---- */
@@ -374,8 +395,8 @@ static void finish_closed(struct sock *s)
 	struct modem *m = s->m;
 
 	s->closed_pending = false;
-	if (m->sock.tp == s && !s->tp_escaped) {
-		m->sock.tp = NULL;
+	if (modem_sock(m)->tp == s && !s->tp_escaped) {
+		modem_sock(m)->tp = NULL;
 		host_pause(s, false);
 		at_transparent_exit(m, s->ops->closed_text);
 	}
@@ -410,19 +431,19 @@ static void peer_gone(struct sock *s, int reason, const char *cause)
 static void kick_fire(struct modem *m, void *arg)
 {
 	(void)arg;
-	m->sock.kick = NULL;
+	modem_sock(m)->kick = NULL;
 	pump_all(m);
 }
 
 static void kick_drop(void *arg)
 {
-	((struct modem *)arg)->sock.kick = NULL;
+	((struct modem *)arg)->sock->kick = NULL;
 }
 
 static void kick(struct modem *m, uint64_t ms)
 {
-	if (!m->sock.kick)
-		m->sock.kick = modem_after_owned(m, ms, kick_fire, m, kick_drop);
+	if (!modem_sock(m)->kick)
+		modem_sock(m)->kick = modem_after_owned(m, ms, kick_fire, m, kick_drop);
 }
 
 static void drained(struct modem *m)
@@ -438,9 +459,9 @@ static bool pump_sock(struct sock *s)
 
 	if (!sock_in_use(s) || !delivers(s))
 		return false;
-	if (tp && m->sock.tp == s && !at_in_transparent(m) && at_transparent_pending(m))
+	if (tp && modem_sock(m)->tp == s && !at_in_transparent(m) && at_transparent_pending(m))
 		return true; /* CONNECT's result is not out yet */
-	if (tp && (m->sock.tp != s || !at_in_transparent(m))) {
+	if (tp && (modem_sock(m)->tp != s || !at_in_transparent(m))) {
 		/* not (or no longer) in transparent mode: nothing can go */
 		if (s->closed_pending)
 			finish_closed(s);
@@ -471,7 +492,7 @@ static void pump_all(struct modem *m)
 	bool again = false;
 
 	for (int i = 0; i < SOCK_MAX; i++)
-		if (pump_sock(&m->sock.s[i]))
+		if (pump_sock(&modem_sock(m)->s[i]))
 			again = true;
 	if (!again)
 		return;
@@ -958,10 +979,10 @@ int sock_transparent(struct sock *s)
 {
 	struct modem *m = s->m;
 
-	if ((m->sock.tp && m->sock.tp != s) || s->mode != SOCK_MODE_TRANSPARENT ||
+	if ((modem_sock(m)->tp && modem_sock(m)->tp != s) || s->mode != SOCK_MODE_TRANSPARENT ||
 	    s->state != SOCK_S_CONNECTED || s->host_closing)
 		return -ERR_STATE;
-	m->sock.tp = s;
+	modem_sock(m)->tp = s;
 	s->tp_escaped = false;
 	at_transparent(m, &tp_ops, s);
 	/* what waited while escaped goes once CONNECT's result is out */
@@ -971,7 +992,7 @@ int sock_transparent(struct sock *s)
 
 struct sock *sock_escaped(struct modem *m)
 {
-	struct sock *s = m->sock.tp;
+	struct sock *s = modem_sock(m)->tp;
 
 	if (!s || !s->tp_escaped || s->state != SOCK_S_CONNECTED)
 		return NULL;
@@ -1018,8 +1039,8 @@ void sock_close(struct sock *s, uint64_t timeout_ms, void (*done)(struct modem *
 	}
 	/* EC2x TCP/IP AN, AT+QICLOSE <timeout>: the module waits for the peer's FIN ACK that
 	 * long, then forces the close. */
-	if (m->sock.tp == s)
-		m->sock.tp = NULL;
+	if (modem_sock(m)->tp == s)
+		modem_sock(m)->tp = NULL;
 	host_pause(s, false);
 	s->host_closing = true;
 	s->closed_pending = false;
@@ -1035,7 +1056,7 @@ void sock_close(struct sock *s, uint64_t timeout_ms, void (*done)(struct modem *
 void sock_pdp_down(struct modem *m, int cid, bool by_network)
 {
 	for (int i = 0; i < SOCK_MAX; i++) {
-		struct sock *s = &m->sock.s[i];
+		struct sock *s = &modem_sock(m)->s[i];
 		const struct sock_ops *ops = s->ops;
 
 		if (!sock_in_use(s) || s->cid != cid)
@@ -1080,10 +1101,10 @@ void sock_pdp_down(struct modem *m, int cid, bool by_network)
 
 static void send_data(struct modem *m, void *arg, const uint8_t *p, size_t n)
 {
-	struct buf *b = &m->sock.req_data;
+	struct buf *b = &modem_sock(m)->req_data;
 
 	(void)arg;
-	if (b->len <= m->sock.req_max)
+	if (b->len <= modem_sock(m)->req_max)
 		buf_append(b, p, n);
 }
 
@@ -1092,8 +1113,8 @@ static void send_data(struct modem *m, void *arg, const uint8_t *p, size_t n)
  * ERROR when the socket is gone. */
 static void send_end(struct modem *m, void *arg, enum at_data_end why)
 {
-	struct buf *b = &m->sock.req_data;
-	struct sock *s = sock_get(m, m->sock.req_id);
+	struct buf *b = &modem_sock(m)->req_data;
+	struct sock *s = sock_get(m, modem_sock(m)->req_id);
 	int rc = AT_ERROR;
 
 	(void)arg;
@@ -1109,9 +1130,9 @@ static void send_end(struct modem *m, void *arg, enum at_data_end why)
 		break;
 	case AT_END_SUBMIT:
 	case AT_END_COUNT:
-		if (b->len < m->sock.req_min || b->len > m->sock.req_max) {
-			at_why(m, "%zu bytes to send (%zu-%zu)", b->len, m->sock.req_min,
-			       m->sock.req_max);
+		if (b->len < modem_sock(m)->req_min || b->len > modem_sock(m)->req_max) {
+			at_why(m, "%zu bytes to send (%zu-%zu)", b->len, modem_sock(m)->req_min,
+			       modem_sock(m)->req_max);
 			break;
 		}
 		switch (sock_send(s, b->data, b->len)) {
@@ -1125,7 +1146,7 @@ static void send_end(struct modem *m, void *arg, enum at_data_end why)
 			rc = AT_CUSTOM;
 			break;
 		default:
-			at_why(m, "socket %d is not connected", s ? s->id : m->sock.req_id);
+			at_why(m, "socket %d is not connected", s ? s->id : modem_sock(m)->req_id);
 			break;
 		}
 		break;
@@ -1141,9 +1162,9 @@ static const struct at_data_ops send_ops = {send_data, send_end};
 
 void sock_send_prompt(struct modem *m, int id, size_t fixed_len, size_t min, size_t max)
 {
-	buf_reset(&m->sock.req_data);
-	m->sock.req_id = id;
-	m->sock.req_min = min;
-	m->sock.req_max = max;
+	buf_reset(&modem_sock(m)->req_data);
+	modem_sock(m)->req_id = id;
+	modem_sock(m)->req_min = min;
+	modem_sock(m)->req_max = max;
 	at_prompt(m, fixed_len, &send_ops, NULL);
 }

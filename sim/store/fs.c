@@ -211,8 +211,8 @@ bool fs_match(const char *pattern, const char *name)
 static void path_of(const struct fs_state *s, char *out, size_t len, const char *sub,
                     const char *name)
 {
-	snprintf(out, len, "%s%s%s%s%s", s->root, sub ? "/" : "", sub ? sub : "", name ? "/" : "",
-	         name ? name : "");
+	snprintf(out, len, "%s%s%s%s%s", s->root ? s->root : "", sub ? "/" : "", sub ? sub : "",
+	         name ? "/" : "", name ? name : "");
 }
 
 /* Why name under at is no directory the store may use, or NULL if it looks like one. */
@@ -342,11 +342,11 @@ static bool name_from_disk(const struct fs_drive_spec *ds, const char *disk, cha
 static int persist(const struct fs_state *s, const struct fs_file *f)
 {
 	const struct fs_drive_spec *ds = drive_spec(s, f->drive);
-	char tmp[sizeof(s->root) + 32], dst[sizeof(s->root) + FS_DISK_NAME + 16], name[16];
+	char tmp[PATH_MAX + 32], dst[PATH_MAX + FS_DISK_NAME + 16], name[16];
 	char disk[FS_DISK_NAME];
 	int root, dir, tmpdir, fd, err = 0, rc = -ERR_IO;
 
-	if (!ds || !ds->persist || !s->root[0])
+	if (!ds || !ds->persist || !s->root)
 		return 0;
 	disk_name(ds, f->name, disk);
 	root = open_dir(s, AT_FDCWD, s->root, s->root, true);
@@ -396,10 +396,10 @@ close_root:
 static int unpersist(const struct fs_state *s, const struct fs_file *f)
 {
 	const struct fs_drive_spec *ds = drive_spec(s, f->drive);
-	char path[sizeof(s->root) + FS_DISK_NAME + 16], disk[FS_DISK_NAME];
+	char path[PATH_MAX + FS_DISK_NAME + 16], disk[FS_DISK_NAME];
 	int root, dir, rc = -ERR_IO;
 
-	if (!ds || !ds->persist || !s->root[0])
+	if (!ds || !ds->persist || !s->root)
 		return 0;
 	disk_name(ds, f->name, disk);
 	root = open_dir(s, AT_FDCWD, s->root, s->root, false);
@@ -655,7 +655,7 @@ static int read_file(int dir, const char *name, size_t max, uint8_t **out, size_
 
 static void load_drive(struct fs_state *s, int root, const struct fs_drive_spec *ds)
 {
-	char dir[sizeof(s->root) + 16], path[sizeof(s->root) + 16 + 260];
+	char dir[PATH_MAX + 16], path[PATH_MAX + 16 + 260];
 	struct dirent *e;
 	int fd;
 	DIR *d;
@@ -740,7 +740,7 @@ static int check_dir(const char *path)
 
 static int check_dirs(const struct fs_state *s)
 {
-	char path[sizeof(s->root) + 16];
+	char path[PATH_MAX + 16];
 
 	if (check_dir(s->root) != 0)
 		return -ERR_EXIST;
@@ -764,15 +764,18 @@ int fs_init(struct fs_state *s, const struct fs_drive_spec *drives, const char *
 	s->trace_id = trace_id;
 	if (!root || !root[0])
 		return 0;
-	if (strlen(root) >= sizeof(s->root)) {
+	if (strlen(root) >= PATH_MAX) {
 		log_msg(LOG_WARN, "#%d: state directory path too long; files will not persist",
 		        s->trace_id);
 		return 0;
 	}
-	snprintf(s->root, sizeof(s->root), "%s", root);
+	s->root = strdup(root);
+	if (!s->root)
+		return -ERR_NOMEM;
 	rc = check_dirs(s);
 	if (rc != 0) {
-		s->root[0] = 0;
+		free(s->root);
+		s->root = NULL;
 		return rc;
 	}
 	fd = open_dir(s, AT_FDCWD, s->root, s->root, false);
@@ -810,6 +813,8 @@ void fs_free(struct fs_state *s)
 		file_free(f);
 	}
 	s->files = NULL;
+	free(s->root);
+	s->root = NULL;
 }
 
 int fs_preload(struct fs_state *s, int i, const char *conventional, const uint8_t *data, size_t len,

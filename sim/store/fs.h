@@ -85,7 +85,7 @@ struct fs_state {
 	struct fs_open open[FS_MAX_OPEN];
 	const struct fs_drive_spec *drives; /* the model's (profile), ended by a NULL prefix */
 	int trace_id; /* the modem's index, for log lines ("#0: ...") */
-	char root[PATH_MAX]; /* <state_dir>/<index>; empty: nothing persists */
+	char *root; /* <state_dir>/<index> (PATH_MAX at most); NULL: nothing persists */
 };
 
 /* Start an empty store with the drives of drives (kept by reference: a static table) and load

@@ -16,12 +16,12 @@
  * splits[] bytes (all at once without splits). */
 static void run(const uint8_t *script, size_t len, const size_t *splits, struct buf *out)
 {
-	struct at_line l;
+	struct at_line l = {0};
 	struct at_event ev;
 	uint64_t now = 0;
 	size_t si = 0, w = 0;
 
-	at_line_init(&l);
+	at_line_free(&l); /* and start afresh */
 	buf_reset(out);
 	while (w < len) {
 		const uint8_t *in = script + w;
@@ -92,6 +92,7 @@ static void run(const uint8_t *script, size_t len, const size_t *splits, struct 
 			}
 		}
 	}
+	at_line_free(&l);
 }
 
 /* Merge adjacent D and e records so that different splits compare equal. */
@@ -170,11 +171,11 @@ static void check_splits(const char *name, const uint8_t *in, size_t n, const ch
 
 static void test_raw_escape_and_idle(void)
 {
-	struct at_line l;
+	struct at_line l = {0};
 	struct at_event ev;
 
 	/* "+++" framed by guard times ends RAW mode; its bytes are not data */
-	at_line_init(&l);
+	at_line_free(&l); /* and start afresh */
 	at_line_raw(&l, 100, 5000, 1000, 0, 0);
 	CHECK(at_line_feed(&l, S("ab"), 10, &ev) == 2 && ev.type == AT_EV_DATA && ev.len == 2);
 	CHECK(at_line_feed(&l, S("+"), 1100, &ev) == 1 && ev.type == AT_EV_NONE);
@@ -186,13 +187,13 @@ static void test_raw_escape_and_idle(void)
 	CHECK(l.mode == AT_LINE_COMMAND);
 
 	/* "+++" without the guard before it is data */
-	at_line_init(&l);
+	at_line_free(&l); /* and start afresh */
 	at_line_raw(&l, 100, 5000, 1000, 0, 0);
 	CHECK(at_line_feed(&l, S("x"), 10, &ev) == 1 && ev.type == AT_EV_DATA);
 	CHECK(at_line_feed(&l, S("+++"), 20, &ev) >= 1 && ev.type == AT_EV_DATA);
 
 	/* "+++" then more data within the guard: the '+' are given back as data */
-	at_line_init(&l);
+	at_line_free(&l); /* and start afresh */
 	at_line_raw(&l, 100, 5000, 1000, 0, 0);
 	CHECK(at_line_feed(&l, S("+++"), 1500, &ev) == 1);
 	CHECK(at_line_feed(&l, S("++"), 1600, &ev) == 1);
@@ -203,7 +204,7 @@ static void test_raw_escape_and_idle(void)
 	CHECK(l.got == 4);
 
 	/* idle timeout keeps what arrived */
-	at_line_init(&l);
+	at_line_free(&l); /* and start afresh */
 	at_line_raw(&l, 100, 5000, 1000, 0, 0);
 	CHECK(at_line_feed(&l, S("abc"), 100, &ev) == 3);
 	CHECK(at_line_deadline(&l) == 5100);
@@ -213,7 +214,7 @@ static void test_raw_escape_and_idle(void)
 	CHECK(ev.type == AT_EV_DATA_END && ev.end == AT_END_TIMEOUT);
 
 	/* the declared size ends RAW mode; surplus is a command line */
-	at_line_init(&l);
+	at_line_free(&l); /* and start afresh */
 	at_line_raw(&l, 3, 5000, 1000, 0, 0);
 	CHECK(at_line_feed(&l, S("abcAT\r"), 10, &ev) == 3 && ev.type == AT_EV_DATA);
 	CHECK(at_line_feed(&l, S("AT\r"), 10, &ev) == 0 && ev.type == AT_EV_DATA_END &&
@@ -221,10 +222,11 @@ static void test_raw_escape_and_idle(void)
 	CHECK(at_line_feed(&l, S("AT\r"), 10, &ev) == 3 && ev.type == AT_EV_LINE);
 
 	/* a LF long after the CR is data, not the terminator's */
-	at_line_init(&l);
+	at_line_free(&l); /* and start afresh */
 	CHECK(at_line_feed(&l, S("AT+X\r"), 0, &ev) == 5 && ev.type == AT_EV_LINE);
 	at_line_raw(&l, 2, 5000, 1000, 0, 0);
 	CHECK(at_line_feed(&l, S("\n\n"), 500, &ev) == 2 && ev.type == AT_EV_DATA && ev.len == 2);
+	at_line_free(&l);
 }
 
 /* Issue 10 item 3: a data phase is byte-exact from its first byte. Only the LF that directly
@@ -232,18 +234,18 @@ static void test_raw_escape_and_idle(void)
  * host's CR LF terminator; a LF the host sends after it is data, however soon. */
 static void test_lf_after_the_prompt(void)
 {
-	struct at_line l;
+	struct at_line l = {0};
 	struct at_event ev;
 
 	/* a command that answers later: the LF came while it ran, before the prompt */
-	at_line_init(&l);
+	at_line_free(&l); /* and start afresh */
 	CHECK(at_line_feed(&l, S("AT+X\r"), 0, &ev) == 5 && ev.type == AT_EV_LINE);
 	at_line_prompt(&l, 2, 3, 300);
 	CHECK(at_line_feed(&l, S("\nab"), 300, &ev) == 3 && ev.type == AT_EV_DATA && ev.len == 2 &&
 	      memcmp(ev.data, "ab", 2) == 0 && ev.echo == ev.data && ev.echo_len == 2);
 
 	/* the same LF sent after the prompt, within a millisecond of the CR */
-	at_line_init(&l);
+	at_line_free(&l); /* and start afresh */
 	CHECK(at_line_feed(&l, S("AT+X\r"), 0, &ev) == 5 && ev.type == AT_EV_LINE);
 	at_line_prompt(&l, 2, 0, 0);
 	CHECK(at_line_feed(&l, S("\nab"), 1, &ev) == 2 && ev.type == AT_EV_DATA && ev.len == 2 &&
@@ -252,23 +254,24 @@ static void test_lf_after_the_prompt(void)
 	      ev.end == AT_END_COUNT);
 
 	/* RAW after CONNECT: likewise */
-	at_line_init(&l);
+	at_line_free(&l); /* and start afresh */
 	CHECK(at_line_feed(&l, S("AT+X\r"), 0, &ev) == 5 && ev.type == AT_EV_LINE);
 	at_line_raw(&l, 3, 5000, 1000, 0, 0);
 	CHECK(at_line_feed(&l, S("\nab"), 0, &ev) == 3 && ev.type == AT_EV_DATA && ev.len == 3 &&
 	      memcmp(ev.data, "\nab", 3) == 0);
 
 	/* arrived before the prompt but not right after the CR: only the first byte may be it */
-	at_line_init(&l);
+	at_line_free(&l); /* and start afresh */
 	CHECK(at_line_feed(&l, S("AT+X\r"), 0, &ev) == 5 && ev.type == AT_EV_LINE);
 	at_line_prompt(&l, 3, 3, 0);
 	CHECK(at_line_feed(&l, S("a\nb"), 0, &ev) == 3 && ev.type == AT_EV_DATA && ev.len == 3 &&
 	      memcmp(ev.data, "a\nb", 3) == 0);
 
 	/* a data mode that no command line started (no CR before it) swallows nothing */
-	at_line_init(&l);
+	at_line_free(&l); /* and start afresh */
 	at_line_raw(&l, 0, 0, 1000, 2, 0);
 	CHECK(at_line_feed(&l, S("\nz"), 0, &ev) == 2 && ev.type == AT_EV_DATA && ev.len == 2);
+	at_line_free(&l);
 }
 
 int main(void)
@@ -305,17 +308,18 @@ int main(void)
 		check_splits("overflow", big, sizeof(big), NULL);
 	}
 	{
-		struct at_line l;
+		struct at_line l = {0};
 		struct at_event ev;
 		static uint8_t big[AT_LINE_MAX + 2];
 
 		memset(big, '1', sizeof(big));
 		big[sizeof(big) - 1] = '\r';
-		at_line_init(&l);
+		at_line_free(&l); /* and start afresh */
 		CHECK(at_line_feed(&l, big, sizeof(big), 0, &ev) == sizeof(big));
 		CHECK(ev.type == AT_EV_LINE && ev.overflow);
 		CHECK(at_line_feed(&l, S("AT\r"), 0, &ev) == 3 && ev.type == AT_EV_LINE &&
 		      !ev.overflow && ev.len == 2);
+		at_line_free(&l);
 	}
 	test_raw_escape_and_idle();
 	test_lf_after_the_prompt();

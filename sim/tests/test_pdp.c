@@ -37,6 +37,7 @@ static void stop(struct modemsim *sim, struct modem *m)
 {
 	modem_close(m);
 	uv_run(sim->loop, UV_RUN_NOWAIT);
+	modem_release(m);
 }
 
 static void test_ec25(struct modemsim *sim)
@@ -51,10 +52,10 @@ static void test_ec25(struct modemsim *sim)
 	pdp_activate(&m, 1);
 	CHECK(pdp_active(&m, 1));
 	CHECK(pdp_local_ip(&m, 1) && strcmp(pdp_local_ip(&m, 1), "10.100.0.13") == 0);
-	m.pdp.ctx[2].cfg.type = PDP_IPV6;
+	modem_pdp(&m)->ctx[2].cfg.type = PDP_IPV6;
 	pdp_activate(&m, 2);
 	CHECK(strcmp(pdp_local_ip(&m, 2), "fd00:a:0:2::1") == 0);
-	m.pdp.ctx[3].cfg.type = PDP_IPV4V6;
+	modem_pdp(&m)->ctx[3].cfg.type = PDP_IPV4V6;
 	pdp_activate(&m, 3);
 	CHECK(strcmp(pdp_local_ip(&m, 3), "10.100.0.45") == 0);
 
@@ -89,14 +90,14 @@ static void test_ec25(struct modemsim *sim)
 	take(sim, "\r\n+QIURC: \"pdpdeact\",1\r\n");
 
 	/* a reboot deactivates without a URC and keeps the configuration */
-	snprintf(m.pdp.ctx[1].cfg.apn, sizeof(m.pdp.ctx[1].cfg.apn), "keep.me");
+	snprintf(modem_pdp(&m)->ctx[1].cfg.apn, sizeof(modem_pdp(&m)->ctx[1].cfg.apn), "keep.me");
 	pdp_activate(&m, 1);
 	pdp_set_error(&m, 561);
 	pdp_reboot(&m);
 	CHECK(!pdp_active(&m, 1));
-	CHECK(strcmp(m.pdp.ctx[1].cfg.apn, "keep.me") == 0);
-	CHECK(m.pdp.ctx[3].cfg.type == PDP_IPV4V6);
-	CHECK(m.pdp.last_err == 0);
+	CHECK(strcmp(modem_pdp(&m)->ctx[1].cfg.apn, "keep.me") == 0);
+	CHECK(modem_pdp(&m)->ctx[3].cfg.type == PDP_IPV4V6);
+	CHECK(modem_pdp(&m)->last_err == 0);
 	take(sim, "");
 	stop(sim, &m);
 }
@@ -135,12 +136,12 @@ static void test_m95(struct modemsim *sim)
 	CHECK(strcmp(pdp_m95_state_name((enum pdp_m95_state)99), "?") == 0);
 
 	/* a reboot forgets everything on the M95 */
-	snprintf(m.pdp.m95.cfg[0].apn, sizeof(m.pdp.m95.cfg[0].apn), "CMNET");
-	m.pdp.m95.mux = 1;
+	snprintf(modem_pdp(&m)->m95.cfg[0].apn, sizeof(modem_pdp(&m)->m95.cfg[0].apn), "CMNET");
+	modem_pdp(&m)->m95.mux = 1;
 	pdp_m95_set_state(&m, PDP_M95_IP_STATUS);
 	pdp_reboot(&m);
 	CHECK(pdp_m95_state(&m) == PDP_M95_IP_INITIAL);
-	CHECK(m.pdp.m95.cfg[0].apn[0] == 0 && m.pdp.m95.mux == 0);
+	CHECK(modem_pdp(&m)->m95.cfg[0].apn[0] == 0 && modem_pdp(&m)->m95.mux == 0);
 	take(sim, "");
 	stop(sim, &m);
 }

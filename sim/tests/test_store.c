@@ -191,7 +191,7 @@ static void start_refused(const struct model_profile *p, const char *rel, const 
 	CHECK(mkdir(at("s/0"), 0700) == 0);
 	CHECK(symlink(dir, at(rel)) == 0);
 	CHECK(fs_init(&s, p->drives, at("s/0"), 0) == -ERR_EXIST);
-	CHECK(s.files == NULL && s.root[0] == 0);
+	CHECK(s.files == NULL && s.root == NULL);
 	fs_free(&s);
 }
 
