@@ -52,6 +52,8 @@ class Timeout(AssertionError):
 class Tty:
     """The host side of one modem's serial port, opened raw like a driver opens it."""
 
+    model = None  # the dialect (ModemSim.open sets it), for modemsim_harness.at
+
     def __init__(self, path):
         self.path = path
         self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
@@ -254,6 +256,7 @@ class ModemSim:
             t = TcpTty(socket.create_connection(self.tcp_address(i), timeout=5))
         else:
             t = Tty(self.path(i))
+        t.model = self.model  # the dialect, for modemsim_harness.at
         self.ttys.append(t)
         if boot:
             t.read_until(BOOT_LAST[self.model], timeout=15)

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from . import conformance, report
+from . import at, conformance, report
 from .control import Control
 from .fixtures_broker import broker, broker_factory, pki, subscriber  # noqa: F401
 from .modemsim import FINAL_RE, ModemSim, Timeout
@@ -81,8 +81,8 @@ class Modem:
 
     def quiet(self, seconds=0.2):
         """Nothing arrives for that long (the buffered URCs not yet claimed included)."""
-        got = self.tty.drain(seconds, timeout=seconds + 1.0)
-        assert got == b"" and not self._pending, "unexpected: %r %r" % (self._pending, got)
+        assert not self._pending, "unclaimed URCs: %r" % self._pending
+        at.quiet(self.tty, seconds)
 
     # -- commands
     def cmd(self, line, timeout=5.0):
@@ -146,6 +146,18 @@ class Modem:
             payload = payload.encode()
         self.tty.write(payload + end)
         return Response(b"\x00", self.tty.read_until(FINAL_RE, timeout))
+
+    # -- the byte-exact helpers of modemsim_harness.at, on this tty
+    def upload(self, name, data, **kw):
+        """at.upload: the model's file upload (AT+QFUPL, AT+QSECWRITE, AT+CCERTDOWN), every
+        byte asserted."""
+        assert not self._pending, "unclaimed URCs: %r" % self._pending
+        return at.upload(self.tty, name, data, **kw)
+
+    def mqtt_up(self, **kw):
+        """at.mqtt_up: PDP and an MQTT session in the model's dialect, every answer exact."""
+        assert not self._pending, "unclaimed URCs: %r" % self._pending
+        return at.mqtt_up(self.tty, **kw)
 
     # -- URCs
     def _note_urcs(self, urcs):

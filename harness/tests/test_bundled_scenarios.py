@@ -10,6 +10,7 @@ Durations run under --time-scale where the story allows it: the scenario's times
 durations and the module's protocol timers (pkt_timeout, keepalive, negotiatetime) shrink,
 the broker keeps real time (scenarios/README.md, "Time").
 """
+import functools
 import os
 import subprocess
 import time
@@ -18,45 +19,19 @@ import pytest
 
 from broker import MqttClient
 from modemsim import BINARY, ROOT
-from modemsim import xor16_hex as xor16
+from modemsim_harness import at
+from modemsim_harness.at import b, check, check_ok, ok, pdp_up, qmtconn, qmtopen, quiet, urc
 
 SCENARIOS = os.path.join(ROOT, "scenarios")
 
 # seed 000, first report: the endpoint and the module's identity
 AWS_HOST = "a1gfgsfcsg3p4-ats.iot.us-east-1.amazonaws.com"
 HOST = "broker.modemsim.test"
+# AT+QFUPL as the field log's host sends it: timeout 100
+upload = functools.partial(at.upload, timeout=100)
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == b(want), "%s:\n got  %r\n want %r" % (line, got, b(want))
-
-
-def cmd_ok(t, line, *info, timeout=5.0):
-    check(t, line, ok(line, *info), timeout)
-
-
-def urc(t, text, timeout=5.0):
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
-
-
-def quiet(t, seconds=0.2):
-    got = t.drain(seconds)
-    assert got == b"", "unexpected bytes: %r" % got
 
 
 def read(path):
@@ -89,19 +64,6 @@ def start(modemsim, name, *extra, model="ec25"):
     return sim, t
 
 
-def upload(t, name, data, declared=None):
-    """AT+QFUPL as the field log's host sends it (size, timeout 100). With a declared size
-    shorter than the data, the module stores `declared` bytes and reads the rest as command
-    lines: the answer (+QFUPL of what was stored) and then whatever the rest makes."""
-    n = len(data) if declared is None else declared
-    line = 'AT+QFUPL="%s",%d,100' % (name, n)
-    t.write(b(line) + b"\r")
-    t.expect(b(line) + b"\r\r\nCONNECT\r\n")
-    t.write(data)
-    # EC25: no blank line before +QFUPL (reference §3)
-    t.expect(b"+QFUPL: %d,%s\r\n\r\nOK\r\n" % (n, xor16(data[:n])))
-
-
 def pki_file(sim, name):
     return read(os.path.join(os.path.dirname(sim.broker["ca"]), name))
 
@@ -111,7 +73,7 @@ def aws_provision(t, ca, ca_declared=None):
     PKI's files in place of AWS's: the CA (maybe with a wrong declared size), the client key
     and certificate; the context; SSL context 2 as the report sets it."""
     sim = t.sim
-    cmd_ok(t, 'AT+QFDEL="*"')
+    check_ok(t, 'AT+QFDEL="*"')
     upload(t, "RAM:cacert.pem", ca, ca_declared)
     if ca_declared is not None and ca_declared < len(ca):
         # the rest of the certificate is read as command lines: echoed (the LF after the CR
@@ -122,26 +84,14 @@ def aws_provision(t, ca, ca_declared=None):
     upload(t, "RAM:user_key.pem", pki_file(sim, "client-rsa.key"))
     upload(t, "RAM:client.pem", pki_file(sim, "client-rsa.pem"))
     check(t, "AT+QIACT?", ok("AT+QIACT?"))
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIACT=1")
     for line in ('AT+QMTCFG="SSL",0,1,2', 'AT+QSSLCFG="clientcert",2,"RAM:client.pem"',
                  'AT+QSSLCFG="clientkey",2,"RAM:user_key.pem"',
                  'AT+QSSLCFG="cacert",2,"RAM:cacert.pem"', 'AT+QSSLCFG="seclevel",2,2',
                  'AT+QSSLCFG="sslversion",2,4', 'AT+QSSLCFG="ciphersuite",2,0xFFFF',
                  'AT+QSSLCFG="ignorelocaltime",2,1'):
-        cmd_ok(t, line)
+        check_ok(t, line)
     check(t, "AT+QMTOPEN?", ok("AT+QMTOPEN?"))
-
-
-def qmtopen(t, idx, host, port, result, timeout=10.0):
-    line = 'AT+QMTOPEN=%d,"%s",%d' % (idx, host, port)
-    cmd_ok(t, line)
-    urc(t, "+QMTOPEN: %d,%d" % (idx, result), timeout)
-
-
-def qmtconn(t, idx, cid, rc=0):
-    line = 'AT+QMTCONN=%d,"%s"' % (idx, cid)
-    cmd_ok(t, line)
-    urc(t, "+QMTCONN: %d,0,%d" % (idx, rc))
 
 
 def publish(t, idx, msgid, qos, topic, payload):
@@ -220,7 +170,7 @@ def test_aws_ca_size_mismatch(modemsim):
     quiet(t)
     # the correct driver: the +QFUPL checksum was not that of what it sent; delete and
     # upload again with the true size
-    cmd_ok(t, 'AT+QFDEL="RAM:cacert.pem"')
+    check_ok(t, 'AT+QFDEL="RAM:cacert.pem"')
     upload(t, "RAM:cacert.pem", crlf)
     qmtopen(t, 0, AWS_HOST, 8883, 0)
     text = trace_text(sim)
@@ -263,10 +213,10 @@ def test_aws_policy_closes_after_connect(modemsim, watcher):
     sim, t = start(modemsim, "ec25-aws-policy-closes.scn")
     w = watcher(sim, "dt/wisblock/#")
     aws_provision(t, read(sim.broker["ca"]))
-    cmd_ok(t, 'AT+QMTCFG="SSL",2,1,2')
+    check_ok(t, 'AT+QMTCFG="SSL",2,1,2')
     for _ in range(2):
         qmtopen(t, 2, AWS_HOST, 8883, 0)
-        cmd_ok(t, 'AT+QMTCONN=2,"Rak_Wisblock_Mqtt"')
+        check_ok(t, 'AT+QMTCONN=2,"Rak_Wisblock_Mqtt"')
         urc(t, "+QMTSTAT: 2,1")
         quiet(t)
         check(t, "AT+QMTCONN?", ok("AT+QMTCONN?"))
@@ -293,12 +243,12 @@ def test_qmtopen_param_pdp_dns(modemsim):
     0 once DNS is back (20 s at --time-scale 0.05: 1 s)."""
     sim, t = start(modemsim, "ec25-qmtopen-param-pdp-dns.scn", "--time-scale", "0.05")
     qmtopen(t, 0, "", 1883, 1)
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIACT=1")
     urc(t, '+QIURC: "pdpdeact",1')
     check(t, "AT+QIACT?", ok("AT+QIACT?"))
     qmtopen(t, 0, HOST, 1883, 3)
     # the correct driver activates again, then opens
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIACT=1")
     t0 = time.monotonic()
     qmtopen(t, 0, HOST, 1883, 4)
     assert "%s: not resolved" % HOST in trace_text(sim, ("net",))
@@ -308,7 +258,7 @@ def test_qmtopen_param_pdp_dns(modemsim):
         assert time.monotonic() - t0 < 5, results
         time.sleep(0.2)  # the driver's back-off, not a reply wait
         line = 'AT+QMTOPEN=0,"%s",1883' % HOST
-        cmd_ok(t, line)
+        check_ok(t, line)
         got = t.read_until(b"\r\n", timeout=5) + t.read_until(b"\r\n", timeout=5)
         results.append(got)
         if got == b"\r\n+QMTOPEN: 0,0\r\n":
@@ -332,12 +282,12 @@ def test_keepalive_blackhole(modemsim, watcher):
     recovery: the context again, reopen, reconnect, resubscribe: messages arrive."""
     sim, t = start(modemsim, "keepalive-blackhole.scn", "--time-scale", "0.1")
     w = watcher(sim)
-    cmd_ok(t, "AT+QIACT=1")
-    cmd_ok(t, 'AT+QMTCFG="keepalive",0,10')
+    check_ok(t, "AT+QIACT=1")
+    check_ok(t, 'AT+QMTCFG="keepalive",0,10')
     qmtopen(t, 0, HOST, 1883, 0)
     qmtconn(t, 0, "ka-dev")
     t0 = time.monotonic()
-    cmd_ok(t, 'AT+QMTSUB=0,1,"ka/in",1')
+    check_ok(t, 'AT+QMTSUB=0,1,"ka/in",1')
     urc(t, "+QMTSUB: 0,1,0,1")
     wait_trace(sim, "fault link.blackhole fired")
     assert "traffic stopped both ways (fault)" in trace_text(sim, ("net",))
@@ -353,11 +303,11 @@ def test_keepalive_blackhole(modemsim, watcher):
     assert "client 0 ==> PINGREQ" in text and "<== PINGRESP" not in text
     assert "link lost (PINGRESP not received): +QMTSTAT 2" in text
     # the reference's recovery for 2: re-activate the context, reopen, reconnect
-    cmd_ok(t, "AT+QIDEACT=1")
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIDEACT=1")
+    check_ok(t, "AT+QIACT=1")
     qmtopen(t, 0, HOST, 1883, 0)
     qmtconn(t, 0, "ka-dev")
-    cmd_ok(t, 'AT+QMTSUB=0,2,"ka/in",1')
+    check_ok(t, 'AT+QMTSUB=0,2,"ka/in",1')
     urc(t, "+QMTSUB: 0,2,0,1")
     w.publish("ka/in", b"back", qos=0)
     urc(t, '+QMTRECV: 0,0,"ka/in","back"')
@@ -369,7 +319,7 @@ def test_broker_restart_then_reconnect(modemsim, watcher):
     +QMTSTAT: 0,1 and the client is closed. The driver reopens (retrying while the broker is
     not listening yet), reconnects, and its publish reaches the restarted broker."""
     sim, t = start(modemsim, "broker-restart.scn", "--time-scale", "0.05")
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIACT=1")
     qmtopen(t, 0, HOST, 1883, 0)
     qmtconn(t, 0, "restart-dev")
     t0 = time.monotonic()
@@ -381,7 +331,7 @@ def test_broker_restart_then_reconnect(modemsim, watcher):
     line = 'AT+QMTOPEN=0,"%s",1883' % HOST
     deadline = time.monotonic() + 10
     while True:
-        cmd_ok(t, line)
+        check_ok(t, line)
         got = t.read_until(b"\r\n", timeout=5) + t.read_until(b"\r\n", timeout=5)
         if got == b"\r\n+QMTOPEN: 0,0\r\n":
             break
@@ -402,11 +352,6 @@ def test_broker_restart_then_reconnect(modemsim, watcher):
 # ---------------------------------------------------------------- M95 in-flight window
 
 
-def m95_pdp_up(t):
-    for line in ("AT+QIFGCNT=0", 'AT+QICSGP=1,"CMNET"', "AT+QIREGAPP", "AT+QIACT"):
-        cmd_ok(t, line)
-
-
 @pytest.mark.parametrize("cmee,refusal", [(1, b"+CME ERROR: 8512"), (0, b"ERROR")])
 def test_m95_inflight_window(modemsim, watcher, cmee, refusal):
     """Five QoS 1 publishes whose PUBACKs are lost stay in flight: the sixth is refused
@@ -416,9 +361,9 @@ def test_m95_inflight_window(modemsim, watcher, cmee, refusal):
     again, goes through. The broker got every message."""
     sim, t = start(modemsim, "m95-inflight-window.scn", "--time-scale", "0.2", model="m95")
     w = watcher(sim, "win/#")
-    cmd_ok(t, "AT+CMEE=%d" % cmee)
-    m95_pdp_up(t)
-    cmd_ok(t, 'AT+QMTCFG="timeout",0,5,3,1')
+    check_ok(t, "AT+CMEE=%d" % cmee)
+    pdp_up(t)
+    check_ok(t, 'AT+QMTCFG="timeout",0,5,3,1')
     qmtopen(t, 0, HOST, 1883, 0)
     qmtconn(t, 0, "m95-window")
     wait_trace(sim, "fault mqtt.noack fired count 5")
@@ -499,31 +444,31 @@ ACTIVATED = 'after command "AT+QIACT=1" delay 200ms'
 
 
 def setup_conn(sim, t):
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIACT=1")
     qmtopen(t, 0, HOST, 1883, 0)
     qmtconn(t, 0, "fault-dev")
 
 
 def setup_sub(sim, t):
     setup_conn(sim, t)
-    cmd_ok(t, 'AT+QMTSUB=0,1,"f/in",0')
+    check_ok(t, 'AT+QMTSUB=0,1,"f/in",0')
     urc(t, "+QMTSUB: 0,1,0,0")
 
 
 def setup_tls(seclevel):
     def setup(sim, t):
         upload(t, "RAM:ca.pem", read(sim.broker["ca"]))
-        cmd_ok(t, "AT+QIACT=1")
+        check_ok(t, "AT+QIACT=1")
         # ignorelocaltime 0: the EC25's default 1 would not look at the validity dates
         for line in ('AT+QSSLCFG="seclevel",2,%d' % seclevel,
                      'AT+QSSLCFG="cacert",2,"RAM:ca.pem"', 'AT+QSSLCFG="ignorelocaltime",2,0',
                      'AT+QMTCFG="ssl",0,1,2'):
-            cmd_ok(t, line)
+            check_ok(t, line)
     return setup
 
 
 def setup_pdp(sim, t):
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIACT=1")
 
 
 def effect_stat1(sim, t, w):
@@ -561,7 +506,7 @@ def effect_connack(sim, t, w):
 
 
 def effect_suback(sim, t, w):
-    cmd_ok(t, 'AT+QMTSUB=0,2,"f/refused",1')
+    check_ok(t, 'AT+QMTSUB=0,2,"f/refused",1')
     urc(t, "+QMTSUB: 0,2,0,128")
 
 

@@ -9,39 +9,15 @@ import time
 import pytest
 
 from control import Control
+from modemsim_harness.at import b, check, err, ok, quiet
 
 HOST = "broker.modemsim.test"
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def err(line, text="ERROR"):
-    return b(line) + b"\r\r\n" + b(text) + b"\r\n"
-
-
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == want, "%s:\n got  %r\n want %r" % (line, got, want)
 
 
 def urcs(t, *lines, timeout=5.0):
     want = b"".join(b"\r\n" + b(x) + b"\r\n" for x in lines)
     got = t.read_until(want, timeout=timeout)
     assert got == want, got
-
-
-def quiet(t, seconds=0.2):
-    rest = t.drain(quiet=seconds, timeout=seconds * 4)
-    assert rest == b"", "unexpected bytes: %r" % rest
 
 
 def m95_up(t, dnsip=None):

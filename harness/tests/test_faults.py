@@ -9,64 +9,22 @@ or may not arrive before the link ends).
 Protocol timers (pkt_timeout, keepalive, negotiatetime) and fault durations follow
 --time-scale; --timing fast removes the module-like latencies.
 """
+import functools
 import time
 
 import pytest
 
 from broker import MqttClient
 from control import Control, wait_for
-from modemsim import xor16_hex as xor16
+from modemsim_harness import at
+from modemsim_harness.at import b, check, ok, pdp_up, qmtopen, quiet, upload, urc
 
 HOST = "broker.modemsim.test"
+up = functools.partial(at.mqtt_up, cid="fault-dev")
+qmtconn = functools.partial(at.qmtconn, cid="fault-dev")
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == want, "%s:\n got  %r\n want %r" % (line, got, want)
-
-
-def urc(t, text, timeout=5.0):
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
-
-
-def quiet(t, seconds=0.2):
-    got = t.drain(seconds)
-    assert got == b"", "unexpected bytes: %r" % got
-
-
-def qmtopen(t, idx=0, port=1883, result=0, timeout=5.0):
-    line = 'AT+QMTOPEN=%d,"%s",%d' % (idx, HOST, port)
-    check(t, line, ok(line))
-    urc(t, "+QMTOPEN: %d,%d" % (idx, result), timeout)
-
-
-def qmtconn(t, idx=0, cid="fault-dev", rc=0):
-    line = 'AT+QMTCONN=%d,"%s"' % (idx, cid)
-    check(t, line, ok(line))
-    urc(t, "+QMTCONN: %d,0,%d" % (idx, rc))
-
-
-def up(t, cfg=(), idx=0, pdp=True, port=1883, cid="fault-dev"):
-    if pdp:
-        check(t, "AT+QIACT=1", ok("AT+QIACT=1"))
-    for line in cfg:
-        check(t, line, ok(line))
-    qmtopen(t, idx, port=port)
-    qmtconn(t, idx, cid=cid)
 
 
 def pub(t, msgid, qos, topic, payload, idx=0):
@@ -81,14 +39,6 @@ def pub(t, msgid, qos, topic, payload, idx=0):
 def read(path):
     with open(path, "rb") as f:
         return f.read()
-
-
-def upload(t, name, data):
-    line = 'AT+QFUPL="%s",%d,5' % (name, len(data))
-    t.write(b(line) + b"\r")
-    t.expect(b(line) + b"\r\r\nCONNECT\r\n")
-    t.write(data)
-    t.expect(b"+QFUPL: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16(data)))
 
 
 def tls_ready(t, seclevel=1):
@@ -569,15 +519,10 @@ def test_reset_after_the_nth_publish(modemsim, tmp_path, n):
 # ---------------------------------------------------------------- models and modems
 
 
-def m95_pdp_up(t):
-    for line in ("AT+QIFGCNT=0", 'AT+QICSGP=1,"CMNET"', "AT+QIREGAPP", "AT+QIACT"):
-        check(t, line, ok(line))
-
-
 def test_pdp_deact_m95(rig):
     """M95: +PDP DEACT (the URC the M26 driver parses, reference §4b), the client closes."""
     r = rig(model="m95")
-    m95_pdp_up(r.t)
+    pdp_up(r.t)
     qmtopen(r.t)
     qmtconn(r.t)
     r.fault("pdp.deact")

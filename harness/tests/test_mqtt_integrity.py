@@ -29,6 +29,7 @@ import pytest
 import fakebroker as fbk
 from fakebroker import FakeBroker
 from modemsim import BINARY, Timeout
+from modemsim_harness.at import check, ok, urc
 
 HOST = "broker.modemsim.test"
 TOPIC = "flood"
@@ -39,26 +40,6 @@ FRAME_RE = re.compile(rb"\r\n([^\r\n]*)\r\n")
 # The host buffering the fix allows (~32 KiB waiting for the host) plus the pty's own kernel
 # buffer (~64 KiB): with 100-byte payloads (~130-byte URCs) well under 2,000 messages.
 PAUSE_ACK_BOUND = 2000
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == want, "%s:\n got  %r\n want %r" % (line, got, want)
-
-
-def urc(t, text, timeout=5.0):
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
 
 
 def rss_kib(pid):

@@ -15,28 +15,9 @@ import pytest
 
 from control import Control, ControlError, socket_mode, wait_for
 from modemsim import BINARY
+from modemsim_harness.at import b, mqtt_up, ok, quiet, urc
 
 HOST = "broker.example"
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def urc(t, text, timeout=5.0):
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
-
-
-def quiet(t, seconds=0.15):
-    got = t.drain(seconds)
-    assert got == b"", "unexpected bytes: %r" % got
 
 
 def write(tmp_path, text, name="s.scn"):
@@ -84,16 +65,6 @@ def ctl_sim(modemsim, tmp_path):
     yield make
     for c in clients:
         c.close()
-
-
-def mqtt_up(t, idx=0):
-    t.cmd("AT+QIACT=1")
-    line = 'AT+QMTOPEN=%d,"%s",1883' % (idx, HOST)
-    assert t.cmd(line) == ok(line)
-    urc(t, "+QMTOPEN: %d,0" % idx)
-    line = 'AT+QMTCONN=%d,"scn-%d"' % (idx, idx)
-    assert t.cmd(line) == ok(line)
-    urc(t, "+QMTCONN: %d,0,0" % idx)
 
 
 # ---------------------------------------------------------------- --check
@@ -335,7 +306,7 @@ def test_window_when_state(scn):
     t = scn('on "AT+CSQ" when mqtt-connected client 0 error 30\n'
             'on "AT+CGMI" when pdp-active error 31\n', broker=True)
     assert t.cmd("AT+CGMI") == ok("AT+CGMI", "Quectel")
-    mqtt_up(t)
+    mqtt_up(t, host=HOST, cid="scn-0")
     assert t.cmd("AT+CGMI") == b"AT+CGMI\r\r\n+CME ERROR: 31\r\n"
     assert t.cmd("AT+CSQ") == b"AT+CSQ\r\r\n+CME ERROR: 30\r\n"
     assert t.cmd("AT+QMTDISC=0") == ok("AT+QMTDISC=0")
@@ -448,7 +419,7 @@ def test_after_mqtt_connected_and_closed(scn):
     t = scn('after mqtt-connected client 0 urc "+CONNECTED"\n'
             'after mqtt-closed urc "+CLOSED"\n'
             'after publish 2 urc "+PUB2"\n', broker=True)
-    mqtt_up(t)
+    mqtt_up(t, host=HOST, cid="scn-0")
     urc(t, "+CONNECTED")
     for i in range(2):
         t.write(b'AT+QMTPUB=0,0,0,0,"t/x"\r')
@@ -512,7 +483,7 @@ def test_control_queries(ctl_sim):
     assert {"drive": "RAM", "name": "ca.pem", "size": 5} == {
         k: files[0][k] for k in ("drive", "name", "size")}
     assert len(files[0]["checksum"]) <= 4
-    mqtt_up(t)
+    mqtt_up(t, host=HOST, cid="scn-0")
     m = c.query("modem")["modems"][0]
     assert m["pdp"][0]["cid"] == 1 and m["mqtt"] == [{"client": 0, "state": "connected"}]
     cl = c.query("mqtt")["modems"][0]["clients"][0]
@@ -525,7 +496,7 @@ def test_control_queries(ctl_sim):
 
 def test_control_fault_is_fired_and_recorded(ctl_sim):
     t, c = ctl_sim()
-    mqtt_up(t)
+    mqtt_up(t, host=HOST, cid="scn-0")
     c.ok("at 0ms fault link.close client 0")
     urc(t, "+QMTSTAT: 0,1", timeout=3)
     faults = wait_for(lambda: c.query("faults")["faults"])

@@ -8,16 +8,9 @@ import time
 import pytest
 
 from test_sock_ec25 import PEER_HOST, Peer, echo
+from modemsim_harness.at import b, certdown, urc
 
 MODELS = ["sim7600", "a7670"]
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def urc(t, text, timeout=5.0):
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
 
 
 def net(modemsim, model="sim7600", *extra):
@@ -277,13 +270,6 @@ def cch_send(t, s, data, report=True):
     t.expect(b"\r\n>")
     t.write(data)
     t.expect(b"\r\nOK\r\n" + (b"\r\n+CCHSEND: %d,0\r\n" % s if report else b""))
-
-
-def certdown(t, name, data):
-    t.write(b'AT+CCERTDOWN="%s",%d\r' % (b(name), len(data)))
-    t.expect(b"\r\n>")
-    t.write(data)
-    t.expect(b"\r\nOK\r\n")
 
 
 @pytest.mark.parametrize("model", MODELS)

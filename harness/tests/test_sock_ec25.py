@@ -24,6 +24,7 @@ from broker import MqttClient
 import fakebroker as fbk
 from modemsim import FINAL_RE
 from modemsim import xor16_hex as xor16
+from modemsim_harness.at import b, check, err, ok, upload, urc
 
 MiB = 1 << 20
 PEER_HOST = "peer.modemsim.test"  # --resolve *=127.0.0.1; a name the PKI's certificates carry
@@ -34,46 +35,12 @@ READ_CHUNK = 16 * 1024  # net/conn.c reads at most this much at once
 # ---------------------------------------------------------------- helpers
 
 
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    """Echo, information lines, blank line, OK (reference §1)."""
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def err(line, text="ERROR"):
-    return b(line) + b"\r\r\n" + b(text) + b"\r\n"
-
-
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == want, "%s:\n got  %r\n want %r" % (line, got, want)
-
-
-def urc(t, text, timeout=5.0):
-    """The next bytes are exactly this URC."""
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
-
-
 def wait_until(pred, timeout, what):
     deadline = time.monotonic() + timeout
     while not pred():
         if time.monotonic() > deadline:
             raise AssertionError("no %s within %.1f s" % (what, timeout))
         time.sleep(0.02)
-
-
-def upload(t, name, data):
-    line = 'AT+QFUPL="%s",%d,5' % (name, len(data))
-    t.write(b(line) + b"\r")
-    t.expect(b(line) + b"\r\r\nCONNECT\r\n")
-    t.write(data)
-    t.expect(b"+QFUPL: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16(data)))
 
 
 def sha(data):
