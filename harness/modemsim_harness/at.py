@@ -72,7 +72,7 @@ def check_ok(t, line, *info, timeout=5.0):
     return check(t, line, ok(line, *info), timeout)
 
 
-def final_ok(t, line, timeout=5.0):
+def final_ok(t, line, timeout=10.0):
     """Send a command line; its answer ends in OK, whatever came before. The answer."""
     got = t.cmd(b(line), timeout=timeout)
     assert got.endswith(b"\r\nOK\r\n"), "%s: expected a final OK, got %r" % (line, got)
