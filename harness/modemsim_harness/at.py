@@ -167,6 +167,19 @@ def upload(t, name, data, size=None, timeout=5, end=b"\r", model=None):
              timeout=max(10, timeout + 5))
 
 
+def download(t, name, timeout=10.0):
+    """AT+QFDWL (EC25/BG96): exactly echo and CONNECT, then the data, +QFDWL: <size>,<xor16>
+    matching it, and OK. The data."""
+    connect(t, 'AT+QFDWL="%s"' % (b(name).decode()))
+    out = t.read_until(FINAL_RE, timeout=timeout)
+    m = re.fullmatch(rb"(.*)\r\n\+QFDWL: (\d+),([0-9a-f]+)\r\n\r\nOK\r\n", out, re.S)
+    assert m, "AT+QFDWL=%r: no +QFDWL and OK after the data: %r" % (name, out)
+    data = m.group(1)
+    assert (int(m.group(2)), m.group(3)) == (len(data), xor16_hex(data)), (
+        "AT+QFDWL=%r: +QFDWL %r does not match the %d bytes" % (name, m.groups()[1:], len(data)))
+    return data
+
+
 def upload_file(t, name, path, **kw):
     """upload() of a file's contents."""
     with open(path, "rb") as f:

@@ -23,7 +23,6 @@ import pytest
 from broker import MqttClient
 import fakebroker as fbk
 from modemsim import FINAL_RE
-from modemsim import xor16_hex as xor16
 from modemsim_harness.at import b, check, err, ok, upload, urc
 
 MiB = 1 << 20
