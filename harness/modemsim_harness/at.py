@@ -19,6 +19,7 @@ Quectel functions expect echo on (the default); the SIMCom ones (netopen, cmqtt_
 cmqtt_connect, certdown) expect ATE0, as SIMCom drivers run.
 """
 import re
+import time
 
 from .conformance import BROKER_HOST as HOST
 from .modemsim import FINAL_RE, xor16_hex
@@ -119,6 +120,20 @@ def quiet(t, seconds=0.2):
     without an event: asserting that nothing happens takes time by definition."""
     got = t.drain(quiet=seconds, timeout=seconds * 4)
     assert got == b"", "expected %.2f s of silence, got %r" % (seconds, got)
+
+
+def pause(seconds):
+    """The host sends nothing for `seconds`: the silence itself is the stimulus (a guard time
+    around +++, a driver's back-off, a host that does not read). Never a wait for a reply."""
+    time.sleep(seconds)
+
+
+def escape(t, guard=1.1, timeout=5.0):
+    """Leave transparent mode as a host does: `guard` seconds of silence, +++, then exactly OK
+    (the module's own guard time after +++ passes inside the deadline)."""
+    pause(guard)
+    t.write(b"+++")
+    t.expect(b"\r\nOK\r\n", timeout=timeout)
 
 
 # ---------------------------------------------------------------- files

@@ -19,11 +19,12 @@ import re
 import pytest
 
 from broker import MqttClient
+from control import wait_for
 from modemsim_harness import at
 from modemsim_harness.at import b, check, download, err, ok, prompt, quiet, urc
 from test_identity import luhn_ok
 from test_mqtt import pub_prompt
-from test_sock_ec25 import Peer, echo, wait_until
+from test_sock_ec25 import Peer, echo
 
 BOOT = (b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\nAPP RDY\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n"
         b"\r\n+QIND: SMS DONE\r\n")
@@ -488,7 +489,7 @@ def test_tcp_socket_to_an_echo_server(bg96):
         bg96.write(b"hello")
         bg96.expect(b"hello\r\nSEND OK\r\n")
         urc(bg96, '+QIURC: "recv",0')
-        wait_until(lambda: peer.received.get(0) == b"hello", 5, "hello at the peer")
+        wait_for(lambda: peer.received.get(0) == b"hello", 5, what="hello at the peer")
         check(bg96, "AT+QIRD=0,1500", ok("AT+QIRD=0,1500", "+QIRD: 5", "hello"))
         check(bg96, "AT+QIRD=0,1500", ok("AT+QIRD=0,1500", "+QIRD: 0"))
         bg96.write(b"AT+QISEND=0\r")
@@ -500,7 +501,7 @@ def test_tcp_socket_to_an_echo_server(bg96):
         assert peer.received[0] == b"helloCat-M1"
         check(bg96, "AT+QICLOSE=0", ok("AT+QICLOSE=0"))
         check(bg96, "AT+QISTATE?", ok("AT+QISTATE?"))
-        wait_until(lambda: 0 in peer.finished, 5, "the peer to see the close")
+        wait_for(lambda: 0 in peer.finished, 5, what="the peer to see the close")
         quiet(bg96)
     finally:
         peer.close()
@@ -522,7 +523,7 @@ def test_ssl_socket_to_a_tls_echo_server(bg96, pki):
         bg96.write(b"over TLS!")
         bg96.expect(b"over TLS!\r\nSEND OK\r\n")
         urc(bg96, '+QSSLURC: "recv",3')
-        wait_until(lambda: peer.received.get(0) == b"over TLS!", 5, "the bytes at the peer")
+        wait_for(lambda: peer.received.get(0) == b"over TLS!", 5, what="the bytes at the peer")
         check(bg96, "AT+QSSLRECV=3,1500", ok("AT+QSSLRECV=3,1500", "+QSSLRECV: 9", "over TLS!"))
         check(bg96, "AT+QSSLCLOSE=3", ok("AT+QSSLCLOSE=3"))
         check(bg96, "AT+QSSLSTATE", ok("AT+QSSLSTATE"))

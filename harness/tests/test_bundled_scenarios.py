@@ -20,7 +20,8 @@ import pytest
 from broker import MqttClient
 from modemsim import BINARY, ROOT
 from modemsim_harness import at
-from modemsim_harness.at import b, check, check_ok, ok, pdp_up, qmtconn, qmtopen, quiet, urc
+from control import wait_for
+from modemsim_harness.at import b, check, check_ok, ok, pause, pdp_up, qmtconn, qmtopen, quiet, urc
 
 SCENARIOS = os.path.join(ROOT, "scenarios")
 
@@ -49,11 +50,8 @@ def trace_text(sim, kinds=("tls", "net", "fault", "mqtt")):
 
 def wait_trace(sim, text, timeout=5.0, kinds=("tls", "net", "fault", "mqtt")):
     """Poll the trace file (never the tty) until text is in it."""
-    deadline = time.monotonic() + timeout
-    while text not in trace_text(sim, kinds):
-        assert time.monotonic() < deadline, "no %r in the trace within %.1f s:\n%s" % (
-            text, timeout, trace_text(sim, kinds))
-        time.sleep(0.02)
+    wait_for(lambda: text in trace_text(sim, kinds), timeout,
+             what=lambda: "no %r in the trace:\n%s" % (text, trace_text(sim, kinds)))
 
 
 def start(modemsim, name, *extra, model="ec25"):
@@ -256,7 +254,7 @@ def test_qmtopen_param_pdp_dns(modemsim):
     results = []
     while True:
         assert time.monotonic() - t0 < 5, results
-        time.sleep(0.2)  # the driver's back-off, not a reply wait
+        pause(0.2)  # the driver's back-off (the stimulus), not a reply wait
         line = 'AT+QMTOPEN=0,"%s",1883' % HOST
         check_ok(t, line)
         got = t.read_until(b"\r\n", timeout=5) + t.read_until(b"\r\n", timeout=5)
@@ -339,7 +337,7 @@ def test_broker_restart_then_reconnect(modemsim, watcher):
         assert got == b"\r\n+QMTOPEN: 0,-1\r\n", got
         assert "failed: connection refused" in trace_text(sim, ("mqtt",))
         assert time.monotonic() < deadline, "the broker did not come back"
-        time.sleep(0.1)  # the driver's back-off
+        pause(0.1)  # the driver's back-off (the stimulus), not a reply wait
     qmtconn(t, 0, "restart-dev")
     # a client of the restarted broker sees what the module publishes now
     w = watcher(sim, "rs/#")

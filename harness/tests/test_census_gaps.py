@@ -4,11 +4,10 @@ AT+QIDNSCFG, AT+QISENDEX, AT+CPMS and the EC25's AT+QCFG keys."""
 import re
 import socket
 import threading
-import time
 
 import pytest
 
-from control import Control
+from control import Control, wait_for
 from modemsim_harness.at import b, check, err, ok, quiet
 
 HOST = "broker.modemsim.test"
@@ -80,10 +79,11 @@ def test_qidnsgip_follows_a_scenario_dns_fault(modemsim, tmp_path):
         check(t, line, ok(line))
         urcs(t, '+QIURC: "dnsgip",0,1,600', '+QIURC: "dnsgip","127.0.0.1"')
         ctl.ok('at 0ms fault dns.fail name "%s" for 300ms' % HOST)
-        time.sleep(0.05)
+        wait_for(lambda: ctl.query("faults")["faults"], what="dns.fail to fire")
         check(t, line, ok(line))
         urcs(t, '+QIURC: "dnsgip",565')
-        time.sleep(0.4)
+        wait_for(lambda: any("dns.fail ended" in e.get("msg", "") for e in sim.trace()),
+                 what="the dns.fail window to end")
         check(t, line, ok(line))
         urcs(t, '+QIURC: "dnsgip",0,1,600', '+QIURC: "dnsgip","127.0.0.1"')
     finally:

@@ -15,7 +15,7 @@ import pytest
 
 from control import Control, ControlError, socket_mode, wait_for
 from modemsim import BINARY
-from modemsim_harness.at import b, mqtt_up, ok, quiet, urc
+from modemsim_harness.at import b, mqtt_up, ok, pause, quiet, urc
 
 HOST = "broker.example"
 
@@ -297,7 +297,7 @@ def test_windows_from_until(scn):
     assert t.cmd("AT+CGMI") == b"AT+CGMI\r\r\n+CME ERROR: 3\r\n"
     assert t.cmd("AT+CGMM") == ok("AT+CGMM", "EC25")
     assert time.monotonic() - t0 < 0.4
-    time.sleep(0.6)  # the window's own time, not a reply wait
+    pause(0.6)  # the window's own time (the stimulus), not a reply wait
     assert t.cmd("AT+CGMI") == ok("AT+CGMI", "Quectel")
     assert t.cmd("AT+CGMM") == b"AT+CGMM\r\r\n+CME ERROR: 4\r\n"
 

@@ -12,7 +12,7 @@ import pytest
 from broker import MqttClient
 from control import Control
 from fakebroker import FakeBroker, PUBLISH, CONNECT, publish as fb_publish
-from modemsim_harness.at import certdown, check, cmqtt_connect, cmqtt_start, quiet, urc
+from modemsim_harness.at import certdown, check, cmqtt_connect, cmqtt_start, pause, quiet, urc
 
 SEED3_HOST = "a1b2c3d4e5f6g7-ats.iot.us-west-2.amazonaws.com"  # seed 003's endpoint form
 SEED3_TOPIC = b"aws/things/SOMETOPIC/"
@@ -567,7 +567,7 @@ def test_host_not_reading_holds_messages_and_drops_none(fake):
     length_cmd(t, b"AT+CMQTTSUB=0,5,1", b"flood")
     urc(t, b"+CMQTTSUB: 0,0")
     fl = fb.flood(n, qos=1, size=100)
-    time.sleep(2.0)
+    pause(2.0)  # the point: a host that does not read for 2 s
     _, acked_during, _ = fl.snapshot()
     assert acked_during < 2000, acked_during
     data = b""

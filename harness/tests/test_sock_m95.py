@@ -27,7 +27,7 @@ import pytest
 import fakebroker as fbk
 from broker import MqttClient
 from modemsim import Timeout
-from modemsim_harness.at import b, check_exact, err, ok, quiet, upload_file, urc
+from modemsim_harness.at import b, check_exact, err, escape, ok, pause, quiet, upload_file, urc
 
 HOST = "127.0.0.1"
 GUARD = 0.15  # "+++" guard time with --time-scale 0.1 (1 s scaled), plus margin
@@ -40,14 +40,6 @@ MIB = 1 << 20
 def text(line, *texts):
     """Echo, then texts each framed CR LF ... CR LF (CLOSE OK, DEACT OK, ...)."""
     return b(line) + b"\r" + b"".join(b"\r\n" + b(x) + b"\r\n" for x in texts)
-
-
-def escape(t):
-    """"+++" framed by the guard times, then OK (GSM SSL AN 3.4)."""
-    time.sleep(GUARD)
-    t.write(b"+++")
-    time.sleep(GUARD)
-    t.expect(b"\r\nOK\r\n")
 
 
 def prompt_send(t, line, data, result="SEND OK", end=b""):
@@ -202,7 +194,7 @@ def echo(conn, peer):
 def say_then_close(data):
     def handler(conn, peer):
         conn.sendall(data)
-        time.sleep(0.05)  # the bytes go before the FIN, in a segment of their own
+        pause(0.05)  # the stimulus: the bytes go before the FIN, in a segment of their own
         conn.close()
         peer.put("closed", True)
     return handler
@@ -403,7 +395,7 @@ def test_an_3_1_ssl_certificates_in_ram(m95, peers, pki):
         conn.sendall(b"1234567")
         peer.event(lambda: "more" in peer.results)
         conn.sendall(b"abc")
-        time.sleep(0.05)
+        pause(0.05)  # the stimulus: "abc" and "def" in two segments
         conn.sendall(b"def")
         peer.event(lambda: "again" in peer.results)
         conn.sendall(b"ghi")
@@ -532,7 +524,7 @@ def test_an_3_4_transparent_ssl(m95, peers, pki):
     t.write(req)
     t.expect(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
     assert p.result("request") == req
-    escape(t)
+    escape(t, GUARD)
     check_exact(t, "AT", ok("AT"))
     p.put("escaped", True)
     quiet(t, 0.3)  # held for ATO
@@ -540,7 +532,7 @@ def test_an_3_4_transparent_ssl(m95, peers, pki):
     t.expect(b"<later>")
     t.write(b"ping\x1a\x1b+")  # Ctrl+Z, ESC and '+' are data here
     t.expect(b"ping\x1a\x1b+")
-    escape(t)
+    escape(t, GUARD)
     check_exact(t, "AT+QSSLCLOSE=1", text("AT+QSSLCLOSE=1", "CLOSE OK"))
     check_exact(t, "ATO", text("ATO", "NO CARRIER"))
     check_exact(t, "AT+QIDEACT", text("AT+QIDEACT", "DEACT OK"))
@@ -688,12 +680,12 @@ def test_transparent_tcp(m95, peers):
     t.expect(b"\r\nCONNECT\r\n")
     t.write(b"AT\r\n\x00\x1a")
     t.expect(b"AT\r\n\x00\x1a")
-    escape(t)
+    escape(t, GUARD)
     check_exact(t, "AT+QISTAT", text("AT+QISTAT", "OK", "STATE: CONNECT OK"))
     check_exact(t, "ATO", text("ATO", "CONNECT"))
     t.write(b"again")
     t.expect(b"again")
-    escape(t)
+    escape(t, GUARD)
     check_exact(t, "AT+QICLOSE", text("AT+QICLOSE", "CLOSE OK"))
     check_exact(t, "AT+QIMODE=0", ok("AT+QIMODE=0"))
     quiet(t)
@@ -785,7 +777,7 @@ def test_peer_closes(m95, peers, pki, mode):
         check_exact(t, line, ok(line))
         if mode == "tcp-transparent":
             t.expect(b"\r\nCONNECT\r\n")
-            escape(t)
+            escape(t, GUARD)
         else:
             urc(t, "1, CONNECT OK" if mode == "tcp-push" else "CONNECT OK")
     check_exact(t, "AT+QIDEACT", text("AT+QIDEACT", "DEACT OK"))
@@ -1061,10 +1053,7 @@ def test_one_mib_each_way(modemsim, peers, pki, mode):
     assert got == (MIB, hashlib.sha256(to_host).hexdigest())
     assert p.result("received", timeout=30) == (MIB, hashlib.sha256(to_peer).hexdigest())
     if mode.endswith("transparent"):
-        time.sleep(1.1)
-        t.write(b"+++")
-        time.sleep(1.1)
-        t.expect(b"\r\nOK\r\n")
+        escape(t, 1.1)
     close = {"tcp-push": "AT+QICLOSE=1", "ssl-buffer": "AT+QSSLCLOSE=1",
              "ssl-transparent": "AT+QSSLCLOSE=1"}.get(mode, "AT+QICLOSE")
     t.write(b(close) + b"\r")
