@@ -7,6 +7,8 @@ Installed (`pip install ./harness`, harness/README.md), pytest loads it by its e
 Fixtures (harness/README.md has a complete example):
   broker      a started mosquitto with the test PKI, users and ACL (harness/broker.py)
   subscriber  factory: subscriber(topics) -> client recording what the broker delivers
+  sim_subscriber  factory: sim_subscriber(sim, topics) -> the same, at a ModemSim's embedded
+              broker
   modem       a started modemsim, its tty open and its boot URCs read: a Modem (below). How it
               starts: @pytest.mark.modem(model=, timing=, scenario=, args=, broker=), or
               indirect parametrization with a dict or a model name
@@ -21,7 +23,7 @@ import pytest
 
 from . import at, conformance, report
 from .control import Control
-from .fixtures_broker import broker, broker_factory, pki, subscriber  # noqa: F401
+from .fixtures_broker import broker, broker_factory, pki, sim_subscriber, subscriber  # noqa: F401
 from .modemsim import FINAL_RE, ModemSim, Timeout
 from .paths import SCENARIOS
 
@@ -195,12 +197,10 @@ class Modem:
         embedded one); its .messages and .wait_for(predicate, timeout)."""
         if self._broker is not None:
             return self._broker.subscriber(topics, qos=qos, timeout=timeout)
-        from .broker import MqttClient  # paho: only for this
-        info = self.sim.broker
-        c = MqttClient(info["host"], info["plain"], "modem-sub-%d" % len(self._clients))
+        from .broker import embedded_subscriber  # paho: only for this
+        c = embedded_subscriber(self.sim.broker, topics, qos,
+                                "modem-sub-%d" % len(self._clients), timeout)
         self._clients.append(c)
-        c.connect(timeout)
-        c.subscribe(topics, qos, timeout)
         return c
 
     # -- what modemsim recorded

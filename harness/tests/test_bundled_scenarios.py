@@ -17,7 +17,6 @@ import time
 
 import pytest
 
-from broker import MqttClient
 from modemsim import BINARY, ROOT
 from modemsim_harness import at
 from control import wait_for
@@ -99,24 +98,6 @@ def publish(t, idx, msgid, qos, topic, payload):
     t.expect(b(line) + b"\r\r\n> ")
     t.write(b(payload) + b"\x1a")
     t.expect(b(payload) + b"\r\nOK\r\n")
-
-
-@pytest.fixture
-def watcher():
-    """Factory: an MQTT client of the given sim's embedded broker (plain listener)."""
-    made = []
-
-    def make(sim, *topics):
-        c = MqttClient("127.0.0.1", sim.broker["plain"], "watcher-%d" % len(made))
-        assert c.connect() == 0
-        for topic in topics:
-            c.subscribe(topic, qos=1)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
 
 
 # ---------------------------------------------------------------- every file is valid
@@ -203,13 +184,13 @@ def test_aws_untrusted_ca(modemsim, how):
     quiet(t)
 
 
-def test_aws_policy_closes_after_connect(modemsim, watcher):
+def test_aws_policy_closes_after_connect(modemsim, sim_subscriber):
     """Seed 000's second report, byte for byte: +QMTOPEN: 2,0, then AT+QMTCONN=2,
     "Rak_Wisblock_Mqtt" answers OK and +QMTSTAT: 2,1, no +QMTCONN. The CONNECT really went
     out on the TLS connection before the link ended. The same id fails again; the client id
     the policy allows connects, and its publish reaches the broker."""
     sim, t = start(modemsim, "ec25-aws-policy-closes.scn")
-    w = watcher(sim, "dt/wisblock/#")
+    w = sim_subscriber(sim, "dt/wisblock/#")
     aws_provision(t, read(sim.broker["ca"]))
     check_ok(t, 'AT+QMTCFG="SSL",2,1,2')
     for _ in range(2):
@@ -273,13 +254,13 @@ def test_qmtopen_param_pdp_dns(modemsim):
 # ---------------------------------------------------------------- keepalive, broker restart
 
 
-def test_keepalive_blackhole(modemsim, watcher):
+def test_keepalive_blackhole(modemsim, sim_subscriber):
     """keepalive 10 s, pkt_timeout 5 s at --time-scale 0.1: the blackhole starts 0.5 s after
     CONNACK; the PINGREQ 1 s after the last packet goes nowhere; +QMTPING: 0,1 0.5 s later,
     then +QMTSTAT: 0,2. The message published to the client meanwhile never arrives. The
     recovery: the context again, reopen, reconnect, resubscribe: messages arrive."""
     sim, t = start(modemsim, "keepalive-blackhole.scn", "--time-scale", "0.1")
-    w = watcher(sim)
+    w = sim_subscriber(sim)
     check_ok(t, "AT+QIACT=1")
     check_ok(t, 'AT+QMTCFG="keepalive",0,10')
     qmtopen(t, 0, HOST, 1883, 0)
@@ -312,7 +293,7 @@ def test_keepalive_blackhole(modemsim, watcher):
     quiet(t)
 
 
-def test_broker_restart_then_reconnect(modemsim, watcher):
+def test_broker_restart_then_reconnect(modemsim, sim_subscriber):
     """10 s after CONNACK (0.5 s at --time-scale 0.05) the real mosquitto restarts:
     +QMTSTAT: 0,1 and the client is closed. The driver reopens (retrying while the broker is
     not listening yet), reconnects, and its publish reaches the restarted broker."""
@@ -340,7 +321,7 @@ def test_broker_restart_then_reconnect(modemsim, watcher):
         pause(0.1)  # the driver's back-off (the stimulus), not a reply wait
     qmtconn(t, 0, "restart-dev")
     # a client of the restarted broker sees what the module publishes now
-    w = watcher(sim, "rs/#")
+    w = sim_subscriber(sim, "rs/#")
     publish(t, 0, 1, 1, "rs/state", "back")
     urc(t, "+QMTPUB: 0,1,0")
     assert w.wait_for(lambda m: m.topic == "rs/state").payload == b"back"
@@ -351,14 +332,14 @@ def test_broker_restart_then_reconnect(modemsim, watcher):
 
 
 @pytest.mark.parametrize("cmee,refusal", [(1, b"+CME ERROR: 8512"), (0, b"ERROR")])
-def test_m95_inflight_window(modemsim, watcher, cmee, refusal):
+def test_m95_inflight_window(modemsim, sim_subscriber, cmee, refusal):
     """Five QoS 1 publishes whose PUBACKs are lost stay in flight: the sixth is refused
     before its prompt (M95 MQTT AN 3.2.8 note 1). pkt_timeout 5 s at --time-scale 0.2 (1 s,
     time enough for six publishes even under a sanitizer): the retransmissions
     (+QMTPUB: 0,<n>,1,1 with timeout_notice 1) are acknowledged, and the sixth, sent
     again, goes through. The broker got every message."""
     sim, t = start(modemsim, "m95-inflight-window.scn", "--time-scale", "0.2", model="m95")
-    w = watcher(sim, "win/#")
+    w = sim_subscriber(sim, "win/#")
     check_ok(t, "AT+CMEE=%d" % cmee)
     pdp_up(t)
     check_ok(t, 'AT+QMTCFG="timeout",0,5,3,1')
@@ -596,7 +577,7 @@ def test_every_fault_of_the_table_is_covered():
 
 
 @pytest.mark.parametrize("fault,params,when,setup,effect", FAULTS, ids=[f[0] for f in FAULTS])
-def test_fault_fires_from_a_file(modemsim, tmp_path, watcher, fault, params, when, setup,
+def test_fault_fires_from_a_file(modemsim, tmp_path, sim_subscriber, fault, params, when, setup,
                                  effect):
     """A tiny scenario file fires the fault: the trace says `fault <name> fired <params>`,
     the host (or the broker) sees its effect."""
@@ -606,7 +587,7 @@ def test_fault_fires_from_a_file(modemsim, tmp_path, watcher, fault, params, whe
     sim = modemsim("--scenario", str(path))
     t = sim.open()
     t.sim = sim
-    w = watcher(sim, "f/#")
+    w = sim_subscriber(sim, "f/#")
     if setup:
         setup(sim, t)
     wait_trace(sim, ("fault %s fired %s" % (fault, params)).rstrip(), kinds=("fault",))

@@ -367,7 +367,7 @@ class FakeSerial:
 
     def read(self, n):
         if not self.data:
-            time.sleep(min(self.timeout or 0, 0.01))
+            time.sleep(min(self.timeout or 0, 0.01))  # a serial port's read timeout, faked
         out = bytes(self.data[:n])
         del self.data[:n]
         return out

@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from broker import MqttClient
 from control import Control
 from fakebroker import FakeBroker, PUBLISH, CONNECT, publish as fb_publish
 from modemsim_harness.at import certdown, check, cmqtt_connect, cmqtt_start, pause, quiet, urc
@@ -62,22 +61,6 @@ def sim(modemsim):
         t.sim, t.model = s, model
         return t
     return make
-
-
-@pytest.fixture
-def watcher_factory():
-    made = []
-
-    def make(t, topics=(), qos=2):
-        c = MqttClient("127.0.0.1", t.sim.broker["plain"], "watcher%d" % len(made))
-        assert c.connect() == 0
-        made.append(c)
-        for topic in topics:
-            c.subscribe(topic, qos=qos)
-        return c
-    yield make
-    for c in made:
-        c.close()
 
 
 @pytest.fixture
@@ -227,9 +210,9 @@ def test_out_of_range_and_malformed_parameters(sim):
 # ---------------------------------------------------------------- real MQTT, plain TCP
 
 
-def test_publish_qos_0_1_2_reaches_the_broker(sim, watcher_factory):
+def test_publish_qos_0_1_2_reaches_the_broker(sim, sim_subscriber):
     t = sim("sim7600")
-    w = watcher_factory(t, ["simcom/#"])
+    w = sim_subscriber(t.sim, ["simcom/#"], qos=2)
     cmqtt_start(t)
     check(t, 'AT+CMQTTACCQ=0,"simcom01"', OK)
     check(t, 'AT+CMQTTCFG="checkUTF8",0,0', OK)  # binary payloads (reference §3.12)
@@ -264,9 +247,9 @@ def test_publish_qos_0_1_2_reaches_the_broker(sim, watcher_factory):
 
 
 @pytest.mark.parametrize("model", ["sim7600", "a7670"])
-def test_broker_message_arrives_as_the_rx_block(sim, watcher_factory, model):
+def test_broker_message_arrives_as_the_rx_block(sim, sim_subscriber, model):
     t = sim(model)
-    w = watcher_factory(t)
+    w = sim_subscriber(t.sim, qos=2)
     cmqtt_start(t)
     cmqtt_connect(t, idx=1, cid="rx-client")
     length_cmd(t, b"AT+CMQTTSUBTOPIC=1,9,1", b"simcom/rx")
@@ -298,9 +281,9 @@ def test_broker_message_arrives_as_the_rx_block(sim, watcher_factory, model):
     quiet(t, 0.3)
 
 
-def test_will_message_reaches_the_broker_when_the_modem_resets(sim, watcher_factory):
+def test_will_message_reaches_the_broker_when_the_modem_resets(sim, sim_subscriber):
     t = sim("sim7600")
-    w = watcher_factory(t, ["esp32/will"])
+    w = sim_subscriber(t.sim, ["esp32/will"], qos=2)
     cmqtt_start(t)
     check(t, 'AT+CMQTTACCQ=0,"SIMCom_client01",0', OK)
     length_cmd(t, b"AT+CMQTTWILLTOPIC=0,10", b"esp32/will")  # seed 003, first log
@@ -462,7 +445,7 @@ def test_network_loss_gives_connlost_3_then_nonet(sim, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["as-noted", "no-client-cert"])
-def test_seed_003_flow_over_tls_with_the_production_host(sim, watcher_factory, case):
+def test_seed_003_flow_over_tls_with_the_production_host(sim, sim_subscriber, case):
     """Seed 003's working flow (cmendes0101's notes: CCERTDOWN x3, CSSLCFG x5, NETOPEN,
     CMQTTSTART, ACCQ, SSLCFG, CONNECT, SUBTOPIC/SUB, TOPIC/PAYLOAD/PUB, UNSUB, DISC, REL, STOP,
     NETCLOSE) with its AWS IoT host name, through --route 8883=@mutual: the embedded broker
@@ -471,7 +454,7 @@ def test_seed_003_flow_over_tls_with_the_production_host(sim, watcher_factory, c
     +CMQTTCONNECT: 0,32 (the SIM7600's handshake failure)."""
     t = sim("sim7600", "--route", "8883=@mutual")
     certs = os.path.dirname(t.sim.broker["ca"])
-    w = watcher_factory(t, [SEED3_TOPIC.decode()])
+    w = sim_subscriber(t.sim, [SEED3_TOPIC.decode()], qos=2)
     files = [(b"clientcert.pem", "client-rsa.pem"), (b"clientkey.pem", "client-rsa.key"),
              (b"cacert.pem", "ca.pem")]
     if case == "no-client-cert":
@@ -526,7 +509,7 @@ def test_seed_003_flow_over_tls_with_the_production_host(sim, watcher_factory, c
     quiet(t)
 
 
-def test_a7670_ssl_url_and_missing_certificate(sim, watcher_factory):
+def test_a7670_ssl_url_and_missing_certificate(sim, sim_subscriber):
     """A76XX takes ssl:// (seed 002's form); authmode 1 without a cacert is err 33."""
     t = sim("a7670")
     certs = os.path.dirname(t.sim.broker["ca"])
@@ -539,7 +522,7 @@ def test_a7670_ssl_url_and_missing_certificate(sim, watcher_factory):
         certdown(t, b"ca_cert.pem", f.read())
     check(t, 'AT+CSSLCFG="cacert",0,"ca_cert.pem"', OK)
     check(t, "AT+CMQTTSSLCFG=0,0", OK)
-    w = watcher_factory(t, ["tls/#"])
+    w = sim_subscriber(t.sim, ["tls/#"], qos=2)
     cmqtt_connect(t, url="ssl://broker.modemsim.test:8883")
     length_cmd(t, b"AT+CMQTTTOPIC=0,5", b"tls/a")
     length_cmd(t, b"AT+CMQTTPAYLOAD=0,3", b"abc")
