@@ -7,7 +7,7 @@ import os
 import random
 import pytest
 
-from control import Control, wait_for
+from control import wait_for
 from modemsim import FINAL_RE, ROOT
 from modemsim import xor16_hex as xor16
 from modemsim_harness import at
@@ -57,12 +57,6 @@ def noack(ctl):
     """The broker acknowledges no publish of client 0 from now on (fault mqtt.noack)."""
     ctl.ok("at 0ms fault mqtt.noack count 20 client 0")
     wait_for(lambda: "mqtt.noack" in [f["fault"] for f in ctl.query("faults")["faults"]])
-
-
-def control_sim(modemsim, tmp_path, *args, **kw):
-    path = str(tmp_path / "ctl.sock")
-    sim = modemsim("--control", path, *args, **kw)
-    return sim, Control(path)
 
 
 # ---------------------------------------------------------------- cmd-before-result
@@ -324,93 +318,85 @@ def test_publish_before_the_connect_urc(modemsim):
     mqtt_down(t)
 
 
-def test_inflight_window_and_msgid_reuse(modemsim, tmp_path):
+@pytest.mark.modem(broker="embedded")
+def test_inflight_window_and_msgid_reuse(modem, control):
     """The broker does not acknowledge (fault mqtt.noack): five QoS 1 publishes fill the
     window; the sixth is outside it (EC25: answered, a warning); a msgid still in flight is
     refused (an error)."""
-    sim, ctl = control_sim(modemsim, tmp_path, model="ec25")
-    try:
-        t = sim.open()
-        mqtt_up(t)
-        noack(ctl)
-        for mid in range(1, 6):
-            final_ok(t, 'AT+QMTPUB=0,%d,1,0,"h15/w","m%d"' % (mid, mid))
-        assert findings(sim) == []
-        final_ok(t, 'AT+QMTPUB=0,6,1,0,"h15/w","m6"')
-        final_ok(t, 'AT+QMTPUB=0,7,1,0,"h15/w","m7"')  # one finding per excursion
-        f = only(sim, "inflight-exceeded", "warning")
-        assert "5 QoS 1/2 messages" in f["msg"]
-        assert tx_line(sim, f) == b'AT+QMTPUB=0,6,1,0,"h15/w","m6"\\r'
-        err_cmd(t, 'AT+QMTSUB=0,3,"h15/x",1')
-        f = only(sim, "msgid-reused", "error")
-        assert "msgid 3" in f["msg"]
-        assert tx_line(sim, f) == b'AT+QMTSUB=0,3,"h15/x",1\\r'
-    finally:
-        ctl.close()
+    sim, ctl = modem.sim, control
+    t = modem.tty
+    mqtt_up(t)
+    noack(ctl)
+    for mid in range(1, 6):
+        final_ok(t, 'AT+QMTPUB=0,%d,1,0,"h15/w","m%d"' % (mid, mid))
+    assert findings(sim) == []
+    final_ok(t, 'AT+QMTPUB=0,6,1,0,"h15/w","m6"')
+    final_ok(t, 'AT+QMTPUB=0,7,1,0,"h15/w","m7"')  # one finding per excursion
+    f = only(sim, "inflight-exceeded", "warning")
+    assert "5 QoS 1/2 messages" in f["msg"]
+    assert tx_line(sim, f) == b'AT+QMTPUB=0,6,1,0,"h15/w","m6"\\r'
+    err_cmd(t, 'AT+QMTSUB=0,3,"h15/x",1')
+    f = only(sim, "msgid-reused", "error")
+    assert "msgid 3" in f["msg"]
+    assert tx_line(sim, f) == b'AT+QMTSUB=0,3,"h15/x",1\\r'
 
 
-def test_m95_window_is_an_error(modemsim, tmp_path):
+@pytest.mark.modem("m95", broker="embedded")
+def test_m95_window_is_an_error(modem, control):
     """M95 MQTT AN 3.2.8 note 1: the M95 refuses the sixth (+CME ERROR: 8512)."""
-    sim, ctl = control_sim(modemsim, tmp_path, model="m95")
-    try:
-        t = sim.open()
-        for line in ("AT+QIFGCNT=0", 'AT+QICSGP=1,"CMNET"', "AT+QIREGAPP", "AT+QIACT"):
-            final_ok(t, line)
-        final_ok(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
-        t.read_until(b"+QMTOPEN: 0,0\r\n")
-        final_ok(t, 'AT+QMTCONN=0,"m95-h15"')
-        t.read_until(b"+QMTCONN: 0,0,0\r\n")
-        noack(ctl)
-        for mid in range(1, 6):
-            t.write(b'AT+QMTPUB=0,%d,1,0,"h15/m"\r' % mid)
-            t.read_until(b"\r\n> ")
-            t.write(b"x\x1a")
-            t.read_until(b"\r\nOK\r\n")
-        err_cmd(t, 'AT+QMTPUB=0,6,1,0,"h15/m"')
-        f = only(sim, "inflight-exceeded", "error")
-        assert tx_line(sim, f) == b'AT+QMTPUB=0,6,1,0,"h15/m"\\r'
-    finally:
-        ctl.close()
+    sim, ctl = modem.sim, control
+    t = modem.tty
+    for line in ("AT+QIFGCNT=0", 'AT+QICSGP=1,"CMNET"', "AT+QIREGAPP", "AT+QIACT"):
+        final_ok(t, line)
+    final_ok(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
+    t.read_until(b"+QMTOPEN: 0,0\r\n")
+    final_ok(t, 'AT+QMTCONN=0,"m95-h15"')
+    t.read_until(b"+QMTCONN: 0,0,0\r\n")
+    noack(ctl)
+    for mid in range(1, 6):
+        t.write(b'AT+QMTPUB=0,%d,1,0,"h15/m"\r' % mid)
+        t.read_until(b"\r\n> ")
+        t.write(b"x\x1a")
+        t.read_until(b"\r\nOK\r\n")
+    err_cmd(t, 'AT+QMTPUB=0,6,1,0,"h15/m"')
+    f = only(sim, "inflight-exceeded", "error")
+    assert tx_line(sim, f) == b'AT+QMTPUB=0,6,1,0,"h15/m"\\r'
 
 
-def test_commands_after_qmtstat(modemsim, tmp_path):
+@pytest.mark.modem(broker="embedded")
+def test_commands_after_qmtstat(modem, control):
     """The broker closes the link: +QMTSTAT: 0,1 (reference §6e: reopen). A publish on the
     closed client is a finding; so is never reopening by exit."""
-    sim, ctl = control_sim(modemsim, tmp_path, model="ec25")
-    try:
-        t = sim.open()
-        mqtt_up(t)
-        ctl.ok("at 0ms fault link.close client 0")
-        t.read_until(b"+QMTSTAT: 0,1\r\n")
-        err_cmd(t, 'AT+QMTPUB=0,0,0,0,"h15/s","x"')
-        err_cmd(t, 'AT+QMTSUB=0,1,"h15/s",0')  # one finding per +QMTSTAT
-        f = only(sim, "qmtstat-ignored", "error")
-        assert "+QMTSTAT: 0,1" in f["msg"]
-        assert tx_line(sim, f) == b'AT+QMTPUB=0,0,0,0,"h15/s","x"\\r'
-        assert findings(sim, "not-connected") == []
-    finally:
-        ctl.close()
+    sim, ctl = modem.sim, control
+    t = modem.tty
+    mqtt_up(t)
+    ctl.ok("at 0ms fault link.close client 0")
+    t.read_until(b"+QMTSTAT: 0,1\r\n")
+    err_cmd(t, 'AT+QMTPUB=0,0,0,0,"h15/s","x"')
+    err_cmd(t, 'AT+QMTSUB=0,1,"h15/s",0')  # one finding per +QMTSTAT
+    f = only(sim, "qmtstat-ignored", "error")
+    assert "+QMTSTAT: 0,1" in f["msg"]
+    assert tx_line(sim, f) == b'AT+QMTPUB=0,0,0,0,"h15/s","x"\\r'
+    assert findings(sim, "not-connected") == []
     assert sim.stop() == 0
     got = findings(sim, "qmtstat-ignored")
     assert [f["severity"] for f in got] == ["error", "warning"]
     assert "never answered" in got[1]["msg"]
 
 
-def test_reopen_after_qmtstat_is_clean(modemsim, tmp_path):
-    sim, ctl = control_sim(modemsim, tmp_path, model="ec25")
-    try:
-        t = sim.open()
-        mqtt_up(t)
-        ctl.ok("at 0ms fault link.close client 0")
-        t.read_until(b"+QMTSTAT: 0,1\r\n")
-        final_ok(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
-        t.read_until(b"+QMTOPEN: 0,0\r\n")
-        final_ok(t, 'AT+QMTCONN=0,"again"')
-        t.read_until(b"+QMTCONN: 0,0,0\r\n")
-        final_ok(t, 'AT+QMTPUB=0,0,0,0,"h15/s","x"')
-        mqtt_down(t)
-    finally:
-        ctl.close()
+@pytest.mark.modem(broker="embedded")
+def test_reopen_after_qmtstat_is_clean(modem, control):
+    sim, ctl = modem.sim, control
+    t = modem.tty
+    mqtt_up(t)
+    ctl.ok("at 0ms fault link.close client 0")
+    t.read_until(b"+QMTSTAT: 0,1\r\n")
+    final_ok(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
+    t.read_until(b"+QMTOPEN: 0,0\r\n")
+    final_ok(t, 'AT+QMTCONN=0,"again"')
+    t.read_until(b"+QMTCONN: 0,0,0\r\n")
+    final_ok(t, 'AT+QMTPUB=0,0,0,0,"h15/s","x"')
+    mqtt_down(t)
     assert sim.stop() == 0
     assert findings(sim) == []
 
@@ -446,28 +432,26 @@ def test_no_shutdown_at_exit(modemsim):
 # ---------------------------------------------------------------- control socket
 
 
-def test_query_findings(modemsim, tmp_path):
-    sim, ctl = control_sim(modemsim, tmp_path, "--count", "2", model="ec25")
-    try:
-        t0, t1 = sim.open(0), sim.open(1)
-        err_cmd(t1, "AT+CSQQ")
-        final_ok(t0, "AT+CSQ")
-        ans = ctl.query("findings", 1)
-        (m,) = ans["modems"]
-        assert (m["modem"], m["count"], m["warnings"], m["errors"]) == (1, 1, 1, 0)
-        (f,) = m["findings"]
-        assert f["kind"] == "unknown-command" and f["severity"] == "warning"
-        assert "did you mean AT+CSQ?" in f["msg"]
-        assert f["line"] == findings(sim)[0]["line"]
-        ans = ctl.query("findings")
-        assert [(x["modem"], x["count"]) for x in ans["modems"]] == [(0, 0), (1, 1)]
-        assert ctl.send("query findings 2") == {
-            "ok": False, "error": "modem 2 does not exist (2 modems)"}
-        assert ctl.send("query findings x")["ok"] is False
-        assert ctl.send("query findings 0 1")["ok"] is False
-        assert ctl.query("counters", 0)["ok"]  # other queries are untouched
-    finally:
-        ctl.close()
+@pytest.mark.modem(broker="embedded", args=["--count", "2"])
+def test_query_findings(modem, control):
+    sim, ctl = modem.sim, control
+    t0, t1 = modem.tty, sim.open(1)
+    err_cmd(t1, "AT+CSQQ")
+    final_ok(t0, "AT+CSQ")
+    ans = ctl.query("findings", 1)
+    (m,) = ans["modems"]
+    assert (m["modem"], m["count"], m["warnings"], m["errors"]) == (1, 1, 1, 0)
+    (f,) = m["findings"]
+    assert f["kind"] == "unknown-command" and f["severity"] == "warning"
+    assert "did you mean AT+CSQ?" in f["msg"]
+    assert f["line"] == findings(sim)[0]["line"]
+    ans = ctl.query("findings")
+    assert [(x["modem"], x["count"]) for x in ans["modems"]] == [(0, 0), (1, 1)]
+    assert ctl.send("query findings 2") == {
+        "ok": False, "error": "modem 2 does not exist (2 modems)"}
+    assert ctl.send("query findings x")["ok"] is False
+    assert ctl.send("query findings 0 1")["ok"] is False
+    assert ctl.query("counters", 0)["ok"]  # other queries are untouched
 
 
 # ---------------------------------------------------------------- a clean session
