@@ -245,8 +245,8 @@ def modem_options(request):
     if unknown:
         raise pytest.UsageError("modem: unknown option(s) %s (known: %s)" %
                                 (", ".join(sorted(unknown)), ", ".join(DEFAULTS)))
-    if opts["broker"] not in ("fixture", "embedded"):
-        raise pytest.UsageError("modem: broker=%r (expected 'fixture' or 'embedded')"
+    if opts["broker"] not in ("fixture", "embedded", "none"):
+        raise pytest.UsageError("modem: broker=%r (expected 'fixture', 'embedded' or 'none')"
                                 % opts["broker"])
     return opts
 
@@ -256,7 +256,8 @@ def modem(request, tmp_path):
     """A modemsim (see modem_options) with its tty open and its boot URCs read. broker=
     "fixture" (default): every name resolves to the `broker` fixture, 1883 goes to its plain
     listener and 8883 to its TLS one; "embedded": modemsim's own broker (needed by the faults
-    tls.cert, mqtt.session-lost and broker.restart). The control socket is always on.
+    tls.cert, mqtt.session-lost and broker.restart); "none": no broker at all (--broker none).
+    The control socket is always on.
     At teardown modemsim must exit 0 with no sanitizer report. When the test fails, an HTML
     report of the run is written and named in the failure output."""
     opts = modem_options(request)
@@ -270,6 +271,8 @@ def modem(request, tmp_path):
         args += ["--broker", "none", "--resolve", "*=127.0.0.1",
                  "--route", "1883=127.0.0.1:%d" % b.ports["plain"],
                  "--route", "8883=127.0.0.1:%d" % b.ports["tls"]]
+    elif opts["broker"] == "none":
+        args += ["--broker", "none"]
     scen = opts["scenario"]
     for s in ([scen] if isinstance(scen, (str, os.PathLike)) else scen or ()):
         args += ["--scenario", str(s)]
@@ -327,7 +330,7 @@ def pytest_configure(config):
         return
     config.addinivalue_line(
         "markers", "modem(model='ec25', timing='fast', scenario=None, args=(), "
-        "broker='fixture'): how the modem fixture starts modemsim")
+        "broker='fixture'|'embedded'|'none'): how the modem fixture starts modemsim")
     config._modemsim_cells = []
 
 

@@ -449,8 +449,9 @@ def test_after_upload(scn):
 # ---------------------------------------------------------------- control socket
 
 
-def test_control_statements_apply_live(ctl_sim):
-    t, c = ctl_sim("--broker", "none")
+@pytest.mark.modem(broker="none")
+def test_control_statements_apply_live(modem, control):
+    t, c = modem.tty, control
     assert socket_mode(c.path) == 0o600
     assert t.cmd("AT+CSQ") == ok("AT+CSQ", "+CSQ: 25,99")
     c.ok('on "AT+CSQ" reply "+CSQ: 1,0"')
@@ -467,8 +468,9 @@ def test_control_statements_apply_live(ctl_sim):
     urc(t, "+LATER", timeout=2)
 
 
-def test_control_queries(ctl_sim):
-    t, c = ctl_sim()
+@pytest.mark.modem(broker="embedded")
+def test_control_queries(modem, control):
+    t, c = modem.tty, control
     q = c.query("modem")
     assert [m["modem"] for m in q["modems"]] == [0]
     m = q["modems"][0]
@@ -494,8 +496,9 @@ def test_control_queries(ctl_sim):
     assert c.query("faults") == {"ok": True, "faults": []}
 
 
-def test_control_fault_is_fired_and_recorded(ctl_sim):
-    t, c = ctl_sim()
+@pytest.mark.modem(broker="embedded")
+def test_control_fault_is_fired_and_recorded(modem, control):
+    t, c = modem.tty, control
     mqtt_up(t, host=HOST, cid="scn-0")
     c.ok("at 0ms fault link.close client 0")
     urc(t, "+QMTSTAT: 0,1", timeout=3)
@@ -504,8 +507,9 @@ def test_control_fault_is_fired_and_recorded(ctl_sim):
     assert faults[0]["modem"] == 0
 
 
-def test_control_bad_input(ctl_sim):
-    t, c = ctl_sim("--broker", "none")
+@pytest.mark.modem(broker="none")
+def test_control_bad_input(modem, control):
+    t, c = modem.tty, control
     assert c.send("hello") == {"ok": False, "error": "1:1: expected a statement (a setting, on, "
                                                        "at, after or query), got 'hello'"}
     assert c.send("at 5 urc \"x\"") == {
@@ -528,8 +532,9 @@ def test_control_bad_input(ctl_sim):
     assert t.cmd("AT") == ok("AT")
 
 
-def test_control_many_clients_flood_and_disconnect(ctl_sim):
-    t, c = ctl_sim("--broker", "none")
+@pytest.mark.modem(broker="none")
+def test_control_many_clients_flood_and_disconnect(modem, control):
+    t, c = modem.tty, control
     others = [Control(c.path) for _ in range(4)]
     # half a line, then gone: nothing applied, nobody harmed
     others[0].write(b'on "AT+CSQ" error')
