@@ -48,7 +48,7 @@ def bg96(modemsim):
 
 
 # AT+QFUPL as WIZnet's BG96 session does it (timeout 100)
-upload = functools.partial(at.upload, timeout=100)
+upload = wiznet_upload = functools.partial(at.upload, timeout=100)
 
 
 def info(t, cmd):

@@ -13,7 +13,7 @@ import pytest
 
 from broker import MqttClient
 from modemsim_harness.at import check, download, err, ok, quiet, urc
-from test_bg96 import BROKER_HOST, read_ca, ssl_configure, upload
+from test_bg96 import BROKER_HOST, read_ca, ssl_configure, wiznet_upload as upload
 from test_mqtt import pub_prompt
 
 
