@@ -870,15 +870,6 @@ def test_network_drops_the_context(modemsim, tmp_path):
 # ---------------------------------------------------------------- MQTT through a TLS socket
 
 
-def mqtt_connect(client_id):
-    body = fbk.mqtt_str("MQTT") + b"\x04\x02\x00\x3c" + fbk.mqtt_str(client_id)
-    return fbk.packet(0x10, body)
-
-
-def mqtt_subscribe(pid, topic, qos):
-    return fbk.packet(0x82, pid.to_bytes(2, "big") + fbk.mqtt_str(topic) + bytes([qos]))
-
-
 def ssl_read(t, cid, want, timeout=10.0):
     """QSSLRECV until want bytes (after a +QSSLURC recv)."""
     got = bytearray()
@@ -919,10 +910,10 @@ def test_host_mqtt_session_through_an_ec25_tls_socket(modemsim):
         line = 'AT+QSSLOPEN=1,1,0,"broker.modemsim.test",8883,0'
         check(t, line, ok(line))
         urc(t, "+QSSLOPEN: 0,0", timeout=10)
-        send(t, True, 0, mqtt_connect("ec25-socket"))
+        send(t, True, 0, fbk.connect_packet("ec25-socket"))
         urc(t, '+QSSLURC: "recv",0')
         assert ssl_read(t, 0, 4) == fbk.connack(0)
-        send(t, True, 0, mqtt_subscribe(1, "sock/down", 1))
+        send(t, True, 0, fbk.subscribe_packet(1, [("sock/down", 1)]))
         urc(t, '+QSSLURC: "recv",0')
         assert ssl_read(t, 0, 5) == fbk.suback(1, [1])
         send(t, True, 0, fbk.publish("sock/up", b"from the host \x00\xff"))

@@ -18,7 +18,6 @@ import re
 import select
 import socket
 import ssl
-import struct
 import threading
 import time
 
@@ -1088,21 +1087,6 @@ def open_mode_quiet(t, mode, port):
 # ---------------------------------------------------------------- MQTT over a TCP socket
 
 
-def mqtt_connect(client_id, keepalive=60):
-    """MQTT 3.1.1 3.1: protocol name, level 4, clean session, keep alive, client id."""
-    body = fbk.mqtt_str("MQTT") + bytes([4, 0x02]) + struct.pack(">H", keepalive)
-    return fbk.packet(0x10, body + fbk.mqtt_str(client_id))
-
-
-def mqtt_subscribe(pid, topic, qos):
-    """3.8: fixed header flags 0010, packet id, topic filter, requested QoS."""
-    return fbk.packet(0x82, struct.pack(">H", pid) + fbk.mqtt_str(topic) + bytes([qos]))
-
-
-def mqtt_disconnect():
-    return fbk.packet(0xE0)
-
-
 def test_issue_acceptance_mqtt_through_qiopen(modemsim):
     """The host speaks MQTT itself through a legacy TCP socket (QIMUX=0, QINDI=1) to the
     embedded mosquitto: CONNECT/CONNACK, SUBSCRIBE/SUBACK, PUBLISH both ways (QoS 1 up with
@@ -1143,10 +1127,10 @@ def test_issue_acceptance_mqtt_through_qiopen(modemsim):
         line = 'AT+QIOPEN="TCP","broker.modemsim.test","1883"'
         check_exact(t, line, ok(line))
         urc(t, "CONNECT OK")
-        qisend(mqtt_connect("m95-host"))
+        qisend(fbk.connect_packet("m95-host"))
         urc(t, "+QIRDI: 0,1,0")
         assert packets(1) == [(fbk.connack(0), 2)]
-        qisend(mqtt_subscribe(1, "m95/down", 1))
+        qisend(fbk.subscribe_packet(1, [("m95/down", 1)]))
         assert packets(1) == [(fbk.suback(1, [1]), 2)]
         qisend(fbk.publish("m95/up", b"\x00binary\r\nup\x1a", qos=1, pid=2))
         assert packets(1) == [(fbk.puback(2), 2)]
@@ -1159,7 +1143,7 @@ def test_issue_acceptance_mqtt_through_qiopen(modemsim):
         assert parsed.payload == b"down \"quoted\", with commas"
         assert pub == fbk.publish("m95/down", parsed.payload, qos=1, pid=parsed.packet_id)
         qisend(fbk.puback(parsed.packet_id))
-        qisend(mqtt_disconnect())
+        qisend(fbk.disconnect_packet())
         urc(t, "CLOSED")  # mosquitto closes after DISCONNECT (MQTT 3.1.1 3.14.4)
         check_exact(t, "AT+QICLOSE", text("AT+QICLOSE", "CLOSE OK"))
         check_exact(t, "AT+QIDEACT", text("AT+QIDEACT", "DEACT OK"))
