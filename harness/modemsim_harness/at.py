@@ -147,6 +147,23 @@ def send_file(t, line, data, timeout=10.0):
     return t.read_until(FINAL_RE, timeout=timeout)
 
 
+def qfupl(t, name, data, size=None, timeout=None, ack=None):
+    """AT+QFUPL="name",size[,timeout[,ack]] with only the parameters given, then the whole of
+    data; the answer after it (for tests of that answer; upload() asserts a good one)."""
+    args = '"%s",%d' % (name, len(data) if size is None else size)
+    if timeout is not None:
+        args += ",%d" % timeout
+    if ack is not None:
+        args += ",%d" % ack
+    return send_file(t, "AT+QFUPL=" + args, data)
+
+
+def qsecwrite(t, name, data, size=None, timeout=100):
+    """AT+QSECWRITE="name",size,timeout (M95), then the whole of data; the answer after it."""
+    return send_file(t, 'AT+QSECWRITE="%s",%d,%d' % (name, len(data) if size is None else size,
+                                                      timeout), data)
+
+
 def certdown(t, name, data, timeout=5.0):
     """SIMCom AT+CCERTDOWN (ATE0): `\\r\\n>`, the data, exactly OK."""
     t.write(b'AT+CCERTDOWN="%s",%d\r' % (b(name), len(data)))

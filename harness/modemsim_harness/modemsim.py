@@ -275,6 +275,10 @@ class ModemSim:
         with open(self.trace_path) as f:
             return [json.loads(l) for l in f if l.strip()]
 
+    def trace_text(self, kinds=("tls", "net", "fault", "mqtt")):
+        """The messages of the trace's events of these kinds, one a line (what tests search)."""
+        return "\n".join(e.get("msg", "") for e in self.trace() if e.get("ev") in kinds)
+
     def transcript(self):
         with open(self.log_path, "rb") as f:
             return f.read()

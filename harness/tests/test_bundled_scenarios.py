@@ -43,14 +43,10 @@ def scenario(name):
     return os.path.join(SCENARIOS, name)
 
 
-def trace_text(sim, kinds=("tls", "net", "fault", "mqtt")):
-    return "\n".join(e.get("msg", "") for e in sim.trace() if e.get("ev") in kinds)
-
-
 def wait_trace(sim, text, timeout=5.0, kinds=("tls", "net", "fault", "mqtt")):
     """Poll the trace file (never the tty) until text is in it."""
-    wait_for(lambda: text in trace_text(sim, kinds), timeout,
-             what=lambda: "no %r in the trace:\n%s" % (text, trace_text(sim, kinds)))
+    wait_for(lambda: text in sim.trace_text(kinds), timeout,
+             what=lambda: "no %r in the trace:\n%s" % (text, sim.trace_text(kinds)))
 
 
 def start(modemsim, name, *extra, model="ec25"):
@@ -143,7 +139,7 @@ def test_aws_ca_size_mismatch(modemsim):
     crlf = lf.replace(b"\n", b"\r\n")
     aws_provision(t, crlf, ca_declared=len(lf))
     qmtopen(t, 0, AWS_HOST, 8883, -1)
-    text = trace_text(sim, ("tls",))
+    text = sim.trace_text(("tls",))
     cause = "CA certificate RAM:cacert.pem: PEM parse error: data truncated (no END line)"
     assert cause in text, text
     quiet(t)
@@ -152,7 +148,7 @@ def test_aws_ca_size_mismatch(modemsim):
     check_ok(t, 'AT+QFDEL="RAM:cacert.pem"')
     upload(t, "RAM:cacert.pem", crlf)
     qmtopen(t, 0, AWS_HOST, 8883, 0)
-    text = trace_text(sim)
+    text = sim.trace_text()
     # AWS IoT asks for the client certificate: the listener that requires one took it
     assert "-> 127.0.0.1:%d (route for port 8883)" % sim.broker["mutual"] in text
     assert "handshake done" in text
@@ -177,7 +173,7 @@ def test_aws_untrusted_ca(modemsim, how):
     aws_provision(t, ca)
     for _ in range(2):  # retrying changes nothing
         qmtopen(t, 0, AWS_HOST, 8883, -1)
-    text = trace_text(sim)
+    text = sim.trace_text()
     assert "server certificate not trusted: unknown CA" in text, text
     assert want in text, text
     assert "handshake done" not in text
@@ -200,7 +196,7 @@ def test_aws_policy_closes_after_connect(modemsim, sim_subscriber):
         quiet(t)
         check(t, "AT+QMTCONN?", ok("AT+QMTCONN?"))
         check(t, "AT+QMTOPEN?", ok("AT+QMTOPEN?"))
-    text = trace_text(sim)
+    text = sim.trace_text()
     assert text.count('client 2 ==> CONNECT client id "Rak_Wisblock_Mqtt"') == 2, text
     assert text.count("fault link.reset fired") == 2, text
     assert "CONNACK" not in text, text
@@ -230,7 +226,7 @@ def test_qmtopen_param_pdp_dns(modemsim):
     check_ok(t, "AT+QIACT=1")
     t0 = time.monotonic()
     qmtopen(t, 0, HOST, 1883, 4)
-    assert "%s: not resolved" % HOST in trace_text(sim, ("net",))
+    assert "%s: not resolved" % HOST in sim.trace_text(("net",))
     # ... and retries with a back-off until the name resolves
     results = []
     while True:
@@ -246,7 +242,7 @@ def test_qmtopen_param_pdp_dns(modemsim):
     assert time.monotonic() - t0 >= 0.9
     qmtconn(t, 0, "after-dns")
     assert t.cmd("AT+QIACT?").startswith(b'AT+QIACT?\r\r\n+QIACT: 1,1,1,"')
-    assert [f for f in trace_text(sim, ("fault",)).splitlines() if "fired" in f] == [
+    assert [f for f in sim.trace_text(("fault",)).splitlines() if "fired" in f] == [
         'fault dns.fail fired name "*" for 20s', "fault pdp.deact fired cid 1",
         'fault dns.fail fired name "*" for 20s']
 
@@ -269,7 +265,7 @@ def test_keepalive_blackhole(modemsim, sim_subscriber):
     check_ok(t, 'AT+QMTSUB=0,1,"ka/in",1')
     urc(t, "+QMTSUB: 0,1,0,1")
     wait_trace(sim, "fault link.blackhole fired")
-    assert "traffic stopped both ways (fault)" in trace_text(sim, ("net",))
+    assert "traffic stopped both ways (fault)" in sim.trace_text(("net",))
     w.publish("ka/in", b"lost", qos=1)
     urc(t, "+QMTPING: 0,1", timeout=5)
     # the keepalive (1 s) and the PINGRESP wait (0.5 s) from the last packet out, the
@@ -278,7 +274,7 @@ def test_keepalive_blackhole(modemsim, sim_subscriber):
     urc(t, "+QMTSTAT: 0,2")
     quiet(t)
     check(t, "AT+QMTCONN?", ok("AT+QMTCONN?"))
-    text = trace_text(sim, ("mqtt",))
+    text = sim.trace_text(("mqtt",))
     assert "client 0 ==> PINGREQ" in text and "<== PINGRESP" not in text
     assert "link lost (PINGRESP not received): +QMTSTAT 2" in text
     # the reference's recovery for 2: re-activate the context, reopen, reconnect
@@ -306,7 +302,7 @@ def test_broker_restart_then_reconnect(modemsim, sim_subscriber):
     assert time.monotonic() - t0 >= 0.4
     quiet(t, 0.1)
     check(t, "AT+QMTCONN?", ok("AT+QMTCONN?"))
-    assert "fault broker.restart fired" in trace_text(sim, ("fault",))
+    assert "fault broker.restart fired" in sim.trace_text(("fault",))
     line = 'AT+QMTOPEN=0,"%s",1883' % HOST
     deadline = time.monotonic() + 10
     while True:
@@ -316,7 +312,7 @@ def test_broker_restart_then_reconnect(modemsim, sim_subscriber):
             break
         # while mosquitto is down, a real refusal
         assert got == b"\r\n+QMTOPEN: 0,-1\r\n", got
-        assert "failed: connection refused" in trace_text(sim, ("mqtt",))
+        assert "failed: connection refused" in sim.trace_text(("mqtt",))
         assert time.monotonic() < deadline, "the broker did not come back"
         pause(0.1)  # the driver's back-off (the stimulus), not a reply wait
     qmtconn(t, 0, "restart-dev")
@@ -361,7 +357,7 @@ def test_m95_inflight_window(modemsim, sim_subscriber, cmee, refusal):
     urc(t, "+QMTPUB: 0,6,0")
     for n in range(1, 7):
         assert w.wait_for(lambda m, n=n: m.topic == "win/%d" % n).payload == b"m%d" % n
-    assert trace_text(sim, ("fault",)).count("dropped (mqtt.noack)") == 5
+    assert sim.trace_text(("fault",)).count("dropped (mqtt.noack)") == 5
     quiet(t)
 
 
@@ -463,14 +459,14 @@ def effect_trace(text):
 def effect_corrupt(sim, t, w):
     w.publish("f/in", b"x", qos=0)
     urc(t, "+QMTSTAT: 0,1")
-    assert "inverted (fault)" in trace_text(sim, ("net",))
+    assert "inverted (fault)" in sim.trace_text(("net",))
 
 
 def effect_open(port, result, cause=None):
     def effect(sim, t, w):
         qmtopen(t, 0, HOST, port, result)
         if cause:
-            assert cause in trace_text(sim), trace_text(sim)
+            assert cause in sim.trace_text(), sim.trace_text()
     return effect
 
 
@@ -591,6 +587,6 @@ def test_fault_fires_from_a_file(modemsim, tmp_path, sim_subscriber, fault, para
     if setup:
         setup(sim, t)
     wait_trace(sim, ("fault %s fired %s" % (fault, params)).rstrip(), kinds=("fault",))
-    assert "not fired" not in trace_text(sim, ("fault",))
+    assert "not fired" not in sim.trace_text(("fault",))
     if effect:
         effect(sim, t, w)

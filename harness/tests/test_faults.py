@@ -51,10 +51,6 @@ def tls_ready(t, seclevel=1):
         check(t, line, ok(line))
 
 
-def trace_text(sim, kinds=("tls", "net", "fault", "mqtt")):
-    return "\n".join(e.get("msg", "") for e in sim.trace() if e.get("ev") in kinds)
-
-
 class Rig:
     """A modem (its tty open, booted), the control socket, the embedded broker."""
 
@@ -122,7 +118,7 @@ def test_link_end_is_seen_by_both_sides(rig, kind):
     check(r.t, "AT+QMTCONN?", ok("AT+QMTCONN?"))
     quiet(r.t)
     want = "FIN sent (fault)" if kind == "close" else "connection reset (fault)"
-    assert want in trace_text(r.sim)
+    assert want in r.sim.trace_text()
     assert r.fired() == ["link.%s" % kind]
 
 
@@ -194,7 +190,7 @@ def test_link_throttle_and_fragment(rig):
     r.fault("link.fragment bytes 1")
     sub.publish("th/in", b"0123456789,\"x\"", qos=0)
     urc(r.t, '+QMTRECV: 0,0,"th/in","0123456789,"x""')
-    assert "pieces of 1" in trace_text(r.sim)
+    assert "pieces of 1" in r.sim.trace_text()
 
 
 def test_link_corrupt_plain_breaks_the_packet(rig):
@@ -208,7 +204,7 @@ def test_link_corrupt_plain_breaks_the_packet(rig):
     r.fault("link.corrupt client 0")
     sender.publish("c/in", b"x", qos=0)
     urc(r.t, "+QMTSTAT: 0,1")
-    assert "inverted (fault)" in trace_text(r.sim)
+    assert "inverted (fault)" in r.sim.trace_text()
 
 
 def test_link_corrupt_tls_breaks_the_record_mac(rig):
@@ -224,7 +220,7 @@ def test_link_corrupt_tls_breaks_the_record_mac(rig):
     r.fault("link.corrupt client 0 offset 7")
     sender.publish("c/in", b"x" * 20, qos=0)
     urc(r.t, "+QMTSTAT: 0,1")
-    text = trace_text(r.sim, ("tls",))
+    text = r.sim.trace_text(("tls",))
     assert "closed: TLS failure" in text, text
 
 
@@ -235,8 +231,8 @@ def test_link_refuse_for_a_while(rig):
     check(r.t, "AT+QIACT=1", ok("AT+QIACT=1"))
     r.fault("link.refuse for 300ms")  # returns once it has fired
     qmtopen(r.t, result=-1)
-    assert "connection refused" in trace_text(r.sim)
-    wait_for(lambda: "link.refuse ended" in trace_text(r.sim, ("fault",)))
+    assert "connection refused" in r.sim.trace_text()
+    wait_for(lambda: "link.refuse ended" in r.sim.trace_text(("fault",)))
     qmtopen(r.t, result=0)
 
 
@@ -247,7 +243,7 @@ def test_dns_fail_for_a_while(rig):
     check(r.t, "AT+QIACT=1", ok("AT+QIACT=1"))
     r.fault('dns.fail name "%s" for 300ms' % HOST.upper())
     qmtopen(r.t, result=4)
-    wait_for(lambda: "dns.fail ended" in trace_text(r.sim, ("fault",)))
+    wait_for(lambda: "dns.fail ended" in r.sim.trace_text(("fault",)))
     qmtopen(r.t, result=0)
 
 
@@ -316,8 +312,8 @@ def test_tls_cert_is_really_presented(rig, kind, cause):
     tls_ready(r.t)
     r.fault("tls.cert kind %s for 400ms" % kind)
     qmtopen(r.t, port=8883, result=-1)
-    assert cause in trace_text(r.sim, ("tls",))
-    wait_for(lambda: "tls.cert ended" in trace_text(r.sim, ("fault",)))
+    assert cause in r.sim.trace_text(("tls",))
+    wait_for(lambda: "tls.cert ended" in r.sim.trace_text(("fault",)))
     qmtopen(r.t, port=8883, result=0)
 
 
@@ -334,7 +330,7 @@ def test_tls_alert_fails_the_next_handshake_only(rig):
     tls_ready(r.t, seclevel=0)
     r.fault("tls.alert")
     qmtopen(r.t, port=8883, result=-1)
-    assert "handshake_failure alert" in trace_text(r.sim, ("net",))
+    assert "handshake_failure alert" in r.sim.trace_text(("net",))
     qmtopen(r.t, port=8883, result=0)
 
 
@@ -347,7 +343,7 @@ def test_tls_hang_runs_into_negotiatetime(rig):
     start = time.monotonic()
     qmtopen(r.t, port=8883, result=-1, timeout=5)
     assert time.monotonic() - start >= 0.4
-    assert "TLS handshake not done within" in trace_text(r.sim, ("net", "tls"))
+    assert "TLS handshake not done within" in r.sim.trace_text(("net", "tls"))
 
 
 # ---------------------------------------------------------------- mqtt.*
@@ -427,7 +423,7 @@ def test_mqtt_session_lost_by_a_broker_restart(rig):
     urc(r.t, "+QMTSUB: 0,1,0,1")
     r.fault("mqtt.session-lost")
     urc(r.t, "+QMTSTAT: 0,1", timeout=5)
-    wait_for(lambda: "listening again" in trace_text(r.sim, ("fault",)),
+    wait_for(lambda: "listening again" in r.sim.trace_text(("fault",)),
              what="the broker to come back")
     qmtopen(r.t)
     qmtconn(r.t, cid="persistent")
@@ -508,7 +504,7 @@ def test_reset_after_the_nth_publish(modemsim, tmp_path, n):
     assert got in (b"\r\n+QMTSTAT: 0,1\r\n",
                    b"\r\n+QMTPUB: 0,%d,0\r\n\r\n+QMTSTAT: 0,1\r\n" % n), got
     quiet(t)
-    assert "fault link.reset fired client 0" in trace_text(sim, ("fault",))
+    assert "fault link.reset fired client 0" in sim.trace_text(("fault",))
 
 
 # ---------------------------------------------------------------- models and modems

@@ -8,7 +8,7 @@ import pytest
 
 from modemsim import FINAL_RE
 from modemsim import xor16_hex as xor16
-from modemsim_harness.at import connect, reboot, send_file
+from modemsim_harness.at import connect, qfupl, reboot
 
 AMAZON = "/etc/ssl/certs/Amazon_Root_CA_1.pem"
 ISRG = "/etc/ssl/certs/ISRG_Root_X1.pem"
@@ -18,17 +18,6 @@ UFS_TOTAL = 14483456
 def payload(n, seed=0):
     """n bytes that cover every byte value, CR, LF, '+' and NUL included."""
     return bytes((i * 7 + seed) % 256 for i in range(n))
-
-
-def qfupl(t, name, data, size=None, timeout=None, ack=None):
-    """AT+QFUPL with only the parameters given and the whole of data; the bytes after the
-    data (the answer under test)."""
-    args = '"%s",%d' % (name, len(data) if size is None else size)
-    if timeout is not None:
-        args += ",%d" % timeout
-    if ack is not None:
-        args += ",%d" % ack
-    return send_file(t, "AT+QFUPL=" + args, data)
 
 
 def qfdwl(t, name, n):

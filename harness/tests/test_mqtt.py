@@ -20,7 +20,6 @@ import pytest
 from broker import LIMITED_RO, LIMITED_RW, USERS, MqttClient
 import fakebroker as fbk
 from fakebroker import FakeBroker
-from modemsim import FINAL_RE
 from modemsim_harness import at
 from modemsim_harness.at import b, check, err, ok, pdp_up, prompt, qmtopen, quiet, urc
 
@@ -1458,16 +1457,6 @@ def test_realistic_timing_and_fast(modemsim):
 FIELD_HOST = "a1gfgsfcsg3p4-ats.iot.us-east-1.amazonaws.com"
 
 
-def qfupl(t, name, data):
-    line = 'AT+QFUPL="%s",%d,100' % (name, len(data))
-    t.write(line.encode() + b"\r")
-    t.expect(line.encode() + b"\r\r\nCONNECT\r\n")
-    t.write(data)
-    out = t.read_until(FINAL_RE, timeout=10)
-    # reference §3: no blank line before +QFUPL: on EC25
-    assert out.startswith(b"+QFUPL: %d," % len(data)) and out.endswith(b"\r\n\r\nOK\r\n")
-
-
 @pytest.mark.parametrize("case", ["as-logged", "no-client-cert", "other-ctx"])
 def test_ec25_field_log_flow_with_client_certificate(modemsim, case):
     """Seed 000 (EC25AFFAR07A08M4G to AWS IoT) command for command, with the production host
@@ -1490,7 +1479,7 @@ def test_ec25_field_log_flow_with_client_certificate(modemsim, case):
             files += [("RAM:user_key.pem", "client-rsa.key"), ("RAM:client.pem", "client-rsa.pem")]
         for name, path in files:
             with open(os.path.join(certs, path), "rb") as f:
-                qfupl(t, name, f.read())
+                at.upload(t, name, f.read(), timeout=100)
         lines = ["AT+QIACT?", "AT+QIACT=1",
                  'AT+QMTCFG="SSL",0,1,%d' % (1 if case == "other-ctx" else 2)]
         if with_client_cert:

@@ -6,19 +6,13 @@ import time
 import pytest
 
 from modemsim import xor16_hex as xor16
-from modemsim_harness.at import connect, reboot, send_file
+from modemsim_harness.at import connect, qsecwrite, reboot
 
 
 def pem_like(n, seed):
     """n bytes of PEM-looking text with LF line ends (our own bytes, not the note's)."""
     body = b"".join(bytes([65 + (i * 13 + seed) % 26]) for i in range(n))
     return bytes(b if i % 65 != 64 else 10 for i, b in enumerate(body))
-
-
-def qsecwrite(t, name, data, size=None, timeout=100):
-    """AT+QSECWRITE of data (size: what the command declares); the answer after it."""
-    return send_file(t, 'AT+QSECWRITE="%s",%d,%d' % (name, len(data) if size is None else size,
-                                                      timeout), data)
 
 
 def written(data):

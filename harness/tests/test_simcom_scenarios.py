@@ -8,7 +8,7 @@ import ssl
 import pytest
 
 from fakebroker import FakeBroker, CONNECT, connack
-from test_bundled_scenarios import scenario, trace_text, wait_trace
+from test_bundled_scenarios import scenario, wait_trace
 from modemsim_harness.at import certdown, check, cmqtt_start, quiet, upload_file, urc
 from test_simcom_mqtt import OK, ERROR, info, failed, e0, length_cmd
 
@@ -71,7 +71,7 @@ def test_sim7600_topic_11_after_a_connect_that_failed_unread(modemsim):
     check(t, 'AT+CMQTTCONNECT=0,"tcp://%s:8883",60,1' % AWS_HOST, OK)
     out = t.read_until(b"+CMQTTCONNECT: 0,", timeout=15)
     out += t.read_until(b"\r\n", timeout=5)
-    assert out == b"\r\n+CMQTTCONNECT: 0,32\r\n", (out, trace_text(t.sim))
+    assert out == b"\r\n+CMQTTCONNECT: 0,32\r\n", (out, t.sim.trace_text())
     wait_trace(t.sim, "client certificate required")
     check(t, "AT+CMQTTCONNECT?", info(b"+CMQTTCONNECT: 0", b"+CMQTTCONNECT: 1") + OK)
     check(t, "AT+CMQTTTOPIC=0,10", failed(b"+CMQTTTOPIC: 0,11"))
@@ -237,7 +237,7 @@ def test_aws_untrusted_ca_is_a_handshake_failure(modemsim, model, err):
     check(t, 'AT+CMQTTCONNECT=0,"%s",60,1' % aws_url(t), OK)
     out = t.read_until(b"+CMQTTCONNECT: 0,%d\r\n" % err, timeout=15)
     assert out == b"\r\n+CMQTTCONNECT: 0,%d\r\n" % err, out
-    assert "unknown CA" in trace_text(t.sim), trace_text(t.sim)
+    assert "unknown CA" in t.sim.trace_text(), t.sim.trace_text()
     quiet(t)
 
 

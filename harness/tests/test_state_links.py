@@ -14,17 +14,7 @@ import subprocess
 import pytest
 
 from modemsim import BINARY, FINAL_RE
-from modemsim_harness.at import connect, send_file
-
-
-def qfupl(t, name, data):
-    """AT+QFUPL of data; the answer after it (under test)."""
-    return send_file(t, 'AT+QFUPL="%s",%d' % (name, len(data)), data)
-
-
-def qsecwrite(t, name, data):
-    """AT+QSECWRITE of data (M95); the answer after it (under test)."""
-    return send_file(t, 'AT+QSECWRITE="%s",%d,100' % (name, len(data)), data)
+from modemsim_harness.at import connect, qfupl, qsecwrite
 
 
 def tree(path):
