@@ -73,6 +73,15 @@ def check_ok(t, line, *info, timeout=5.0):
     return check(t, line, ok(line, *info), timeout)
 
 
+def info_line(t, line, timeout=5.0):
+    """Send a command line whose answer is exactly echo, ONE information line, OK; that line
+    (str), for a value the test does not know in advance (an IMEI, a clock)."""
+    out = t.cmd(b(line), timeout=timeout)
+    m = re.fullmatch(re.escape(b(line)) + rb"\r\r\n([^\r\n]+)\r\n\r\nOK\r\n", out)
+    assert m, "%s: expected echo, one information line and OK, got %r" % (line, out)
+    return m.group(1).decode()
+
+
 def final_ok(t, line, timeout=10.0):
     """Send a command line; its answer ends in OK, whatever came before. The answer."""
     got = t.cmd(b(line), timeout=timeout)

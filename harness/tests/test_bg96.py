@@ -21,7 +21,7 @@ import pytest
 from broker import MqttClient
 from control import wait_for
 from modemsim_harness import at
-from modemsim_harness.at import b, check, download, err, ok, prompt, quiet, urc
+from modemsim_harness.at import b, check, download, err, info_line, ok, prompt, quiet, urc
 from test_identity import luhn_ok
 from test_mqtt import pub_prompt
 from test_sock_ec25 import Peer, echo
@@ -49,14 +49,6 @@ def bg96(modemsim):
 
 # AT+QFUPL as WIZnet's BG96 session does it (timeout 100)
 upload = wiznet_upload = functools.partial(at.upload, timeout=100)
-
-
-def info(t, cmd):
-    """The single information line of cmd, after checking the framing around it."""
-    out = t.cmd(cmd)
-    m = re.fullmatch(re.escape(cmd.encode()) + rb"\r\r\n([^\r\n]+)\r\n\r\nOK\r\n", out)
-    assert m, "bad framing for %s: %r" % (cmd, out)
-    return m.group(1).decode()
 
 
 def cfun_reboot(t):
@@ -105,10 +97,10 @@ def test_identity_lines(bg96, cmd, line):
 
 
 def test_imei_has_the_bg96_tac(bg96):
-    imei = info(bg96, "AT+GSN")
+    imei = info_line(bg96, "AT+GSN")
     assert re.fullmatch(r"86528404\d{7}", imei) and luhn_ok(imei), imei
-    assert info(bg96, "AT+CGSN") == imei
-    iccid = info(bg96, "AT+QCCID")
+    assert info_line(bg96, "AT+CGSN") == imei
+    iccid = info_line(bg96, "AT+QCCID")
     assert re.fullmatch(r"\+QCCID: 89\d+", iccid), iccid
 
 
