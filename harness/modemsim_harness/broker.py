@@ -180,6 +180,17 @@ class ConnectError(AssertionError):
     """No CONNACK: the TCP connection or the TLS handshake failed, or the broker closed it."""
 
 
+def embedded_subscriber(info, topics=(), qos=1, client_id="", timeout=5.0):
+    """A MqttClient of modemsim's embedded broker (info: ModemSim.broker; its plain
+    listener), connected (CONNACK 0 asserted) and subscribed to topics, one SUBSCRIBE each."""
+    c = MqttClient(info["host"], info["plain"], client_id)
+    rc = c.connect(timeout)
+    assert rc == 0, "the embedded broker refused %r: CONNACK %s" % (client_id, rc)
+    for topic in ([topics] if isinstance(topics, str) else topics):
+        c.subscribe(topic, qos, timeout)
+    return c
+
+
 class MqttClient:
     """One paho-mqtt (1.6) client with its own network thread. Records every message it
     receives as Message(topic, payload, qos, retain), in order of arrival.

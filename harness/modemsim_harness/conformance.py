@@ -32,7 +32,6 @@ import shlex
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -134,15 +133,12 @@ class Subscriber:
         sock = socket.create_connection(self._addr, timeout)
         self._rx = b""
         try:
-            # 3.1.2: protocol name, level 4, flags: clean session; keepalive 0 (no PINGREQ).
-            body = fbk.mqtt_str("MQTT") + bytes([4, 0x02]) + struct.pack(">H", 0)
-            sock.sendall(fbk.packet(0x10, body + fbk.mqtt_str(self._client_id)))
+            # 3.1.2: clean session; keepalive 0 (no PINGREQ).
+            sock.sendall(fbk.connect_packet(self._client_id, keepalive=0))
             p = self._read_packet(sock, deadline)
             if p.type != fbk.CONNACK or len(p.body) != 2 or p.body[1] != 0:
                 raise ConnectionError("broker refused the subscriber: %r" % p.raw)
-            subs = b"".join(fbk.mqtt_str(t) + b"\x01" for t in self._topics)
-            # 3.8.1: SUBSCRIBE's fixed header flags are 0010.
-            sock.sendall(fbk.packet(0x82, struct.pack(">H", 1) + subs))
+            sock.sendall(fbk.subscribe_packet(1, [(t, 1) for t in self._topics]))
             p = self._read_packet(sock, deadline)
             if p.type != fbk.SUBACK or 0x80 in p.body[2:]:
                 raise ConnectionError("broker refused the subscription: %r" % p.raw)
@@ -226,7 +222,7 @@ class Subscriber:
     def close(self):
         self._closing.set()
         try:
-            self.sock.sendall(fbk.packet(0xE0))  # DISCONNECT
+            self.sock.sendall(fbk.disconnect_packet())
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass

@@ -106,15 +106,17 @@ class Control:
         return ans
 
 
-def wait_for(pred, timeout=5.0, step=0.02):
-    """Poll a control-socket query (never the tty) until pred() is true; its value or raise."""
+def wait_for(pred, timeout=5.0, step=0.02, what=None):
+    """Poll a control-socket query, the trace or a peer (never the tty) until pred() is true;
+    its value, or raise naming `what` (a str, or a callable giving one at the deadline)."""
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
         if v:
             return v
         if time.monotonic() > deadline:
-            raise ControlError("condition not met within %.1f s" % timeout)
+            why = what() if callable(what) else what
+            raise ControlError("%s within %.1f s" % (why or "condition not met", timeout))
         time.sleep(step)
 
 

@@ -108,6 +108,26 @@ def publish(topic, payload, qos=0, pid=0, dup=False, retain=False):
     return packet(byte1, body)
 
 
+# The client's side, for tests that speak MQTT themselves (through a modem's socket, or as a
+# subscriber): byte-exact, MQTT 3.1.1.
+
+
+def connect_packet(client_id, keepalive=60):
+    """3.1: protocol name, level 4, flags: clean session, keep alive, client id."""
+    body = mqtt_str("MQTT") + bytes([4, 0x02]) + struct.pack(">H", keepalive)
+    return packet(0x10, body + mqtt_str(client_id))
+
+
+def subscribe_packet(pid, topics):
+    """3.8: fixed header flags 0010, packet id, (topic filter, requested QoS) pairs."""
+    return packet(0x82, struct.pack(">H", pid) +
+                  b"".join(mqtt_str(t) + bytes([q]) for t, q in topics))
+
+
+def disconnect_packet():
+    return packet(0xE0)
+
+
 def malformed_remaining_length():
     """A PUBLISH whose remaining length runs to a fifth byte (3.1.1 2.2.3 allows four)."""
     return b"\x30\xff\xff\xff\xff\x01"

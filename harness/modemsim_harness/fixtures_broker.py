@@ -5,7 +5,7 @@ modemsim_harness.plugin makes them available to every test.
 
 import pytest
 
-from .broker import Broker, Pki
+from .broker import Broker, Pki, embedded_subscriber
 from .paths import pki_dir
 
 # The PKI is generated once into a cache directory (paths.pki_dir(): never the checkout) and
@@ -46,3 +46,20 @@ def broker(broker_factory):
 def subscriber(broker):
     """broker.subscriber: subscriber(topics, tls=False, ...) -> client with wait_for()."""
     return broker.subscriber
+
+
+@pytest.fixture
+def sim_subscriber():
+    """Factory: sim_subscriber(sim, topics=(), qos=1) -> a broker.MqttClient of that
+    ModemSim's embedded broker, subscribed (broker.embedded_subscriber); closed at teardown."""
+    made = []
+
+    def make(sim, topics=(), qos=1, timeout=5.0):
+        c = embedded_subscriber(sim.broker, topics, qos, "sim-subscriber-%d" % len(made),
+                                timeout)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()

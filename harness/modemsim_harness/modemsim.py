@@ -52,6 +52,8 @@ class Timeout(AssertionError):
 class Tty:
     """The host side of one modem's serial port, opened raw like a driver opens it."""
 
+    model = None  # the dialect (ModemSim.open sets it), for modemsim_harness.at
+
     def __init__(self, path):
         self.path = path
         self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
@@ -254,6 +256,7 @@ class ModemSim:
             t = TcpTty(socket.create_connection(self.tcp_address(i), timeout=5))
         else:
             t = Tty(self.path(i))
+        t.model = self.model  # the dialect, for modemsim_harness.at
         self.ttys.append(t)
         if boot:
             t.read_until(BOOT_LAST[self.model], timeout=15)
@@ -271,6 +274,10 @@ class ModemSim:
             return []
         with open(self.trace_path) as f:
             return [json.loads(l) for l in f if l.strip()]
+
+    def trace_text(self, kinds=("tls", "net", "fault", "mqtt")):
+        """The messages of the trace's events of these kinds, one a line (what tests search)."""
+        return "\n".join(e.get("msg", "") for e in self.trace() if e.get("ev") in kinds)
 
     def transcript(self):
         with open(self.log_path, "rb") as f:

@@ -7,6 +7,8 @@ Installed (`pip install ./harness`, harness/README.md), pytest loads it by its e
 Fixtures (harness/README.md has a complete example):
   broker      a started mosquitto with the test PKI, users and ACL (harness/broker.py)
   subscriber  factory: subscriber(topics) -> client recording what the broker delivers
+  sim_subscriber  factory: sim_subscriber(sim, topics) -> the same, at a ModemSim's embedded
+              broker
   modem       a started modemsim, its tty open and its boot URCs read: a Modem (below). How it
               starts: @pytest.mark.modem(model=, timing=, scenario=, args=, broker=), or
               indirect parametrization with a dict or a model name
@@ -19,9 +21,9 @@ import time
 
 import pytest
 
-from . import conformance, report
+from . import at, conformance, report
 from .control import Control
-from .fixtures_broker import broker, broker_factory, pki, subscriber  # noqa: F401
+from .fixtures_broker import broker, broker_factory, pki, sim_subscriber, subscriber  # noqa: F401
 from .modemsim import FINAL_RE, ModemSim, Timeout
 from .paths import SCENARIOS
 
@@ -81,8 +83,8 @@ class Modem:
 
     def quiet(self, seconds=0.2):
         """Nothing arrives for that long (the buffered URCs not yet claimed included)."""
-        got = self.tty.drain(seconds, timeout=seconds + 1.0)
-        assert got == b"" and not self._pending, "unexpected: %r %r" % (self._pending, got)
+        assert not self._pending, "unclaimed URCs: %r" % self._pending
+        at.quiet(self.tty, seconds)
 
     # -- commands
     def cmd(self, line, timeout=5.0):
@@ -147,6 +149,18 @@ class Modem:
         self.tty.write(payload + end)
         return Response(b"\x00", self.tty.read_until(FINAL_RE, timeout))
 
+    # -- the byte-exact helpers of modemsim_harness.at, on this tty
+    def upload(self, name, data, **kw):
+        """at.upload: the model's file upload (AT+QFUPL, AT+QSECWRITE, AT+CCERTDOWN), every
+        byte asserted."""
+        assert not self._pending, "unclaimed URCs: %r" % self._pending
+        return at.upload(self.tty, name, data, **kw)
+
+    def mqtt_up(self, **kw):
+        """at.mqtt_up: PDP and an MQTT session in the model's dialect, every answer exact."""
+        assert not self._pending, "unclaimed URCs: %r" % self._pending
+        return at.mqtt_up(self.tty, **kw)
+
     # -- URCs
     def _note_urcs(self, urcs):
         self.urcs += urcs
@@ -183,12 +197,10 @@ class Modem:
         embedded one); its .messages and .wait_for(predicate, timeout)."""
         if self._broker is not None:
             return self._broker.subscriber(topics, qos=qos, timeout=timeout)
-        from .broker import MqttClient  # paho: only for this
-        info = self.sim.broker
-        c = MqttClient(info["host"], info["plain"], "modem-sub-%d" % len(self._clients))
+        from .broker import embedded_subscriber  # paho: only for this
+        c = embedded_subscriber(self.sim.broker, topics, qos,
+                                "modem-sub-%d" % len(self._clients), timeout)
         self._clients.append(c)
-        c.connect(timeout)
-        c.subscribe(topics, qos, timeout)
         return c
 
     # -- what modemsim recorded
@@ -233,8 +245,8 @@ def modem_options(request):
     if unknown:
         raise pytest.UsageError("modem: unknown option(s) %s (known: %s)" %
                                 (", ".join(sorted(unknown)), ", ".join(DEFAULTS)))
-    if opts["broker"] not in ("fixture", "embedded"):
-        raise pytest.UsageError("modem: broker=%r (expected 'fixture' or 'embedded')"
+    if opts["broker"] not in ("fixture", "embedded", "none"):
+        raise pytest.UsageError("modem: broker=%r (expected 'fixture', 'embedded' or 'none')"
                                 % opts["broker"])
     return opts
 
@@ -244,7 +256,8 @@ def modem(request, tmp_path):
     """A modemsim (see modem_options) with its tty open and its boot URCs read. broker=
     "fixture" (default): every name resolves to the `broker` fixture, 1883 goes to its plain
     listener and 8883 to its TLS one; "embedded": modemsim's own broker (needed by the faults
-    tls.cert, mqtt.session-lost and broker.restart). The control socket is always on.
+    tls.cert, mqtt.session-lost and broker.restart); "none": no broker at all (--broker none).
+    The control socket is always on.
     At teardown modemsim must exit 0 with no sanitizer report. When the test fails, an HTML
     report of the run is written and named in the failure output."""
     opts = modem_options(request)
@@ -258,6 +271,8 @@ def modem(request, tmp_path):
         args += ["--broker", "none", "--resolve", "*=127.0.0.1",
                  "--route", "1883=127.0.0.1:%d" % b.ports["plain"],
                  "--route", "8883=127.0.0.1:%d" % b.ports["tls"]]
+    elif opts["broker"] == "none":
+        args += ["--broker", "none"]
     scen = opts["scenario"]
     for s in ([scen] if isinstance(scen, (str, os.PathLike)) else scen or ()):
         args += ["--scenario", str(s)]
@@ -315,7 +330,7 @@ def pytest_configure(config):
         return
     config.addinivalue_line(
         "markers", "modem(model='ec25', timing='fast', scenario=None, args=(), "
-        "broker='fixture'): how the modem fixture starts modemsim")
+        "broker='fixture'|'embedded'|'none'): how the modem fixture starts modemsim")
     config._modemsim_cells = []
 
 

@@ -12,7 +12,8 @@ import hmac
 import pytest
 
 import modemsim_harness.fakebroker as fbk
-from test_mqtt import check, err, fake, ok, up  # noqa: F401 (fake is a fixture)
+from modemsim_harness.at import check, err, ok
+from test_mqtt import fake, up  # noqa: F401 (fake is a fixture)
 
 PK, DN, DS = "a1B2c3D4e5F", "sensor-01", "s3cr3tDeviceSecretValue0123456789"
 

@@ -12,16 +12,19 @@ length-less +QMTRECV) and the BG96 FILE manual (UFS only).
 
 --timing fast everywhere except the boot timing test, which runs realistic timing scaled down.
 """
+import functools
 import os
 import re
 
 import pytest
 
 from broker import MqttClient
-from modemsim import FINAL_RE
+from control import wait_for
+from modemsim_harness import at
+from modemsim_harness.at import b, check, download, err, info_line, ok, prompt, quiet, urc
 from test_identity import luhn_ok
-from test_mqtt import b, check, err, ok, prompt, pub_prompt, quiet, urc
-from test_sock_ec25 import Peer, echo, wait_until, xor16
+from test_mqtt import pub_prompt
+from test_sock_ec25 import Peer, echo
 
 BOOT = (b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\nAPP RDY\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n"
         b"\r\n+QIND: SMS DONE\r\n")
@@ -44,40 +47,15 @@ def bg96(modemsim):
     return t
 
 
-def info(t, cmd):
-    """The single information line of cmd, after checking the framing around it."""
-    out = t.cmd(cmd)
-    m = re.fullmatch(re.escape(cmd.encode()) + rb"\r\r\n([^\r\n]+)\r\n\r\nOK\r\n", out)
-    assert m, "bad framing for %s: %r" % (cmd, out)
-    return m.group(1).decode()
+# AT+QFUPL as WIZnet's BG96 session does it (timeout 100)
+upload = wiznet_upload = functools.partial(at.upload, timeout=100)
 
 
-def reboot(t):
+def cfun_reboot(t):
     """AT+CFUN=1,1: OK, then the BG96 boot URCs, exactly, and nothing after them."""
     t.write(b"AT+CFUN=1,1\r")
     t.expect(b"AT+CFUN=1,1\r\r\nOK\r\n" + BOOT, timeout=10)
     quiet(t, 0.3)
-
-
-def upload(t, name, data):
-    """AT+QFUPL as WIZnet's BG96 session does it: CONNECT, the data, +QFUPL: <size>,<xor>
-    with no blank line before it, OK."""
-    line = 'AT+QFUPL="%s",%d,100' % (name, len(data))
-    t.write(b(line) + b"\r")
-    t.expect(b(line) + b"\r\r\nCONNECT\r\n")
-    t.write(data)
-    t.expect(b"+QFUPL: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16(data)), timeout=10)
-
-
-def download(t, name):
-    t.write(b'AT+QFDWL="%s"\r' % b(name))
-    t.expect(b'AT+QFDWL="%s"\r\r\nCONNECT\r\n' % b(name))
-    out = t.read_until(FINAL_RE, timeout=10)
-    m = re.fullmatch(rb"(.*)\r\n\+QFDWL: (\d+),([0-9a-f]+)\r\n\r\nOK\r\n", out, re.S)
-    assert m, out
-    data = m.group(1)
-    assert (int(m.group(2)), m.group(3)) == (len(data), xor16(data))
-    return data
 
 
 def ssl_configure(t, ctx, *pairs):
@@ -119,10 +97,10 @@ def test_identity_lines(bg96, cmd, line):
 
 
 def test_imei_has_the_bg96_tac(bg96):
-    imei = info(bg96, "AT+GSN")
+    imei = info_line(bg96, "AT+GSN")
     assert re.fullmatch(r"86528404\d{7}", imei) and luhn_ok(imei), imei
-    assert info(bg96, "AT+CGSN") == imei
-    iccid = info(bg96, "AT+QCCID")
+    assert info_line(bg96, "AT+CGSN") == imei
+    iccid = info_line(bg96, "AT+QCCID")
     assert re.fullmatch(r"\+QCCID: 89\d+", iccid), iccid
 
 
@@ -148,7 +126,7 @@ def test_boot_timing_is_ordered_and_ends_at_sms_done(modemsim):
 
 def test_cfun_1_1_reboots_with_the_bg96_urcs(bg96):
     check(bg96, "AT+CREG=1;+CMEE=2", ok("AT+CREG=1;+CMEE=2"))
-    reboot(bg96)
+    cfun_reboot(bg96)
     # volatile settings are back to their defaults, the modem is registered again
     check(bg96, "AT+CREG?", ok("AT+CREG?", "+CREG: 0,1"))
     check(bg96, "AT+CMEE?", ok("AT+CMEE?", "+CMEE: 1"))
@@ -243,7 +221,7 @@ def test_qcfg_values_survive_a_reboot(bg96):
     for line in ('AT+QCFG="nwscanseq",0301,1', 'AT+QCFG="nwscanmode",3,0',
                  'AT+QCFG="iotopmode",1,1'):
         check(bg96, line, ok(line))
-    reboot(bg96)
+    cfun_reboot(bg96)
     check(bg96, 'AT+QCFG="nwscanseq"', ok('AT+QCFG="nwscanseq"', '+QCFG: "nwscanseq",0301'))
     check(bg96, 'AT+QCFG="nwscanmode"', ok('AT+QCFG="nwscanmode"', '+QCFG: "nwscanmode",3'))
     check(bg96, 'AT+QCFG="iotopmode"', ok('AT+QCFG="iotopmode"', '+QCFG: "iotopmode",1'))
@@ -389,7 +367,7 @@ def test_ram_drive_is_refused(bg96):
 
 def test_ufs_files_survive_a_reboot(bg96):
     upload(bg96, "cacert.pem", b"-----BEGIN CERTIFICATE-----\n")
-    reboot(bg96)
+    cfun_reboot(bg96)
     check(bg96, "AT+QFLST", ok("AT+QFLST", '+QFLST: "UFS:cacert.pem",28'))
     assert download(bg96, "cacert.pem") == b"-----BEGIN CERTIFICATE-----\n"
 
@@ -503,7 +481,7 @@ def test_tcp_socket_to_an_echo_server(bg96):
         bg96.write(b"hello")
         bg96.expect(b"hello\r\nSEND OK\r\n")
         urc(bg96, '+QIURC: "recv",0')
-        wait_until(lambda: peer.received.get(0) == b"hello", 5, "hello at the peer")
+        wait_for(lambda: peer.received.get(0) == b"hello", 5, what="hello at the peer")
         check(bg96, "AT+QIRD=0,1500", ok("AT+QIRD=0,1500", "+QIRD: 5", "hello"))
         check(bg96, "AT+QIRD=0,1500", ok("AT+QIRD=0,1500", "+QIRD: 0"))
         bg96.write(b"AT+QISEND=0\r")
@@ -515,7 +493,7 @@ def test_tcp_socket_to_an_echo_server(bg96):
         assert peer.received[0] == b"helloCat-M1"
         check(bg96, "AT+QICLOSE=0", ok("AT+QICLOSE=0"))
         check(bg96, "AT+QISTATE?", ok("AT+QISTATE?"))
-        wait_until(lambda: 0 in peer.finished, 5, "the peer to see the close")
+        wait_for(lambda: 0 in peer.finished, 5, what="the peer to see the close")
         quiet(bg96)
     finally:
         peer.close()
@@ -537,7 +515,7 @@ def test_ssl_socket_to_a_tls_echo_server(bg96, pki):
         bg96.write(b"over TLS!")
         bg96.expect(b"over TLS!\r\nSEND OK\r\n")
         urc(bg96, '+QSSLURC: "recv",3')
-        wait_until(lambda: peer.received.get(0) == b"over TLS!", 5, "the bytes at the peer")
+        wait_for(lambda: peer.received.get(0) == b"over TLS!", 5, what="the bytes at the peer")
         check(bg96, "AT+QSSLRECV=3,1500", ok("AT+QSSLRECV=3,1500", "+QSSLRECV: 9", "over TLS!"))
         check(bg96, "AT+QSSLCLOSE=3", ok("AT+QSSLCLOSE=3"))
         check(bg96, "AT+QSSLSTATE", ok("AT+QSSLSTATE"))

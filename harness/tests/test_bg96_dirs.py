@@ -12,8 +12,9 @@ import os
 import pytest
 
 from broker import MqttClient
-from test_bg96 import BROKER_HOST, download, read_ca, ssl_configure, upload
-from test_mqtt import check, err, ok, pub_prompt, quiet, urc
+from modemsim_harness.at import check, download, err, ok, quiet, urc
+from test_bg96 import BROKER_HOST, read_ca, ssl_configure, wiznet_upload as upload
+from test_mqtt import pub_prompt
 
 
 @pytest.fixture

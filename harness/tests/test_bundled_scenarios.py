@@ -10,53 +10,28 @@ Durations run under --time-scale where the story allows it: the scenario's times
 durations and the module's protocol timers (pkt_timeout, keepalive, negotiatetime) shrink,
 the broker keeps real time (scenarios/README.md, "Time").
 """
+import functools
 import os
 import subprocess
 import time
 
 import pytest
 
-from broker import MqttClient
 from modemsim import BINARY, ROOT
-from modemsim import xor16_hex as xor16
+from modemsim_harness import at
+from control import wait_for
+from modemsim_harness.at import b, check, check_ok, ok, pause, pdp_up, qmtconn, qmtopen, quiet, urc
 
 SCENARIOS = os.path.join(ROOT, "scenarios")
 
 # seed 000, first report: the endpoint and the module's identity
 AWS_HOST = "a1gfgsfcsg3p4-ats.iot.us-east-1.amazonaws.com"
 HOST = "broker.modemsim.test"
+# AT+QFUPL as the field log's host sends it: timeout 100
+upload = functools.partial(at.upload, timeout=100)
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == b(want), "%s:\n got  %r\n want %r" % (line, got, b(want))
-
-
-def cmd_ok(t, line, *info, timeout=5.0):
-    check(t, line, ok(line, *info), timeout)
-
-
-def urc(t, text, timeout=5.0):
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
-
-
-def quiet(t, seconds=0.2):
-    got = t.drain(seconds)
-    assert got == b"", "unexpected bytes: %r" % got
 
 
 def read(path):
@@ -68,17 +43,10 @@ def scenario(name):
     return os.path.join(SCENARIOS, name)
 
 
-def trace_text(sim, kinds=("tls", "net", "fault", "mqtt")):
-    return "\n".join(e.get("msg", "") for e in sim.trace() if e.get("ev") in kinds)
-
-
 def wait_trace(sim, text, timeout=5.0, kinds=("tls", "net", "fault", "mqtt")):
     """Poll the trace file (never the tty) until text is in it."""
-    deadline = time.monotonic() + timeout
-    while text not in trace_text(sim, kinds):
-        assert time.monotonic() < deadline, "no %r in the trace within %.1f s:\n%s" % (
-            text, timeout, trace_text(sim, kinds))
-        time.sleep(0.02)
+    wait_for(lambda: text in sim.trace_text(kinds), timeout,
+             what=lambda: "no %r in the trace:\n%s" % (text, sim.trace_text(kinds)))
 
 
 def start(modemsim, name, *extra, model="ec25"):
@@ -87,19 +55,6 @@ def start(modemsim, name, *extra, model="ec25"):
     t = sim.open()
     t.sim = sim
     return sim, t
-
-
-def upload(t, name, data, declared=None):
-    """AT+QFUPL as the field log's host sends it (size, timeout 100). With a declared size
-    shorter than the data, the module stores `declared` bytes and reads the rest as command
-    lines: the answer (+QFUPL of what was stored) and then whatever the rest makes."""
-    n = len(data) if declared is None else declared
-    line = 'AT+QFUPL="%s",%d,100' % (name, n)
-    t.write(b(line) + b"\r")
-    t.expect(b(line) + b"\r\r\nCONNECT\r\n")
-    t.write(data)
-    # EC25: no blank line before +QFUPL (reference §3)
-    t.expect(b"+QFUPL: %d,%s\r\n\r\nOK\r\n" % (n, xor16(data[:n])))
 
 
 def pki_file(sim, name):
@@ -111,7 +66,7 @@ def aws_provision(t, ca, ca_declared=None):
     PKI's files in place of AWS's: the CA (maybe with a wrong declared size), the client key
     and certificate; the context; SSL context 2 as the report sets it."""
     sim = t.sim
-    cmd_ok(t, 'AT+QFDEL="*"')
+    check_ok(t, 'AT+QFDEL="*"')
     upload(t, "RAM:cacert.pem", ca, ca_declared)
     if ca_declared is not None and ca_declared < len(ca):
         # the rest of the certificate is read as command lines: echoed (the LF after the CR
@@ -122,26 +77,14 @@ def aws_provision(t, ca, ca_declared=None):
     upload(t, "RAM:user_key.pem", pki_file(sim, "client-rsa.key"))
     upload(t, "RAM:client.pem", pki_file(sim, "client-rsa.pem"))
     check(t, "AT+QIACT?", ok("AT+QIACT?"))
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIACT=1")
     for line in ('AT+QMTCFG="SSL",0,1,2', 'AT+QSSLCFG="clientcert",2,"RAM:client.pem"',
                  'AT+QSSLCFG="clientkey",2,"RAM:user_key.pem"',
                  'AT+QSSLCFG="cacert",2,"RAM:cacert.pem"', 'AT+QSSLCFG="seclevel",2,2',
                  'AT+QSSLCFG="sslversion",2,4', 'AT+QSSLCFG="ciphersuite",2,0xFFFF',
                  'AT+QSSLCFG="ignorelocaltime",2,1'):
-        cmd_ok(t, line)
+        check_ok(t, line)
     check(t, "AT+QMTOPEN?", ok("AT+QMTOPEN?"))
-
-
-def qmtopen(t, idx, host, port, result, timeout=10.0):
-    line = 'AT+QMTOPEN=%d,"%s",%d' % (idx, host, port)
-    cmd_ok(t, line)
-    urc(t, "+QMTOPEN: %d,%d" % (idx, result), timeout)
-
-
-def qmtconn(t, idx, cid, rc=0):
-    line = 'AT+QMTCONN=%d,"%s"' % (idx, cid)
-    cmd_ok(t, line)
-    urc(t, "+QMTCONN: %d,0,%d" % (idx, rc))
 
 
 def publish(t, idx, msgid, qos, topic, payload):
@@ -151,24 +94,6 @@ def publish(t, idx, msgid, qos, topic, payload):
     t.expect(b(line) + b"\r\r\n> ")
     t.write(b(payload) + b"\x1a")
     t.expect(b(payload) + b"\r\nOK\r\n")
-
-
-@pytest.fixture
-def watcher():
-    """Factory: an MQTT client of the given sim's embedded broker (plain listener)."""
-    made = []
-
-    def make(sim, *topics):
-        c = MqttClient("127.0.0.1", sim.broker["plain"], "watcher-%d" % len(made))
-        assert c.connect() == 0
-        for topic in topics:
-            c.subscribe(topic, qos=1)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
 
 
 # ---------------------------------------------------------------- every file is valid
@@ -214,16 +139,16 @@ def test_aws_ca_size_mismatch(modemsim):
     crlf = lf.replace(b"\n", b"\r\n")
     aws_provision(t, crlf, ca_declared=len(lf))
     qmtopen(t, 0, AWS_HOST, 8883, -1)
-    text = trace_text(sim, ("tls",))
+    text = sim.trace_text(("tls",))
     cause = "CA certificate RAM:cacert.pem: PEM parse error: data truncated (no END line)"
     assert cause in text, text
     quiet(t)
     # the correct driver: the +QFUPL checksum was not that of what it sent; delete and
     # upload again with the true size
-    cmd_ok(t, 'AT+QFDEL="RAM:cacert.pem"')
+    check_ok(t, 'AT+QFDEL="RAM:cacert.pem"')
     upload(t, "RAM:cacert.pem", crlf)
     qmtopen(t, 0, AWS_HOST, 8883, 0)
-    text = trace_text(sim)
+    text = sim.trace_text()
     # AWS IoT asks for the client certificate: the listener that requires one took it
     assert "-> 127.0.0.1:%d (route for port 8883)" % sim.broker["mutual"] in text
     assert "handshake done" in text
@@ -248,30 +173,30 @@ def test_aws_untrusted_ca(modemsim, how):
     aws_provision(t, ca)
     for _ in range(2):  # retrying changes nothing
         qmtopen(t, 0, AWS_HOST, 8883, -1)
-    text = trace_text(sim)
+    text = sim.trace_text()
     assert "server certificate not trusted: unknown CA" in text, text
     assert want in text, text
     assert "handshake done" not in text
     quiet(t)
 
 
-def test_aws_policy_closes_after_connect(modemsim, watcher):
+def test_aws_policy_closes_after_connect(modemsim, sim_subscriber):
     """Seed 000's second report, byte for byte: +QMTOPEN: 2,0, then AT+QMTCONN=2,
     "Rak_Wisblock_Mqtt" answers OK and +QMTSTAT: 2,1, no +QMTCONN. The CONNECT really went
     out on the TLS connection before the link ended. The same id fails again; the client id
     the policy allows connects, and its publish reaches the broker."""
     sim, t = start(modemsim, "ec25-aws-policy-closes.scn")
-    w = watcher(sim, "dt/wisblock/#")
+    w = sim_subscriber(sim, "dt/wisblock/#")
     aws_provision(t, read(sim.broker["ca"]))
-    cmd_ok(t, 'AT+QMTCFG="SSL",2,1,2')
+    check_ok(t, 'AT+QMTCFG="SSL",2,1,2')
     for _ in range(2):
         qmtopen(t, 2, AWS_HOST, 8883, 0)
-        cmd_ok(t, 'AT+QMTCONN=2,"Rak_Wisblock_Mqtt"')
+        check_ok(t, 'AT+QMTCONN=2,"Rak_Wisblock_Mqtt"')
         urc(t, "+QMTSTAT: 2,1")
         quiet(t)
         check(t, "AT+QMTCONN?", ok("AT+QMTCONN?"))
         check(t, "AT+QMTOPEN?", ok("AT+QMTOPEN?"))
-    text = trace_text(sim)
+    text = sim.trace_text()
     assert text.count('client 2 ==> CONNECT client id "Rak_Wisblock_Mqtt"') == 2, text
     assert text.count("fault link.reset fired") == 2, text
     assert "CONNACK" not in text, text
@@ -293,22 +218,22 @@ def test_qmtopen_param_pdp_dns(modemsim):
     0 once DNS is back (20 s at --time-scale 0.05: 1 s)."""
     sim, t = start(modemsim, "ec25-qmtopen-param-pdp-dns.scn", "--time-scale", "0.05")
     qmtopen(t, 0, "", 1883, 1)
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIACT=1")
     urc(t, '+QIURC: "pdpdeact",1')
     check(t, "AT+QIACT?", ok("AT+QIACT?"))
     qmtopen(t, 0, HOST, 1883, 3)
     # the correct driver activates again, then opens
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIACT=1")
     t0 = time.monotonic()
     qmtopen(t, 0, HOST, 1883, 4)
-    assert "%s: not resolved" % HOST in trace_text(sim, ("net",))
+    assert "%s: not resolved" % HOST in sim.trace_text(("net",))
     # ... and retries with a back-off until the name resolves
     results = []
     while True:
         assert time.monotonic() - t0 < 5, results
-        time.sleep(0.2)  # the driver's back-off, not a reply wait
+        pause(0.2)  # the driver's back-off (the stimulus), not a reply wait
         line = 'AT+QMTOPEN=0,"%s",1883' % HOST
-        cmd_ok(t, line)
+        check_ok(t, line)
         got = t.read_until(b"\r\n", timeout=5) + t.read_until(b"\r\n", timeout=5)
         results.append(got)
         if got == b"\r\n+QMTOPEN: 0,0\r\n":
@@ -317,7 +242,7 @@ def test_qmtopen_param_pdp_dns(modemsim):
     assert time.monotonic() - t0 >= 0.9
     qmtconn(t, 0, "after-dns")
     assert t.cmd("AT+QIACT?").startswith(b'AT+QIACT?\r\r\n+QIACT: 1,1,1,"')
-    assert [f for f in trace_text(sim, ("fault",)).splitlines() if "fired" in f] == [
+    assert [f for f in sim.trace_text(("fault",)).splitlines() if "fired" in f] == [
         'fault dns.fail fired name "*" for 20s', "fault pdp.deact fired cid 1",
         'fault dns.fail fired name "*" for 20s']
 
@@ -325,22 +250,22 @@ def test_qmtopen_param_pdp_dns(modemsim):
 # ---------------------------------------------------------------- keepalive, broker restart
 
 
-def test_keepalive_blackhole(modemsim, watcher):
+def test_keepalive_blackhole(modemsim, sim_subscriber):
     """keepalive 10 s, pkt_timeout 5 s at --time-scale 0.1: the blackhole starts 0.5 s after
     CONNACK; the PINGREQ 1 s after the last packet goes nowhere; +QMTPING: 0,1 0.5 s later,
     then +QMTSTAT: 0,2. The message published to the client meanwhile never arrives. The
     recovery: the context again, reopen, reconnect, resubscribe: messages arrive."""
     sim, t = start(modemsim, "keepalive-blackhole.scn", "--time-scale", "0.1")
-    w = watcher(sim)
-    cmd_ok(t, "AT+QIACT=1")
-    cmd_ok(t, 'AT+QMTCFG="keepalive",0,10')
+    w = sim_subscriber(sim)
+    check_ok(t, "AT+QIACT=1")
+    check_ok(t, 'AT+QMTCFG="keepalive",0,10')
     qmtopen(t, 0, HOST, 1883, 0)
     qmtconn(t, 0, "ka-dev")
     t0 = time.monotonic()
-    cmd_ok(t, 'AT+QMTSUB=0,1,"ka/in",1')
+    check_ok(t, 'AT+QMTSUB=0,1,"ka/in",1')
     urc(t, "+QMTSUB: 0,1,0,1")
     wait_trace(sim, "fault link.blackhole fired")
-    assert "traffic stopped both ways (fault)" in trace_text(sim, ("net",))
+    assert "traffic stopped both ways (fault)" in sim.trace_text(("net",))
     w.publish("ka/in", b"lost", qos=1)
     urc(t, "+QMTPING: 0,1", timeout=5)
     # the keepalive (1 s) and the PINGRESP wait (0.5 s) from the last packet out, the
@@ -349,27 +274,27 @@ def test_keepalive_blackhole(modemsim, watcher):
     urc(t, "+QMTSTAT: 0,2")
     quiet(t)
     check(t, "AT+QMTCONN?", ok("AT+QMTCONN?"))
-    text = trace_text(sim, ("mqtt",))
+    text = sim.trace_text(("mqtt",))
     assert "client 0 ==> PINGREQ" in text and "<== PINGRESP" not in text
     assert "link lost (PINGRESP not received): +QMTSTAT 2" in text
     # the reference's recovery for 2: re-activate the context, reopen, reconnect
-    cmd_ok(t, "AT+QIDEACT=1")
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIDEACT=1")
+    check_ok(t, "AT+QIACT=1")
     qmtopen(t, 0, HOST, 1883, 0)
     qmtconn(t, 0, "ka-dev")
-    cmd_ok(t, 'AT+QMTSUB=0,2,"ka/in",1')
+    check_ok(t, 'AT+QMTSUB=0,2,"ka/in",1')
     urc(t, "+QMTSUB: 0,2,0,1")
     w.publish("ka/in", b"back", qos=0)
     urc(t, '+QMTRECV: 0,0,"ka/in","back"')
     quiet(t)
 
 
-def test_broker_restart_then_reconnect(modemsim, watcher):
+def test_broker_restart_then_reconnect(modemsim, sim_subscriber):
     """10 s after CONNACK (0.5 s at --time-scale 0.05) the real mosquitto restarts:
     +QMTSTAT: 0,1 and the client is closed. The driver reopens (retrying while the broker is
     not listening yet), reconnects, and its publish reaches the restarted broker."""
     sim, t = start(modemsim, "broker-restart.scn", "--time-scale", "0.05")
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIACT=1")
     qmtopen(t, 0, HOST, 1883, 0)
     qmtconn(t, 0, "restart-dev")
     t0 = time.monotonic()
@@ -377,22 +302,22 @@ def test_broker_restart_then_reconnect(modemsim, watcher):
     assert time.monotonic() - t0 >= 0.4
     quiet(t, 0.1)
     check(t, "AT+QMTCONN?", ok("AT+QMTCONN?"))
-    assert "fault broker.restart fired" in trace_text(sim, ("fault",))
+    assert "fault broker.restart fired" in sim.trace_text(("fault",))
     line = 'AT+QMTOPEN=0,"%s",1883' % HOST
     deadline = time.monotonic() + 10
     while True:
-        cmd_ok(t, line)
+        check_ok(t, line)
         got = t.read_until(b"\r\n", timeout=5) + t.read_until(b"\r\n", timeout=5)
         if got == b"\r\n+QMTOPEN: 0,0\r\n":
             break
         # while mosquitto is down, a real refusal
         assert got == b"\r\n+QMTOPEN: 0,-1\r\n", got
-        assert "failed: connection refused" in trace_text(sim, ("mqtt",))
+        assert "failed: connection refused" in sim.trace_text(("mqtt",))
         assert time.monotonic() < deadline, "the broker did not come back"
-        time.sleep(0.1)  # the driver's back-off
+        pause(0.1)  # the driver's back-off (the stimulus), not a reply wait
     qmtconn(t, 0, "restart-dev")
     # a client of the restarted broker sees what the module publishes now
-    w = watcher(sim, "rs/#")
+    w = sim_subscriber(sim, "rs/#")
     publish(t, 0, 1, 1, "rs/state", "back")
     urc(t, "+QMTPUB: 0,1,0")
     assert w.wait_for(lambda m: m.topic == "rs/state").payload == b"back"
@@ -402,23 +327,18 @@ def test_broker_restart_then_reconnect(modemsim, watcher):
 # ---------------------------------------------------------------- M95 in-flight window
 
 
-def m95_pdp_up(t):
-    for line in ("AT+QIFGCNT=0", 'AT+QICSGP=1,"CMNET"', "AT+QIREGAPP", "AT+QIACT"):
-        cmd_ok(t, line)
-
-
 @pytest.mark.parametrize("cmee,refusal", [(1, b"+CME ERROR: 8512"), (0, b"ERROR")])
-def test_m95_inflight_window(modemsim, watcher, cmee, refusal):
+def test_m95_inflight_window(modemsim, sim_subscriber, cmee, refusal):
     """Five QoS 1 publishes whose PUBACKs are lost stay in flight: the sixth is refused
     before its prompt (M95 MQTT AN 3.2.8 note 1). pkt_timeout 5 s at --time-scale 0.2 (1 s,
     time enough for six publishes even under a sanitizer): the retransmissions
     (+QMTPUB: 0,<n>,1,1 with timeout_notice 1) are acknowledged, and the sixth, sent
     again, goes through. The broker got every message."""
     sim, t = start(modemsim, "m95-inflight-window.scn", "--time-scale", "0.2", model="m95")
-    w = watcher(sim, "win/#")
-    cmd_ok(t, "AT+CMEE=%d" % cmee)
-    m95_pdp_up(t)
-    cmd_ok(t, 'AT+QMTCFG="timeout",0,5,3,1')
+    w = sim_subscriber(sim, "win/#")
+    check_ok(t, "AT+CMEE=%d" % cmee)
+    pdp_up(t)
+    check_ok(t, 'AT+QMTCFG="timeout",0,5,3,1')
     qmtopen(t, 0, HOST, 1883, 0)
     qmtconn(t, 0, "m95-window")
     wait_trace(sim, "fault mqtt.noack fired count 5")
@@ -437,7 +357,7 @@ def test_m95_inflight_window(modemsim, watcher, cmee, refusal):
     urc(t, "+QMTPUB: 0,6,0")
     for n in range(1, 7):
         assert w.wait_for(lambda m, n=n: m.topic == "win/%d" % n).payload == b"m%d" % n
-    assert trace_text(sim, ("fault",)).count("dropped (mqtt.noack)") == 5
+    assert sim.trace_text(("fault",)).count("dropped (mqtt.noack)") == 5
     quiet(t)
 
 
@@ -499,31 +419,31 @@ ACTIVATED = 'after command "AT+QIACT=1" delay 200ms'
 
 
 def setup_conn(sim, t):
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIACT=1")
     qmtopen(t, 0, HOST, 1883, 0)
     qmtconn(t, 0, "fault-dev")
 
 
 def setup_sub(sim, t):
     setup_conn(sim, t)
-    cmd_ok(t, 'AT+QMTSUB=0,1,"f/in",0')
+    check_ok(t, 'AT+QMTSUB=0,1,"f/in",0')
     urc(t, "+QMTSUB: 0,1,0,0")
 
 
 def setup_tls(seclevel):
     def setup(sim, t):
         upload(t, "RAM:ca.pem", read(sim.broker["ca"]))
-        cmd_ok(t, "AT+QIACT=1")
+        check_ok(t, "AT+QIACT=1")
         # ignorelocaltime 0: the EC25's default 1 would not look at the validity dates
         for line in ('AT+QSSLCFG="seclevel",2,%d' % seclevel,
                      'AT+QSSLCFG="cacert",2,"RAM:ca.pem"', 'AT+QSSLCFG="ignorelocaltime",2,0',
                      'AT+QMTCFG="ssl",0,1,2'):
-            cmd_ok(t, line)
+            check_ok(t, line)
     return setup
 
 
 def setup_pdp(sim, t):
-    cmd_ok(t, "AT+QIACT=1")
+    check_ok(t, "AT+QIACT=1")
 
 
 def effect_stat1(sim, t, w):
@@ -539,14 +459,14 @@ def effect_trace(text):
 def effect_corrupt(sim, t, w):
     w.publish("f/in", b"x", qos=0)
     urc(t, "+QMTSTAT: 0,1")
-    assert "inverted (fault)" in trace_text(sim, ("net",))
+    assert "inverted (fault)" in sim.trace_text(("net",))
 
 
 def effect_open(port, result, cause=None):
     def effect(sim, t, w):
         qmtopen(t, 0, HOST, port, result)
         if cause:
-            assert cause in trace_text(sim), trace_text(sim)
+            assert cause in sim.trace_text(), sim.trace_text()
     return effect
 
 
@@ -561,7 +481,7 @@ def effect_connack(sim, t, w):
 
 
 def effect_suback(sim, t, w):
-    cmd_ok(t, 'AT+QMTSUB=0,2,"f/refused",1')
+    check_ok(t, 'AT+QMTSUB=0,2,"f/refused",1')
     urc(t, "+QMTSUB: 0,2,0,128")
 
 
@@ -653,7 +573,7 @@ def test_every_fault_of_the_table_is_covered():
 
 
 @pytest.mark.parametrize("fault,params,when,setup,effect", FAULTS, ids=[f[0] for f in FAULTS])
-def test_fault_fires_from_a_file(modemsim, tmp_path, watcher, fault, params, when, setup,
+def test_fault_fires_from_a_file(modemsim, tmp_path, sim_subscriber, fault, params, when, setup,
                                  effect):
     """A tiny scenario file fires the fault: the trace says `fault <name> fired <params>`,
     the host (or the broker) sees its effect."""
@@ -663,10 +583,10 @@ def test_fault_fires_from_a_file(modemsim, tmp_path, watcher, fault, params, whe
     sim = modemsim("--scenario", str(path))
     t = sim.open()
     t.sim = sim
-    w = watcher(sim, "f/#")
+    w = sim_subscriber(sim, "f/#")
     if setup:
         setup(sim, t)
     wait_trace(sim, ("fault %s fired %s" % (fault, params)).rstrip(), kinds=("fault",))
-    assert "not fired" not in trace_text(sim, ("fault",))
+    assert "not fired" not in sim.trace_text(("fault",))
     if effect:
         effect(sim, t, w)

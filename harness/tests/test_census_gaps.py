@@ -4,44 +4,19 @@ AT+QIDNSCFG, AT+QISENDEX, AT+CPMS and the EC25's AT+QCFG keys."""
 import re
 import socket
 import threading
-import time
 
 import pytest
 
-from control import Control
+from control import Control, wait_for
+from modemsim_harness.at import b, check, err, ok, quiet
 
 HOST = "broker.modemsim.test"
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def err(line, text="ERROR"):
-    return b(line) + b"\r\r\n" + b(text) + b"\r\n"
-
-
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == want, "%s:\n got  %r\n want %r" % (line, got, want)
 
 
 def urcs(t, *lines, timeout=5.0):
     want = b"".join(b"\r\n" + b(x) + b"\r\n" for x in lines)
     got = t.read_until(want, timeout=timeout)
     assert got == want, got
-
-
-def quiet(t, seconds=0.2):
-    rest = t.drain(quiet=seconds, timeout=seconds * 4)
-    assert rest == b"", "unexpected bytes: %r" % rest
 
 
 def m95_up(t, dnsip=None):
@@ -104,10 +79,11 @@ def test_qidnsgip_follows_a_scenario_dns_fault(modemsim, tmp_path):
         check(t, line, ok(line))
         urcs(t, '+QIURC: "dnsgip",0,1,600', '+QIURC: "dnsgip","127.0.0.1"')
         ctl.ok('at 0ms fault dns.fail name "%s" for 300ms' % HOST)
-        time.sleep(0.05)
+        wait_for(lambda: ctl.query("faults")["faults"], what="dns.fail to fire")
         check(t, line, ok(line))
         urcs(t, '+QIURC: "dnsgip",565')
-        time.sleep(0.4)
+        wait_for(lambda: any("dns.fail ended" in e.get("msg", "") for e in sim.trace()),
+                 what="the dns.fail window to end")
         check(t, line, ok(line))
         urcs(t, '+QIURC: "dnsgip",0,1,600', '+QIURC: "dnsgip","127.0.0.1"')
     finally:

@@ -18,6 +18,7 @@ import time
 import pytest
 
 import conformance
+from control import wait_for
 from modemsim import BINARY, ROOT
 
 HARNESS = os.path.join(ROOT, "harness")
@@ -297,17 +298,14 @@ def test_driver_leftovers_are_killed(tmp_path):
                              timing="fast")
     assert c["status"] == "pass", c["reasons"]
     pid = int(c["driver"]["stdout"])
-    deadline = time.monotonic() + 5
-    while True:
+    def gone():
         try:
             with open("/proc/%d/stat" % pid) as f:
                 state = f.read().rsplit(")", 1)[1].split()[0]
         except FileNotFoundError:
-            break
-        if state in ("Z", "X"):  # dead, not yet reaped by whoever adopted it
-            break
-        assert time.monotonic() < deadline, "the driver's child %d still runs" % pid
-        time.sleep(0.02)
+            return True
+        return state in ("Z", "X")  # dead, not yet reaped by whoever adopted it
+    wait_for(gone, 5, what="the driver's child %d to end" % pid)
 
 
 def test_invalid_scenario_is_an_error_not_a_failure(driver, tmp_path):
@@ -511,10 +509,10 @@ def test_ctrl_c_stops_the_driver_and_writes_a_partial_report(driver, tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         env=dict(os.environ, MODEMSIM_BIN=BINARY))
     stdout = out / "ec25-baseline" / "driver.stdout"
-    deadline = time.monotonic() + 30
-    while not (stdout.exists() and stdout.read_text().startswith("driver hang")):
-        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
+    def hanging():
+        assert proc.poll() is None, proc.communicate()
+        return stdout.exists() and stdout.read_text().startswith("driver hang")
+    wait_for(hanging, 30, what="the driver to start hanging")
     os.killpg(proc.pid, signal.SIGINT)
     so, se = proc.communicate(timeout=30)
     assert proc.returncode == 130, so + se

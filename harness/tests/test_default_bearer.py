@@ -13,7 +13,7 @@ import pytest
 
 import modemsim_harness.fakebroker as fbk
 from modemsim_harness.fakebroker import FakeBroker
-from test_mqtt import check, err, ok, quiet, urc
+from modemsim_harness.at import check, err, ok, quiet, urc
 from test_pdp import IP0_CID1
 from test_scenario import BINARY, write
 

@@ -179,10 +179,6 @@ class Watcher:
             self.client.close()
 
 
-def watcher(sim, topic):
-    return Watcher(sim, topic)
-
-
 def correct_args(sim, topic, client_id="ec25-example", mutual=False, extra=()):
     certs = os.path.dirname(sim.broker["ca"])
     argv = [sim.path(), "--ca", sim.broker["ca"], "--host", HOST, "--port", "8883",
@@ -199,7 +195,7 @@ def drive(sim, argv, topic, count, restart=False):
     the driver's process, the findings, and the messages (of "reading 1".."reading count")
     the subscriber missed. While a restarting broker is down the subscriber is too: there,
     only the first message (before) and the last (after it) must have been seen."""
-    w = watcher(sim, topic)
+    w = Watcher(sim, topic)
     try:
         p = run(CORRECT, argv, 100)
         want = [b"reading %d" % n for n in ((1, count) if restart else range(1, count + 1))]
@@ -367,7 +363,7 @@ class FakeSerial:
 
     def read(self, n):
         if not self.data:
-            time.sleep(min(self.timeout or 0, 0.01))
+            time.sleep(min(self.timeout or 0, 0.01))  # a serial port's read timeout, faked
         out = bytes(self.data[:n])
         del self.data[:n]
         return out

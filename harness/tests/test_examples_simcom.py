@@ -10,7 +10,7 @@ import re
 import pytest
 
 from test_examples import (SCALE, SCENARIOS, assert_delivered, describe, findings, run,
-                           statements, watcher)
+                           statements, Watcher)
 from test_simcom_scenarios import AZURE_HOST, AZURE_SAS, AZURE_USER, AzureLike
 
 from modemsim import ROOT
@@ -67,7 +67,7 @@ def driver_args(sim, topic, mutual=False, client_id="simcom-example", extra=()):
 
 
 def drive(sim, argv, topic, count):
-    w = watcher(sim, topic)
+    w = Watcher(sim, topic)
     try:
         p = run(DRIVER, argv, 100)
         want = [b"reading %d" % n for n in range(1, count + 1)]
@@ -109,7 +109,7 @@ def test_simcom_driver_with_the_a76xx_prompt_echo(modemsim):
     sim = modemsim("--revision", "A011B07A7670M7_F-ECHO", model="a7670", timing="fast")
     argv = driver_args(sim, "ex/echo")
     argv[argv.index("--message") + 1] = "OK"
-    w = watcher(sim, "ex/echo")
+    w = Watcher(sim, "ex/echo")
     try:
         p = run(DRIVER, argv, 100)
         missing = w.missing([b"OK"]) if p.returncode == 0 else []

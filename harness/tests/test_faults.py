@@ -9,64 +9,22 @@ or may not arrive before the link ends).
 Protocol timers (pkt_timeout, keepalive, negotiatetime) and fault durations follow
 --time-scale; --timing fast removes the module-like latencies.
 """
+import functools
 import time
 
 import pytest
 
 from broker import MqttClient
 from control import Control, wait_for
-from modemsim import xor16_hex as xor16
+from modemsim_harness import at
+from modemsim_harness.at import b, check, ok, pdp_up, qmtopen, quiet, upload, urc
 
 HOST = "broker.modemsim.test"
+up = functools.partial(at.mqtt_up, cid="fault-dev")
+qmtconn = functools.partial(at.qmtconn, cid="fault-dev")
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == want, "%s:\n got  %r\n want %r" % (line, got, want)
-
-
-def urc(t, text, timeout=5.0):
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
-
-
-def quiet(t, seconds=0.2):
-    got = t.drain(seconds)
-    assert got == b"", "unexpected bytes: %r" % got
-
-
-def qmtopen(t, idx=0, port=1883, result=0, timeout=5.0):
-    line = 'AT+QMTOPEN=%d,"%s",%d' % (idx, HOST, port)
-    check(t, line, ok(line))
-    urc(t, "+QMTOPEN: %d,%d" % (idx, result), timeout)
-
-
-def qmtconn(t, idx=0, cid="fault-dev", rc=0):
-    line = 'AT+QMTCONN=%d,"%s"' % (idx, cid)
-    check(t, line, ok(line))
-    urc(t, "+QMTCONN: %d,0,%d" % (idx, rc))
-
-
-def up(t, cfg=(), idx=0, pdp=True, port=1883, cid="fault-dev"):
-    if pdp:
-        check(t, "AT+QIACT=1", ok("AT+QIACT=1"))
-    for line in cfg:
-        check(t, line, ok(line))
-    qmtopen(t, idx, port=port)
-    qmtconn(t, idx, cid=cid)
 
 
 def pub(t, msgid, qos, topic, payload, idx=0):
@@ -83,14 +41,6 @@ def read(path):
         return f.read()
 
 
-def upload(t, name, data):
-    line = 'AT+QFUPL="%s",%d,5' % (name, len(data))
-    t.write(b(line) + b"\r")
-    t.expect(b(line) + b"\r\r\nCONNECT\r\n")
-    t.write(data)
-    t.expect(b"+QFUPL: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16(data)))
-
-
 def tls_ready(t, seclevel=1):
     """SSL context 2 with the embedded broker's CA, and MQTT client 0 on it."""
     upload(t, "RAM:ca.pem", read(t.sim.broker["ca"]))
@@ -99,10 +49,6 @@ def tls_ready(t, seclevel=1):
                  'AT+QSSLCFG="ignorelocaltime",2,0', 'AT+QSSLCFG="negotiatetime",2,10',
                  'AT+QMTCFG="ssl",0,1,2'):
         check(t, line, ok(line))
-
-
-def trace_text(sim, kinds=("tls", "net", "fault", "mqtt")):
-    return "\n".join(e.get("msg", "") for e in sim.trace() if e.get("ev") in kinds)
 
 
 class Rig:
@@ -172,7 +118,7 @@ def test_link_end_is_seen_by_both_sides(rig, kind):
     check(r.t, "AT+QMTCONN?", ok("AT+QMTCONN?"))
     quiet(r.t)
     want = "FIN sent (fault)" if kind == "close" else "connection reset (fault)"
-    assert want in trace_text(r.sim)
+    assert want in r.sim.trace_text()
     assert r.fired() == ["link.%s" % kind]
 
 
@@ -244,7 +190,7 @@ def test_link_throttle_and_fragment(rig):
     r.fault("link.fragment bytes 1")
     sub.publish("th/in", b"0123456789,\"x\"", qos=0)
     urc(r.t, '+QMTRECV: 0,0,"th/in","0123456789,"x""')
-    assert "pieces of 1" in trace_text(r.sim)
+    assert "pieces of 1" in r.sim.trace_text()
 
 
 def test_link_corrupt_plain_breaks_the_packet(rig):
@@ -258,7 +204,7 @@ def test_link_corrupt_plain_breaks_the_packet(rig):
     r.fault("link.corrupt client 0")
     sender.publish("c/in", b"x", qos=0)
     urc(r.t, "+QMTSTAT: 0,1")
-    assert "inverted (fault)" in trace_text(r.sim)
+    assert "inverted (fault)" in r.sim.trace_text()
 
 
 def test_link_corrupt_tls_breaks_the_record_mac(rig):
@@ -274,7 +220,7 @@ def test_link_corrupt_tls_breaks_the_record_mac(rig):
     r.fault("link.corrupt client 0 offset 7")
     sender.publish("c/in", b"x" * 20, qos=0)
     urc(r.t, "+QMTSTAT: 0,1")
-    text = trace_text(r.sim, ("tls",))
+    text = r.sim.trace_text(("tls",))
     assert "closed: TLS failure" in text, text
 
 
@@ -283,11 +229,10 @@ def test_link_refuse_for_a_while(rig):
     afterwards the broker is reachable again."""
     r = rig()
     check(r.t, "AT+QIACT=1", ok("AT+QIACT=1"))
-    r.fault("link.refuse for 300ms")
-    time.sleep(0.05)
+    r.fault("link.refuse for 300ms")  # returns once it has fired
     qmtopen(r.t, result=-1)
-    assert "connection refused" in trace_text(r.sim)
-    time.sleep(0.4)
+    assert "connection refused" in r.sim.trace_text()
+    wait_for(lambda: "link.refuse ended" in r.sim.trace_text(("fault",)))
     qmtopen(r.t, result=0)
 
 
@@ -297,9 +242,8 @@ def test_dns_fail_for_a_while(rig):
     r = rig()
     check(r.t, "AT+QIACT=1", ok("AT+QIACT=1"))
     r.fault('dns.fail name "%s" for 300ms' % HOST.upper())
-    time.sleep(0.05)
     qmtopen(r.t, result=4)
-    time.sleep(0.4)
+    wait_for(lambda: "dns.fail ended" in r.sim.trace_text(("fault",)))
     qmtopen(r.t, result=0)
 
 
@@ -368,8 +312,8 @@ def test_tls_cert_is_really_presented(rig, kind, cause):
     tls_ready(r.t)
     r.fault("tls.cert kind %s for 400ms" % kind)
     qmtopen(r.t, port=8883, result=-1)
-    assert cause in trace_text(r.sim, ("tls",))
-    time.sleep(0.45)
+    assert cause in r.sim.trace_text(("tls",))
+    wait_for(lambda: "tls.cert ended" in r.sim.trace_text(("fault",)))
     qmtopen(r.t, port=8883, result=0)
 
 
@@ -386,7 +330,7 @@ def test_tls_alert_fails_the_next_handshake_only(rig):
     tls_ready(r.t, seclevel=0)
     r.fault("tls.alert")
     qmtopen(r.t, port=8883, result=-1)
-    assert "handshake_failure alert" in trace_text(r.sim, ("net",))
+    assert "handshake_failure alert" in r.sim.trace_text(("net",))
     qmtopen(r.t, port=8883, result=0)
 
 
@@ -399,7 +343,7 @@ def test_tls_hang_runs_into_negotiatetime(rig):
     start = time.monotonic()
     qmtopen(r.t, port=8883, result=-1, timeout=5)
     assert time.monotonic() - start >= 0.4
-    assert "TLS handshake not done within" in trace_text(r.sim, ("net", "tls"))
+    assert "TLS handshake not done within" in r.sim.trace_text(("net", "tls"))
 
 
 # ---------------------------------------------------------------- mqtt.*
@@ -479,10 +423,8 @@ def test_mqtt_session_lost_by_a_broker_restart(rig):
     urc(r.t, "+QMTSUB: 0,1,0,1")
     r.fault("mqtt.session-lost")
     urc(r.t, "+QMTSTAT: 0,1", timeout=5)
-    deadline = time.monotonic() + 5
-    while "listening again" not in trace_text(r.sim, ("fault",)):
-        assert time.monotonic() < deadline, "the broker did not come back"
-        time.sleep(0.05)
+    wait_for(lambda: "listening again" in r.sim.trace_text(("fault",)),
+             what="the broker to come back")
     qmtopen(r.t)
     qmtconn(r.t, cid="persistent")
     sender = r.client()
@@ -514,8 +456,7 @@ def test_modem_hang_reads_and_discards(rig):
     r.fault('modem.urc-burst count 2 text "+QIND: \\"x\\""')
     r.t.write(b"ATI\r")
     quiet(r.t, 0.3)
-    time.sleep(0.25)
-    urc(r.t, '+QIND: "x"')
+    urc(r.t, '+QIND: "x"')  # the burst, once the hang is over
     urc(r.t, '+QIND: "x"')
     check(r.t, "AT", ok("AT"))
 
@@ -563,21 +504,16 @@ def test_reset_after_the_nth_publish(modemsim, tmp_path, n):
     assert got in (b"\r\n+QMTSTAT: 0,1\r\n",
                    b"\r\n+QMTPUB: 0,%d,0\r\n\r\n+QMTSTAT: 0,1\r\n" % n), got
     quiet(t)
-    assert "fault link.reset fired client 0" in trace_text(sim, ("fault",))
+    assert "fault link.reset fired client 0" in sim.trace_text(("fault",))
 
 
 # ---------------------------------------------------------------- models and modems
 
 
-def m95_pdp_up(t):
-    for line in ("AT+QIFGCNT=0", 'AT+QICSGP=1,"CMNET"', "AT+QIREGAPP", "AT+QIACT"):
-        check(t, line, ok(line))
-
-
 def test_pdp_deact_m95(rig):
     """M95: +PDP DEACT (the URC the M26 driver parses, reference §4b), the client closes."""
     r = rig(model="m95")
-    m95_pdp_up(r.t)
+    pdp_up(r.t)
     qmtopen(r.t)
     qmtconn(r.t)
     r.fault("pdp.deact")

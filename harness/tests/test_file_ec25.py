@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from modemsim import BOOT_LAST, FINAL_RE
+from modemsim import FINAL_RE
 from modemsim import xor16_hex as xor16
+from modemsim_harness.at import connect, qfupl, reboot
 
 AMAZON = "/etc/ssl/certs/Amazon_Root_CA_1.pem"
 ISRG = "/etc/ssl/certs/ISRG_Root_X1.pem"
@@ -19,25 +20,8 @@ def payload(n, seed=0):
     return bytes((i * 7 + seed) % 256 for i in range(n))
 
 
-def connect(t, line):
-    """Send a data command; assert the echo and CONNECT, nothing else."""
-    t.write(line.encode() + b"\r")
-    t.expect(line.encode() + b"\r\r\nCONNECT\r\n")
-
-
-def upload(t, name, data, size=None, timeout=None, ack=None):
-    """AT+QFUPL with the whole of data; returns the bytes after the data."""
-    args = '"%s",%d' % (name, len(data) if size is None else size)
-    if timeout is not None:
-        args += ",%d" % timeout
-    if ack is not None:
-        args += ",%d" % ack
-    connect(t, "AT+QFUPL=" + args)
-    t.write(data)
-    return t.read_until(FINAL_RE, timeout=10)
-
-
-def download(t, name, n):
+def qfdwl(t, name, n):
+    """AT+QFDWL: exactly n bytes of data, then the tail (the answer under test)."""
     t.write(b'AT+QFDWL="%s"\r' % name.encode())
     t.expect(b'AT+QFDWL="%s"\r\r\nCONNECT\r\n' % name.encode())
     data = t.read_exact(n, timeout=20)
@@ -90,8 +74,8 @@ def test_upload_exact_size_then_download(ec25):
 
 def test_upload_binary_with_at_and_escape_lookalikes_is_data(ec25):
     data = b'AT+QFDEL="*"\r\n+++\x00\x1a\x1bA/' + payload(300)
-    assert upload(ec25, "bin.dat", data) == ok_result("bin.dat", data)
-    got, tail = download(ec25, "bin.dat", len(data))
+    assert qfupl(ec25, "bin.dat", data) == ok_result("bin.dat", data)
+    got, tail = qfdwl(ec25, "bin.dat", len(data))
     assert got == data
     assert tail == b"\r\n+QFDWL: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16(data))
 
@@ -117,7 +101,7 @@ def test_lf_after_connect_is_data(ec25):
     ec25.write(data)
     ec25.expect(ok_result("RAM:lf.txt", data))
     assert ec25.cmd("AT") == b"AT\r\r\nOK\r\n"
-    got, tail = download(ec25, "RAM:lf.txt", len(data))
+    got, tail = qfdwl(ec25, "RAM:lf.txt", len(data))
     assert got == data
     assert tail == b"\r\n+QFDWL: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16(data))
 
@@ -138,7 +122,7 @@ def test_upload_ends_on_timeout_keeps_true_size(ec25):
     ec25.expect(b"+QFUPL: 37,%s\r\n\r\nOK\r\n" % xor16(data), timeout=5)
     waited = time.monotonic() - sent
     assert 0.8 < waited < 3.0, waited
-    got, tail = download(ec25, "UFS:t.pem", 37)
+    got, tail = qfdwl(ec25, "UFS:t.pem", 37)
     assert got == data
     assert tail == b"\r\n+QFDWL: 37,%s\r\n\r\nOK\r\n" % xor16(data)
     assert ec25.cmd('AT+QFLST="t.pem"').endswith(b'+QFLST: "UFS:t.pem",37\r\n\r\nOK\r\n')
@@ -153,7 +137,7 @@ def test_upload_ends_on_escape_with_guard_times(ec25):
     sent = time.monotonic()
     ec25.expect(b"+QFUPL: 10,%s\r\n\r\nOK\r\n" % xor16(data), timeout=5)
     assert time.monotonic() - sent > 0.9  # the guard time after the +++
-    got, _ = download(ec25, "esc.bin", 10)
+    got, _ = qfdwl(ec25, "esc.bin", 10)
     assert got == data
 
 
@@ -162,7 +146,7 @@ def test_plus_without_guard_time_is_data(ec25):
     connect(ec25, 'AT+QFUPL="plus.txt",7,30')
     ec25.write(data)
     ec25.expect(ok_result("plus.txt", data))
-    assert download(ec25, "plus.txt", 7)[0] == data
+    assert qfdwl(ec25, "plus.txt", 7)[0] == data
 
 
 @pytest.mark.parametrize("size", [2048, 2500, 1023])
@@ -176,17 +160,17 @@ def test_ackmode_sends_A_per_kilobyte(ec25, size):
             out += ec25.expect(b"A")
     ec25.expect(ok_result("ack.bin", data))
     assert len(out) == size // 1024
-    assert download(ec25, "ack.bin", size)[0] == data
+    assert qfdwl(ec25, "ack.bin", size)[0] == data
 
 
 def test_existing_file_gives_407_without_connect(ec25):
-    upload(ec25, "dup.txt", b"one")
+    qfupl(ec25, "dup.txt", b"one")
     assert ec25.cmd('AT+QFUPL="dup.txt",3') == b'AT+QFUPL="dup.txt",3\r\r\n+CME ERROR: 407\r\n'
     assert ec25.cmd('AT+QFUPL="UFS:dup.txt",3') == b'AT+QFUPL="UFS:dup.txt",3\r\r\n+CME ERROR: 407\r\n'
     ec25.cmd("AT+CMEE=2")
     assert ec25.cmd('AT+QFUPL="dup.txt",3').endswith(b"\r\n+CME ERROR: file already existed\r\n")
     # the same name on the other drive is another file
-    assert upload(ec25, "RAM:dup.txt", b"two") == ok_result("RAM:dup.txt", b"two")
+    assert qfupl(ec25, "RAM:dup.txt", b"two") == ok_result("RAM:dup.txt", b"two")
 
 
 def test_upload_larger_than_free_space(ec25):
@@ -206,8 +190,8 @@ def test_bad_parameters_give_400(ec25):
 def test_large_download_is_complete(ec25):
     # bigger than the output buffers: the download is paced by what the host has read
     data = payload(300 * 1024, 11)
-    assert upload(ec25, "fw.bin", data) == ok_result("fw.bin", data)
-    got, tail = download(ec25, "fw.bin", len(data))
+    assert qfupl(ec25, "fw.bin", data) == ok_result("fw.bin", data)
+    got, tail = qfdwl(ec25, "fw.bin", len(data))
     assert got == data
     assert tail == b"\r\n+QFDWL: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16(data))
 
@@ -221,7 +205,7 @@ def test_qfdel_missing_is_418(ec25):
 
 def test_qfdel_one_and_star(ec25):
     for name in ("a.pem", "b.pem", "RAM:c.pem"):
-        upload(ec25, name, b"x")
+        qfupl(ec25, name, b"x")
     assert ec25.cmd('AT+QFDEL="a.pem"') == b'AT+QFDEL="a.pem"\r\r\nOK\r\n'
     assert ec25.cmd("AT+QFLST") == b'AT+QFLST\r\r\n+QFLST: "UFS:b.pem",1\r\n\r\nOK\r\n'
     assert ec25.cmd('AT+QFDEL="*"') == b'AT+QFDEL="*"\r\r\nOK\r\n'
@@ -234,9 +218,9 @@ def test_qfdel_one_and_star(ec25):
 
 
 def test_qflst_forms(ec25):
-    upload(ec25, "client.crt", b"c" * 851)
-    upload(ec25, "UFS:key.pem", b"k" * 10)
-    upload(ec25, "RAM:ca.pem", b"r" * 7)
+    qfupl(ec25, "client.crt", b"c" * 851)
+    qfupl(ec25, "UFS:key.pem", b"k" * 10)
+    qfupl(ec25, "RAM:ca.pem", b"r" * 7)
     both = b'+QFLST: "UFS:client.crt",851\r\n+QFLST: "UFS:key.pem",10\r\n\r\nOK\r\n'
     assert ec25.cmd("AT+QFLST") == b"AT+QFLST\r\r\n" + both
     assert ec25.cmd('AT+QFLST="*"') == b'AT+QFLST="*"\r\r\n' + both
@@ -255,9 +239,9 @@ def test_qflds(ec25):
     assert ec25.cmd("AT+QFLDS") == b"AT+QFLDS\r\r\n+QFLDS: 0,0\r\n\r\nOK\r\n"
     assert ec25.cmd('AT+QFLDS="UFS"') == b'AT+QFLDS="UFS"\r\r\n+QFLDS: %d,%d\r\n\r\nOK\r\n' % (
         UFS_TOTAL, UFS_TOTAL)
-    upload(ec25, "a", b"x" * 100)
-    upload(ec25, "b", b"y" * 23)
-    upload(ec25, "RAM:c", b"z" * 5)
+    qfupl(ec25, "a", b"x" * 100)
+    qfupl(ec25, "b", b"y" * 23)
+    qfupl(ec25, "RAM:c", b"z" * 5)
     assert ec25.cmd("AT+QFLDS") == b"AT+QFLDS\r\r\n+QFLDS: 123,2\r\n\r\nOK\r\n"
     assert ec25.cmd('AT+QFLDS="ufs"') == b'AT+QFLDS="ufs"\r\r\n+QFLDS: %d,%d\r\n\r\nOK\r\n' % (
         UFS_TOTAL - 123, UFS_TOTAL)
@@ -280,8 +264,8 @@ def test_bad_names_give_406(ec25, name):
 
 def test_longest_name_is_80_bytes(ec25):
     name = "n" * 80
-    assert upload(ec25, name, b"ok") == ok_result(name, b"ok")
-    assert upload(ec25, "RAM:" + name, b"ok") == ok_result(name, b"ok")
+    assert qfupl(ec25, name, b"ok") == ok_result(name, b"ok")
+    assert qfupl(ec25, "RAM:" + name, b"ok") == ok_result(name, b"ok")
 
 
 def test_names_never_leave_the_state_dir(modemsim, tmp_path):
@@ -293,8 +277,8 @@ def test_names_never_leave_the_state_dir(modemsim, tmp_path):
         assert t.cmd(line) == line.encode() + b"\r\r\n+CME ERROR: 406\r\n"
         line = 'AT+QFDEL="%s"' % name
         assert t.cmd(line) == line.encode() + b"\r\r\n+CME ERROR: 406\r\n"
-    upload(t, "good.txt", b"good")
-    upload(t, "RAM:mem.txt", b"mem")
+    qfupl(t, "good.txt", b"good")
+    qfupl(t, "RAM:mem.txt", b"mem")
     # the modem's own directory holds exactly the one UFS: file (other parts of modemsim, such
     # as the built-in broker, keep their files elsewhere under the state directory)
     mine = str(state / "0")
@@ -318,8 +302,8 @@ def test_ufs_survives_restart_with_state_ram_does_not(modemsim, tmp_path):
     data = payload(1000, 1)
     sim = modemsim(model="ec25", state=state)
     t = sim.open()
-    upload(t, "keep.bin", data)
-    upload(t, "RAM:lost.bin", b"lost")
+    qfupl(t, "keep.bin", data)
+    qfupl(t, "RAM:lost.bin", b"lost")
     assert sim.stop() == 0
     with open(os.path.join(state, "0", "UFS", "keep.bin"), "rb") as f:
         assert f.read() == data
@@ -327,7 +311,7 @@ def test_ufs_survives_restart_with_state_ram_does_not(modemsim, tmp_path):
     t = sim.open()
     assert t.cmd("AT+QFLST") == b'AT+QFLST\r\r\n+QFLST: "UFS:keep.bin",1000\r\n\r\nOK\r\n'
     assert t.cmd('AT+QFLST="RAM:*"') == b'AT+QFLST="RAM:*"\r\r\nOK\r\n'
-    assert download(t, "keep.bin", 1000)[0] == data
+    assert qfdwl(t, "keep.bin", 1000)[0] == data
     # a deletion persists too
     assert t.cmd('AT+QFDEL="keep.bin"').endswith(b"\r\nOK\r\n")
     assert sim.stop() == 0
@@ -339,25 +323,20 @@ def test_ufs_survives_restart_with_state_ram_does_not(modemsim, tmp_path):
 def test_without_state_nothing_persists(modemsim):
     sim = modemsim(model="ec25")
     t = sim.open()
-    upload(t, "gone.txt", b"x")
+    qfupl(t, "gone.txt", b"x")
     assert sim.stop() == 0
     sim = modemsim(model="ec25")
     t = sim.open()
     assert t.cmd("AT+QFLST") == b"AT+QFLST\r\r\nOK\r\n"
 
 
-def reboot(t, model="ec25"):
-    assert t.cmd("AT+CFUN=1,1") == b"AT+CFUN=1,1\r\r\nOK\r\n"
-    t.read_until(BOOT_LAST[model], timeout=15)
-
-
 def test_cfun_reboot_keeps_ufs_drops_ram(ec25):
-    upload(ec25, "UFS:u.txt", b"flash")
-    upload(ec25, "RAM:r.txt", b"ram")
+    qfupl(ec25, "UFS:u.txt", b"flash")
+    qfupl(ec25, "RAM:r.txt", b"ram")
     reboot(ec25)
     assert ec25.cmd("AT+QFLST") == b'AT+QFLST\r\r\n+QFLST: "UFS:u.txt",5\r\n\r\nOK\r\n'
     assert ec25.cmd('AT+QFLST="RAM:*"') == b'AT+QFLST="RAM:*"\r\r\nOK\r\n'
-    assert download(ec25, "u.txt", 5)[0] == b"flash"
+    assert qfdwl(ec25, "u.txt", 5)[0] == b"flash"
 
 
 def test_cfun_reboot_closes_handles(ec25):
@@ -396,7 +375,7 @@ def test_open_write_seek_read_close(ec25):
     assert ec25.cmd("AT+QFPOSITION=1024").endswith(b"+QFPOSITION: 5\r\n\r\nOK\r\n")
     assert ec25.cmd("AT+QFTUCAT=1024") == b"AT+QFTUCAT=1024\r\r\nOK\r\n"
     assert ec25.cmd("AT+QFCLOSE=1024") == b"AT+QFCLOSE=1024\r\r\nOK\r\n"
-    assert download(ec25, "RAM:h.txt", 5)[0] == b"01234"
+    assert qfdwl(ec25, "RAM:h.txt", 5)[0] == b"01234"
     assert ec25.cmd("AT+QFOPEN?") == b"AT+QFOPEN?\r\r\nOK\r\n"
 
 
@@ -406,11 +385,11 @@ def test_qfwrite_timeout_reports_what_arrived(ec25):
     ec25.write(b"part")
     ec25.expect(b"+QFWRITE: 4,4\r\n\r\nOK\r\n", timeout=4)
     ec25.cmd("AT+QFCLOSE=1024")
-    assert download(ec25, "w.txt", 4)[0] == b"part"
+    assert qfdwl(ec25, "w.txt", 4)[0] == b"part"
 
 
 def test_open_modes_and_handle_errors(ec25):
-    upload(ec25, "ro.txt", b"read only")
+    qfupl(ec25, "ro.txt", b"read only")
     assert ec25.cmd('AT+QFOPEN="missing.txt",2') == b'AT+QFOPEN="missing.txt",2\r\r\n+CME ERROR: 405\r\n'
     assert ec25.cmd('AT+QFOPEN="ro.txt",2').endswith(b"+QFOPEN: 1024\r\n\r\nOK\r\n")
     assert ec25.cmd('AT+QFOPEN="ro.txt",0') == b'AT+QFOPEN="ro.txt",0\r\r\n+CME ERROR: 426\r\n'
@@ -451,10 +430,10 @@ def read_cert(path, size):
 def test_field_log_aws_provisioning(ec25):
     amazon = read_cert(AMAZON, 1188)
     assert ec25.cmd('AT+QFDEL="*"') == b'AT+QFDEL="*"\r\r\nOK\r\n'
-    assert upload(ec25, "RAM:cacert.pem", amazon, timeout=100) == b"+QFUPL: 1188,2d13\r\n\r\nOK\r\n"
+    assert qfupl(ec25, "RAM:cacert.pem", amazon, timeout=100) == b"+QFUPL: 1188,2d13\r\n\r\nOK\r\n"
     key, client = payload(1679, 2), payload(1220, 4)
-    assert upload(ec25, "RAM:user_key.pem", key, timeout=100) == ok_result("", key)
-    assert upload(ec25, "RAM:client.pem", client, timeout=100) == ok_result("", client)
+    assert qfupl(ec25, "RAM:user_key.pem", key, timeout=100) == ok_result("", key)
+    assert qfupl(ec25, "RAM:client.pem", client, timeout=100) == ok_result("", client)
     assert ec25.cmd('AT+QFLST="RAM:*"') == (
         b'AT+QFLST="RAM:*"\r\r\n+QFLST: "RAM:cacert.pem",1188\r\n'
         b'+QFLST: "RAM:user_key.pem",1679\r\n+QFLST: "RAM:client.pem",1220\r\n\r\nOK\r\n')
@@ -462,7 +441,7 @@ def test_field_log_aws_provisioning(ec25):
 
 def test_isrg_root_x1_odd_length(ec25):
     isrg = read_cert(ISRG, 1939)
-    assert upload(ec25, "isrgx1.pem", isrg) == b"+QFUPL: 1939,4f64\r\n\r\nOK\r\n"
+    assert qfupl(ec25, "isrgx1.pem", isrg) == b"+QFUPL: 1939,4f64\r\n\r\nOK\r\n"
     assert ec25.cmd('AT+QFLST="*"') == b'AT+QFLST="*"\r\r\n+QFLST: "UFS:isrgx1.pem",1939\r\n\r\nOK\r\n'
 
 
@@ -478,7 +457,7 @@ def test_crlf_certificate_with_lf_size_is_cut(ec25):
     ec25.expect(ok_result("", crlf[:1188]))
     ec25.read_until(b"\r\nERROR\r\n")  # the tail of the certificate is not a command
     ec25.drain(0.3)
-    got, tail = download(ec25, "cacert.pem", 1188)
+    got, tail = qfdwl(ec25, "cacert.pem", 1188)
     assert got == crlf[:1188]
 
 

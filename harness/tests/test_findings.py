@@ -2,16 +2,20 @@
 finding asserted in the trace (kind, severity) with its "line" pointing at the transcript line of
 the offending host input, and a clean session (the field-log bring-up and an MQTT session done
 right) that produces none. The kinds and severities are listed in sim/modem/findings.h."""
+import functools
 import os
 import random
 import pytest
 
-from control import Control, wait_for
+from control import wait_for
 from modemsim import FINAL_RE, ROOT
 from modemsim import xor16_hex as xor16
+from modemsim_harness import at
+from modemsim_harness.at import final_ok
 
 DATA = os.path.join(ROOT, "sim", "tests", "data")
 HOST = "broker.example.com"  # any name reaches the embedded broker
+mqtt_up = functools.partial(at.mqtt_up, host=HOST, cid="dev-h15")
 
 
 def findings(sim, kind=None):
@@ -36,30 +40,16 @@ def tx_line(sim, f):
     return text.split(b" #0 TX ", 1)[1]
 
 
-def ok_cmd(t, line):
-    out = t.cmd(line)
-    assert out.endswith(b"\r\nOK\r\n"), (line, out)
-    return out
-
-
 def err_cmd(t, line):
     out = t.cmd(line)
     assert out.endswith(b"ERROR\r\n") or b"+CME ERROR" in out, (line, out)
     return out
 
 
-def mqtt_up(t, idx=0, cid="dev-h15"):
-    ok_cmd(t, "AT+QIACT=1")
-    ok_cmd(t, 'AT+QMTOPEN=%d,"%s",1883' % (idx, HOST))
-    t.read_until(b"+QMTOPEN: %d,0\r\n" % idx)
-    ok_cmd(t, 'AT+QMTCONN=%d,"%s"' % (idx, cid))
-    t.read_until(b"+QMTCONN: %d,0,0\r\n" % idx)
-
-
 def mqtt_down(t, idx=0):
-    ok_cmd(t, "AT+QMTDISC=%d" % idx)
+    final_ok(t, "AT+QMTDISC=%d" % idx)
     t.read_until(b"+QMTSTAT: %d,5\r\n" % idx)
-    ok_cmd(t, "AT+QMTCLOSE=%d" % idx)
+    final_ok(t, "AT+QMTCLOSE=%d" % idx)
     t.read_until(b"+QMTCLOSE: %d,0\r\n" % idx)
 
 
@@ -67,12 +57,6 @@ def noack(ctl):
     """The broker acknowledges no publish of client 0 from now on (fault mqtt.noack)."""
     ctl.ok("at 0ms fault mqtt.noack count 20 client 0")
     wait_for(lambda: "mqtt.noack" in [f["fault"] for f in ctl.query("faults")["faults"]])
-
-
-def control_sim(modemsim, tmp_path, *args, **kw):
-    path = str(tmp_path / "ctl.sock")
-    sim = modemsim("--control", path, *args, **kw)
-    return sim, Control(path)
 
 
 # ---------------------------------------------------------------- cmd-before-result
@@ -97,7 +81,7 @@ def test_command_while_one_is_running(modemsim):
 def test_two_commands_in_one_write(modemsim):
     sim = modemsim(model="ec25")
     t = sim.open()
-    ok_cmd(t, "AT")  # a command alone in its write, with CR LF: no finding
+    final_ok(t, "AT")  # a command alone in its write, with CR LF: no finding
     t.write(b"ATE1\r\nAT+CMEE?\r\n")
     t.read_until(b"+CMEE: 1\r\n\r\nOK\r\n")
     f = only(sim, "cmd-before-result", "warning")
@@ -230,7 +214,7 @@ def test_curly_quotes_from_a_word_processor(modemsim):
     assert "U+201C" in f["msg"] and "column 15" in f["msg"]
     assert tx_line(sim, f) == b"AT+QICSGP=1,1,\\xe2\\x80\\x9cinternet\\xe2\\x80\\x9d\\r"
     # the ASCII line is fine
-    ok_cmd(t, 'AT+QICSGP=1,1,"internet"')
+    final_ok(t, 'AT+QICSGP=1,1,"internet"')
     assert len(findings(sim)) == 1
 
 
@@ -260,13 +244,13 @@ def test_documented_but_unsimulated_command(modemsim, model):
     "unknown-command"; a command the model does not have stays a plain ERROR and a warning."""
     sim = modemsim(model=model)
     t = sim.open()
-    ok_cmd(t, "AT+CMEE=1")
+    final_ok(t, "AT+CMEE=1")
     assert t.cmd('AT+QPING=1,"a.example"') == b'AT+QPING=1,"a.example"\r\r\n+CME ERROR: 4\r\n'
-    ok_cmd(t, "AT+CMEE=2")
+    final_ok(t, "AT+CMEE=2")
     assert t.cmd("AT+CMGS=5") == b"AT+CMGS=5\r\r\n+CME ERROR: operation not supported\r\n"
-    ok_cmd(t, "AT+CMEE=0")
+    final_ok(t, "AT+CMEE=0")
     assert t.cmd("AT+QSPN") == b"AT+QSPN\r\r\nERROR\r\n"
-    ok_cmd(t, "AT+CMEE=1")
+    final_ok(t, "AT+CMEE=1")
     assert t.cmd("AT+XYZZYQW") == b"AT+XYZZYQW\r\r\nERROR\r\n"
     got = findings(sim, "unsimulated-command")
     assert [f["severity"] for f in got] == ["info"] * 3
@@ -284,7 +268,7 @@ def test_documented_but_unsimulated_simcom_command(modemsim, model):
     finding, never "not a command of the SIM7600" blamed on the host."""
     sim = modemsim(model=model)
     t = sim.open()
-    ok_cmd(t, "AT+CMEE=1")
+    final_ok(t, "AT+CMEE=1")
     assert t.cmd('AT+CNTP="pool.ntp.org",32') == \
         b'AT+CNTP="pool.ntp.org",32\r\r\n+CME ERROR: 4\r\n'
     assert t.cmd("AT+HTTPINIT") == b"AT+HTTPINIT\r\r\n+CME ERROR: 4\r\n"
@@ -301,18 +285,18 @@ def test_documented_but_unsimulated_simcom_command(modemsim, model):
 def test_mqtt_commands_before_the_connection(modemsim):
     sim = modemsim(model="ec25")
     t = sim.open()
-    ok_cmd(t, "AT+QIACT=1")
+    final_ok(t, "AT+QIACT=1")
     err_cmd(t, 'AT+QMTCONN=0,"early"')
     f = only(sim, "not-connected", "error")
     assert "before +QMTOPEN: 0,0" in f["msg"]
     assert tx_line(sim, f) == b'AT+QMTCONN=0,"early"\\r'
-    ok_cmd(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
+    final_ok(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
     t.read_until(b"+QMTOPEN: 0,0\r\n")
     err_cmd(t, 'AT+QMTSUB=0,1,"h15/s",1')
     f = findings(sim, "not-connected")[1]
     assert f["severity"] == "error" and "before +QMTCONN: 0,0,0" in f["msg"]
     assert tx_line(sim, f) == b'AT+QMTSUB=0,1,"h15/s",1\\r'
-    ok_cmd(t, "AT+QMTCLOSE=0")
+    final_ok(t, "AT+QMTCLOSE=0")
     t.read_until(b"+QMTCLOSE: 0,0\r\n")
 
 
@@ -322,10 +306,10 @@ def test_publish_before_the_connect_urc(modemsim):
     sim = modemsim("--time-scale", "0.2", model="ec25", timing="realistic")
     t = sim.open(boot=False)
     t.read_until(b"+QIND: PB DONE\r\n", timeout=10)
-    ok_cmd(t, "AT+QIACT=1")
-    ok_cmd(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
+    final_ok(t, "AT+QIACT=1")
+    final_ok(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
     t.read_until(b"+QMTOPEN: 0,0\r\n")
-    ok_cmd(t, 'AT+QMTCONN=0,"hasty"')
+    final_ok(t, 'AT+QMTCONN=0,"hasty"')
     t.write(b'AT+QMTPUB=0,0,0,0,"h15/p","x"\r')
     t.read_until(FINAL_RE)
     f = only(sim, "not-connected", "error")
@@ -334,93 +318,85 @@ def test_publish_before_the_connect_urc(modemsim):
     mqtt_down(t)
 
 
-def test_inflight_window_and_msgid_reuse(modemsim, tmp_path):
+@pytest.mark.modem(broker="embedded")
+def test_inflight_window_and_msgid_reuse(modem, control):
     """The broker does not acknowledge (fault mqtt.noack): five QoS 1 publishes fill the
     window; the sixth is outside it (EC25: answered, a warning); a msgid still in flight is
     refused (an error)."""
-    sim, ctl = control_sim(modemsim, tmp_path, model="ec25")
-    try:
-        t = sim.open()
-        mqtt_up(t)
-        noack(ctl)
-        for mid in range(1, 6):
-            ok_cmd(t, 'AT+QMTPUB=0,%d,1,0,"h15/w","m%d"' % (mid, mid))
-        assert findings(sim) == []
-        ok_cmd(t, 'AT+QMTPUB=0,6,1,0,"h15/w","m6"')
-        ok_cmd(t, 'AT+QMTPUB=0,7,1,0,"h15/w","m7"')  # one finding per excursion
-        f = only(sim, "inflight-exceeded", "warning")
-        assert "5 QoS 1/2 messages" in f["msg"]
-        assert tx_line(sim, f) == b'AT+QMTPUB=0,6,1,0,"h15/w","m6"\\r'
-        err_cmd(t, 'AT+QMTSUB=0,3,"h15/x",1')
-        f = only(sim, "msgid-reused", "error")
-        assert "msgid 3" in f["msg"]
-        assert tx_line(sim, f) == b'AT+QMTSUB=0,3,"h15/x",1\\r'
-    finally:
-        ctl.close()
+    sim, ctl = modem.sim, control
+    t = modem.tty
+    mqtt_up(t)
+    noack(ctl)
+    for mid in range(1, 6):
+        final_ok(t, 'AT+QMTPUB=0,%d,1,0,"h15/w","m%d"' % (mid, mid))
+    assert findings(sim) == []
+    final_ok(t, 'AT+QMTPUB=0,6,1,0,"h15/w","m6"')
+    final_ok(t, 'AT+QMTPUB=0,7,1,0,"h15/w","m7"')  # one finding per excursion
+    f = only(sim, "inflight-exceeded", "warning")
+    assert "5 QoS 1/2 messages" in f["msg"]
+    assert tx_line(sim, f) == b'AT+QMTPUB=0,6,1,0,"h15/w","m6"\\r'
+    err_cmd(t, 'AT+QMTSUB=0,3,"h15/x",1')
+    f = only(sim, "msgid-reused", "error")
+    assert "msgid 3" in f["msg"]
+    assert tx_line(sim, f) == b'AT+QMTSUB=0,3,"h15/x",1\\r'
 
 
-def test_m95_window_is_an_error(modemsim, tmp_path):
+@pytest.mark.modem("m95", broker="embedded")
+def test_m95_window_is_an_error(modem, control):
     """M95 MQTT AN 3.2.8 note 1: the M95 refuses the sixth (+CME ERROR: 8512)."""
-    sim, ctl = control_sim(modemsim, tmp_path, model="m95")
-    try:
-        t = sim.open()
-        for line in ("AT+QIFGCNT=0", 'AT+QICSGP=1,"CMNET"', "AT+QIREGAPP", "AT+QIACT"):
-            ok_cmd(t, line)
-        ok_cmd(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
-        t.read_until(b"+QMTOPEN: 0,0\r\n")
-        ok_cmd(t, 'AT+QMTCONN=0,"m95-h15"')
-        t.read_until(b"+QMTCONN: 0,0,0\r\n")
-        noack(ctl)
-        for mid in range(1, 6):
-            t.write(b'AT+QMTPUB=0,%d,1,0,"h15/m"\r' % mid)
-            t.read_until(b"\r\n> ")
-            t.write(b"x\x1a")
-            t.read_until(b"\r\nOK\r\n")
-        err_cmd(t, 'AT+QMTPUB=0,6,1,0,"h15/m"')
-        f = only(sim, "inflight-exceeded", "error")
-        assert tx_line(sim, f) == b'AT+QMTPUB=0,6,1,0,"h15/m"\\r'
-    finally:
-        ctl.close()
+    sim, ctl = modem.sim, control
+    t = modem.tty
+    for line in ("AT+QIFGCNT=0", 'AT+QICSGP=1,"CMNET"', "AT+QIREGAPP", "AT+QIACT"):
+        final_ok(t, line)
+    final_ok(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
+    t.read_until(b"+QMTOPEN: 0,0\r\n")
+    final_ok(t, 'AT+QMTCONN=0,"m95-h15"')
+    t.read_until(b"+QMTCONN: 0,0,0\r\n")
+    noack(ctl)
+    for mid in range(1, 6):
+        t.write(b'AT+QMTPUB=0,%d,1,0,"h15/m"\r' % mid)
+        t.read_until(b"\r\n> ")
+        t.write(b"x\x1a")
+        t.read_until(b"\r\nOK\r\n")
+    err_cmd(t, 'AT+QMTPUB=0,6,1,0,"h15/m"')
+    f = only(sim, "inflight-exceeded", "error")
+    assert tx_line(sim, f) == b'AT+QMTPUB=0,6,1,0,"h15/m"\\r'
 
 
-def test_commands_after_qmtstat(modemsim, tmp_path):
+@pytest.mark.modem(broker="embedded")
+def test_commands_after_qmtstat(modem, control):
     """The broker closes the link: +QMTSTAT: 0,1 (reference §6e: reopen). A publish on the
     closed client is a finding; so is never reopening by exit."""
-    sim, ctl = control_sim(modemsim, tmp_path, model="ec25")
-    try:
-        t = sim.open()
-        mqtt_up(t)
-        ctl.ok("at 0ms fault link.close client 0")
-        t.read_until(b"+QMTSTAT: 0,1\r\n")
-        err_cmd(t, 'AT+QMTPUB=0,0,0,0,"h15/s","x"')
-        err_cmd(t, 'AT+QMTSUB=0,1,"h15/s",0')  # one finding per +QMTSTAT
-        f = only(sim, "qmtstat-ignored", "error")
-        assert "+QMTSTAT: 0,1" in f["msg"]
-        assert tx_line(sim, f) == b'AT+QMTPUB=0,0,0,0,"h15/s","x"\\r'
-        assert findings(sim, "not-connected") == []
-    finally:
-        ctl.close()
+    sim, ctl = modem.sim, control
+    t = modem.tty
+    mqtt_up(t)
+    ctl.ok("at 0ms fault link.close client 0")
+    t.read_until(b"+QMTSTAT: 0,1\r\n")
+    err_cmd(t, 'AT+QMTPUB=0,0,0,0,"h15/s","x"')
+    err_cmd(t, 'AT+QMTSUB=0,1,"h15/s",0')  # one finding per +QMTSTAT
+    f = only(sim, "qmtstat-ignored", "error")
+    assert "+QMTSTAT: 0,1" in f["msg"]
+    assert tx_line(sim, f) == b'AT+QMTPUB=0,0,0,0,"h15/s","x"\\r'
+    assert findings(sim, "not-connected") == []
     assert sim.stop() == 0
     got = findings(sim, "qmtstat-ignored")
     assert [f["severity"] for f in got] == ["error", "warning"]
     assert "never answered" in got[1]["msg"]
 
 
-def test_reopen_after_qmtstat_is_clean(modemsim, tmp_path):
-    sim, ctl = control_sim(modemsim, tmp_path, model="ec25")
-    try:
-        t = sim.open()
-        mqtt_up(t)
-        ctl.ok("at 0ms fault link.close client 0")
-        t.read_until(b"+QMTSTAT: 0,1\r\n")
-        ok_cmd(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
-        t.read_until(b"+QMTOPEN: 0,0\r\n")
-        ok_cmd(t, 'AT+QMTCONN=0,"again"')
-        t.read_until(b"+QMTCONN: 0,0,0\r\n")
-        ok_cmd(t, 'AT+QMTPUB=0,0,0,0,"h15/s","x"')
-        mqtt_down(t)
-    finally:
-        ctl.close()
+@pytest.mark.modem(broker="embedded")
+def test_reopen_after_qmtstat_is_clean(modem, control):
+    sim, ctl = modem.sim, control
+    t = modem.tty
+    mqtt_up(t)
+    ctl.ok("at 0ms fault link.close client 0")
+    t.read_until(b"+QMTSTAT: 0,1\r\n")
+    final_ok(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
+    t.read_until(b"+QMTOPEN: 0,0\r\n")
+    final_ok(t, 'AT+QMTCONN=0,"again"')
+    t.read_until(b"+QMTCONN: 0,0,0\r\n")
+    final_ok(t, 'AT+QMTPUB=0,0,0,0,"h15/s","x"')
+    mqtt_down(t)
     assert sim.stop() == 0
     assert findings(sim) == []
 
@@ -431,7 +407,7 @@ def test_retry_storm(modemsim):
     sim = modemsim(model="ec25")
     t = sim.open()
     for i in range(5):
-        ok_cmd(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
+        final_ok(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
         t.read_until(b"+QMTOPEN: 0,3\r\n")
         if i < 4:
             assert findings(sim) == []
@@ -444,7 +420,7 @@ def test_no_shutdown_at_exit(modemsim):
     sim = modemsim(model="ec25")
     t = sim.open()
     mqtt_up(t, idx=2)
-    ok_cmd(t, 'AT+QMTOPEN=3,"%s",1883' % HOST)
+    final_ok(t, 'AT+QMTOPEN=3,"%s",1883' % HOST)
     t.read_until(b"+QMTOPEN: 3,0\r\n")
     assert sim.stop() == 0
     got = findings(sim, "no-shutdown")
@@ -456,28 +432,26 @@ def test_no_shutdown_at_exit(modemsim):
 # ---------------------------------------------------------------- control socket
 
 
-def test_query_findings(modemsim, tmp_path):
-    sim, ctl = control_sim(modemsim, tmp_path, "--count", "2", model="ec25")
-    try:
-        t0, t1 = sim.open(0), sim.open(1)
-        err_cmd(t1, "AT+CSQQ")
-        ok_cmd(t0, "AT+CSQ")
-        ans = ctl.query("findings", 1)
-        (m,) = ans["modems"]
-        assert (m["modem"], m["count"], m["warnings"], m["errors"]) == (1, 1, 1, 0)
-        (f,) = m["findings"]
-        assert f["kind"] == "unknown-command" and f["severity"] == "warning"
-        assert "did you mean AT+CSQ?" in f["msg"]
-        assert f["line"] == findings(sim)[0]["line"]
-        ans = ctl.query("findings")
-        assert [(x["modem"], x["count"]) for x in ans["modems"]] == [(0, 0), (1, 1)]
-        assert ctl.send("query findings 2") == {
-            "ok": False, "error": "modem 2 does not exist (2 modems)"}
-        assert ctl.send("query findings x")["ok"] is False
-        assert ctl.send("query findings 0 1")["ok"] is False
-        assert ctl.query("counters", 0)["ok"]  # other queries are untouched
-    finally:
-        ctl.close()
+@pytest.mark.modem(broker="embedded", args=["--count", "2"])
+def test_query_findings(modem, control):
+    sim, ctl = modem.sim, control
+    t0, t1 = modem.tty, sim.open(1)
+    err_cmd(t1, "AT+CSQQ")
+    final_ok(t0, "AT+CSQ")
+    ans = ctl.query("findings", 1)
+    (m,) = ans["modems"]
+    assert (m["modem"], m["count"], m["warnings"], m["errors"]) == (1, 1, 1, 0)
+    (f,) = m["findings"]
+    assert f["kind"] == "unknown-command" and f["severity"] == "warning"
+    assert "did you mean AT+CSQ?" in f["msg"]
+    assert f["line"] == findings(sim)[0]["line"]
+    ans = ctl.query("findings")
+    assert [(x["modem"], x["count"]) for x in ans["modems"]] == [(0, 0), (1, 1)]
+    assert ctl.send("query findings 2") == {
+        "ok": False, "error": "modem 2 does not exist (2 modems)"}
+    assert ctl.send("query findings x")["ok"] is False
+    assert ctl.send("query findings 0 1")["ok"] is False
+    assert ctl.query("counters", 0)["ok"]  # other queries are untouched
 
 
 # ---------------------------------------------------------------- a clean session
@@ -492,7 +466,7 @@ def test_field_log_flow_done_right_has_no_findings(modemsim):
     for line in ("AT+GSN", "AT+CPIN?", "AT+CREG?", "AT+CEREG?", "AT+QNWINFO", "AT+QCSQ",
                  "AT+COPS?", "AT+GMR", 'AT+QICSGP=1,1,"fast.t-mobile.com","","",0',
                  'AT+QFDEL="*"'):
-        ok_cmd(t, line)
+        final_ok(t, line)
     ca = open(os.path.join(DATA, "AmazonRootCA1.pem"), "rb").read()
     rnd = random.Random(0)
     for name, data in (("RAM:cacert.pem", ca),
@@ -502,7 +476,7 @@ def test_field_log_flow_done_right_has_no_findings(modemsim):
         t.write(data)
         t.read_until(b"+QFUPL: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16(data)))
     mqtt_up(t)
-    ok_cmd(t, 'AT+QMTSUB=0,1,"h15/clean",1')
+    final_ok(t, 'AT+QMTSUB=0,1,"h15/clean",1')
     t.read_until(b"+QMTSUB: 0,1,0,1\r\n")
     for mid in (2, 3):
         t.write(b'AT+QMTPUB=0,%d,1,0,"h15/clean"\r\n' % mid)

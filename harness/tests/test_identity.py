@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from modemsim_harness.at import info_line
+
 
 def luhn_ok(digits):
     total = 0
@@ -15,14 +17,6 @@ def luhn_ok(digits):
                 d -= 9
         total += d
     return total % 10 == 0
-
-
-def info(t, cmd):
-    """The single information line of cmd, after checking the framing around it."""
-    out = t.cmd(cmd)
-    m = re.fullmatch(re.escape(cmd.encode()) + rb"\r\r\n([^\r\n]+)\r\n\r\nOK\r\n", out)
-    assert m, "bad framing for %s: %r" % (cmd, out)
-    return m.group(1).decode()
 
 
 @pytest.mark.parametrize("cmd,line", [
@@ -53,41 +47,41 @@ def test_m95_fixed_identity(m95, cmd, line):
 @pytest.mark.parametrize("model,tac", [("ec25", "86675804"), ("m95", "86205403")])
 def test_imei_is_bare_luhn_valid_and_the_same_on_both_commands(modemsim, model, tac):
     t = modemsim(model=model).open()
-    imei = info(t, "AT+GSN")
+    imei = info_line(t, "AT+GSN")
     assert re.fullmatch(r"\d{15}", imei)
     assert imei.startswith(tac)
     assert luhn_ok(imei)
-    assert info(t, "AT+CGSN") == imei
+    assert info_line(t, "AT+CGSN") == imei
 
 
 @pytest.mark.parametrize("model", ["ec25", "m95"])
 def test_imsi_is_bare_on_the_test_network(modemsim, model):
     t = modemsim(model=model).open()
-    imsi = info(t, "AT+CIMI")
+    imsi = info_line(t, "AT+CIMI")
     assert re.fullmatch(r"00101\d{10}", imsi)
 
 
 def test_identities_differ_between_modems_and_follow_the_seed(modemsim):
     sim = modemsim(model="ec25", count=2)
     a, b = sim.open(0), sim.open(1)
-    assert info(a, "AT+GSN") != info(b, "AT+GSN")
-    assert info(a, "AT+CIMI") != info(b, "AT+CIMI")
+    assert info_line(a, "AT+GSN") != info_line(b, "AT+GSN")
+    assert info_line(a, "AT+CIMI") != info_line(b, "AT+CIMI")
     again = modemsim(model="ec25").open()
-    assert info(again, "AT+GSN") == info(a, "AT+GSN")
+    assert info_line(again, "AT+GSN") == info_line(a, "AT+GSN")
 
 
 def test_ec25_qccid_has_its_prefix(ec25):
-    line = info(ec25, "AT+QCCID")
+    line = info_line(ec25, "AT+QCCID")
     m = re.fullmatch(r"\+QCCID: (89\d+)", line)
     assert m, line
     assert luhn_ok(m.group(1))
 
 
 def test_m95_ccid_is_quoted_and_qccid_bare(m95):
-    ccid = info(m95, "AT+CCID")
+    ccid = info_line(m95, "AT+CCID")
     m = re.fullmatch(r'\+CCID: "(89\d+)"', ccid)
     assert m, ccid
-    assert info(m95, "AT+QCCID") == m.group(1)
+    assert info_line(m95, "AT+QCCID") == m.group(1)
 
 
 @pytest.mark.parametrize("cmd", ["AT+CGMI=?", "AT+GMI=?", "AT+CGMM=?", "AT+GMM=?", "AT+GMR=?",
@@ -114,7 +108,7 @@ def test_m95_has_no_qgmr(m95):
 
 
 def test_v0_framing_has_no_leading_crlf(ec25):
-    imei = info(ec25, "AT+GSN")
+    imei = info_line(ec25, "AT+GSN")
     ec25.write(b"ATV0\r")
     ec25.expect(b"ATV0\r0\r")
     ec25.write(b"AT+GSN\r")
@@ -124,7 +118,7 @@ def test_v0_framing_has_no_leading_crlf(ec25):
 
 
 def test_concatenated_identity_commands(ec25):
-    imei = info(ec25, "AT+GSN")
+    imei = info_line(ec25, "AT+GSN")
     out = ec25.cmd("AT+CGMI;+CGMM;+GSN")
     assert out == (b"AT+CGMI;+CGMM;+GSN\r\r\nQuectel\r\n\r\nEC25\r\n\r\n" + imei.encode() +
                    b"\r\n\r\nOK\r\n")

@@ -9,6 +9,7 @@ in the timing test; protocol timers (pkt_timeout, keepalive) run in real seconds
 or under --time-scale where a test says so.
 The M95 note's examples and M95-only behaviour are in test_mqtt_m95.py.
 """
+import functools
 import itertools
 import os
 import socket
@@ -19,9 +20,12 @@ import pytest
 from broker import LIMITED_RO, LIMITED_RW, USERS, MqttClient
 import fakebroker as fbk
 from fakebroker import FakeBroker
-from modemsim import FINAL_RE
+from modemsim_harness import at
+from modemsim_harness.at import b, check, err, ok, pdp_up, prompt, qmtopen, quiet, urc
 
 HOST = "broker.modemsim.test"
+up = functools.partial(at.mqtt_up, cid="modem-h8")
+qmtconn = functools.partial(at.qmtconn, cid="modem-h8")
 NXDOMAIN = "nxdomain.modemsim.test"
 CLOSED_PORT = 1884  # routed to a loopback port nothing listens on
 MODELS = ["ec25", "m95"]
@@ -45,32 +49,6 @@ def closed_port():
     return port
 
 
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    """Echo, information lines, blank line, OK (reference §1)."""
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def err(line, text="ERROR"):
-    return b(line) + b"\r\r\n" + b(text) + b"\r\n"
-
-
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == want, "%s:\n got  %r\n want %r" % (line, got, want)
-
-
-def urc(t, text, timeout=5.0):
-    """The next bytes are exactly this URC."""
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
-
-
 def urcs_any_order(t, *texts, timeout=5.0):
     """The next bytes are exactly these URCs, in some order (one a broker decides)."""
     frames = [b"\r\n" + b(x) + b"\r\n" for x in texts]
@@ -78,55 +56,10 @@ def urcs_any_order(t, *texts, timeout=5.0):
     assert got in {b"".join(p) for p in itertools.permutations(frames)}, got
 
 
-def quiet(t, seconds=0.15):
-    got = t.drain(seconds)
-    assert got == b"", "unexpected bytes: %r" % got
-
-
-def pdp_up(t):
-    if t.model == "m95":
-        # GSM SSL AN step 2-3, as every M95 driver does it (reference §4b)
-        for line in ("AT+QIFGCNT=0", 'AT+QICSGP=1,"CMNET"', "AT+QIREGAPP", "AT+QIACT"):
-            check(t, line, ok(line))
-    else:
-        check(t, "AT+QIACT=1", ok("AT+QIACT=1"))
-
-
-def qmtopen(t, idx=0, host=HOST, port=1883, result=0):
-    line = 'AT+QMTOPEN=%d,"%s",%d' % (idx, host, port)
-    check(t, line, ok(line))
-    urc(t, "+QMTOPEN: %d,%d" % (idx, result))
-
-
-def qmtconn(t, idx=0, cid="modem-h8", user=None, password=None, rc=0):
-    line = 'AT+QMTCONN=%d,"%s"' % (idx, cid)
-    if user is not None:
-        line += ',"%s"' % user
-    if password is not None:
-        line += ',"%s"' % password
-    check(t, line, ok(line))
-    urc(t, "+QMTCONN: %d,0,%d" % (idx, rc))
-
-
-def up(t, cfg=(), idx=0, pdp=True, port=1883, **conn):
-    """PDP, the QMTCFG lines, QMTOPEN and QMTCONN, each checked byte for byte."""
-    if pdp:
-        pdp_up(t)
-    for line in cfg:
-        check(t, line, ok(line))
-    qmtopen(t, idx, port=port)
-    qmtconn(t, idx, **conn)
-
-
 def qmtsub(t, idx, msgid, pairs, granted):
     line = "AT+QMTSUB=%d,%d," % (idx, msgid) + ",".join('"%s",%d' % p for p in pairs)
     check(t, line, ok(line))
     urc(t, "+QMTSUB: %d,%d,0,%s" % (idx, msgid, ",".join(str(g) for g in granted)))
-
-
-def prompt(t, head):
-    t.write(b(head) + b"\r")
-    t.expect(b(head) + b"\r\r\n> ")
 
 
 def pub_prompt(t, head, payload, end=b"\x1a", echo=None):
@@ -1190,7 +1123,6 @@ def test_fake_broker_speaks_the_spec():
                                                                  b"p" * 200)
 
 
-
 @pytest.mark.parametrize("model,retries", [("ec25", 2), ("m95", 1)])
 def test_no_puback_retransmits_with_dup(fake, model, retries):
     """pkt_timeout 1 s, retry_times n, timeout_notice 1: n retransmissions with DUP and the
@@ -1525,16 +1457,6 @@ def test_realistic_timing_and_fast(modemsim):
 FIELD_HOST = "a1gfgsfcsg3p4-ats.iot.us-east-1.amazonaws.com"
 
 
-def qfupl(t, name, data):
-    line = 'AT+QFUPL="%s",%d,100' % (name, len(data))
-    t.write(line.encode() + b"\r")
-    t.expect(line.encode() + b"\r\r\nCONNECT\r\n")
-    t.write(data)
-    out = t.read_until(FINAL_RE, timeout=10)
-    # reference §3: no blank line before +QFUPL: on EC25
-    assert out.startswith(b"+QFUPL: %d," % len(data)) and out.endswith(b"\r\n\r\nOK\r\n")
-
-
 @pytest.mark.parametrize("case", ["as-logged", "no-client-cert", "other-ctx"])
 def test_ec25_field_log_flow_with_client_certificate(modemsim, case):
     """Seed 000 (EC25AFFAR07A08M4G to AWS IoT) command for command, with the production host
@@ -1557,7 +1479,7 @@ def test_ec25_field_log_flow_with_client_certificate(modemsim, case):
             files += [("RAM:user_key.pem", "client-rsa.key"), ("RAM:client.pem", "client-rsa.pem")]
         for name, path in files:
             with open(os.path.join(certs, path), "rb") as f:
-                qfupl(t, name, f.read())
+                at.upload(t, name, f.read(), timeout=100)
         lines = ["AT+QIACT?", "AT+QIACT=1",
                  'AT+QMTCFG="SSL",0,1,%d' % (1 if case == "other-ctx" else 2)]
         if with_client_cert:

@@ -29,6 +29,8 @@ import pytest
 import fakebroker as fbk
 from fakebroker import FakeBroker
 from modemsim import BINARY, Timeout
+from modemsim_harness.at import check, ok, pause, urc
+from control import ControlError, wait_for
 
 HOST = "broker.modemsim.test"
 TOPIC = "flood"
@@ -39,26 +41,6 @@ FRAME_RE = re.compile(rb"\r\n([^\r\n]*)\r\n")
 # The host buffering the fix allows (~32 KiB waiting for the host) plus the pty's own kernel
 # buffer (~64 KiB): with 100-byte payloads (~130-byte URCs) well under 2,000 messages.
 PAUSE_ACK_BOUND = 2000
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == want, "%s:\n got  %r\n want %r" % (line, got, want)
-
-
-def urc(t, text, timeout=5.0):
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
 
 
 def rss_kib(pid):
@@ -295,7 +277,7 @@ def test_qos1_flood_host_not_reading_for_3s_bounds_what_is_acknowledged(hostile,
     up(t, tls=tls)
     host = Host(t)
     fl = fb.flood(n, qos=1, size=100)
-    time.sleep(3.0)  # the point: a host that does not read for 3 s
+    pause(3.0)  # the point: a host that does not read for 3 s
     queued, during, _ = fl.snapshot()
     read_all(host, fl, n)
     print("during the pause: broker queued %d, modem acknowledged %d (bound %d)" %
@@ -317,7 +299,7 @@ def test_recv_mode_1_full_slots_withhold_puback_until_read(hostile, tls):
     t, fb = hostile(tls=tls)
     up(t, cfg=['AT+QMTCFG="recv/mode",0,1,0'], tls=tls)
     fl = fill_slots(t, fb, n)
-    time.sleep(0.5)  # the point: no more PUBACKs while the slots are full
+    pause(0.5)  # the point: no more PUBACKs while the slots are full
     assert fl.snapshot()[1] == 5, "acknowledged %d with 5 slots" % fl.snapshot()[1]
     got = []
     deadline = time.monotonic() + 10
@@ -431,7 +413,7 @@ def test_recv_mode_0_again_delivers_what_waited(hostile, tls):
     t, fb = hostile(tls=tls)
     up(t, cfg=['AT+QMTCFG="recv/mode",0,1,0'], tls=tls)
     fl = fill_slots(t, fb, 10)
-    time.sleep(0.3)  # the point: nothing more is acknowledged while the slots are full
+    pause(0.3)  # the point: nothing more is acknowledged while the slots are full
     assert fl.snapshot()[1] == 5
     line = 'AT+QMTCFG="recv/mode",0,0'
     t.write(line + "\r")
@@ -479,16 +461,17 @@ def test_qos2_dup_before_pubrel_is_delivered_once(hostile, n, dup):
 def trace_mentions(sim, numbers, timeout=3.0):
     """The first trace event whose text names one of numbers (waits: the trace is written
     line by line)."""
-    deadline = time.monotonic() + timeout
     words = [str(x) for x in numbers]
-    while True:
+
+    def mention():
         for ev in sim.trace():
             msg = ev.get("msg", "")
             if "ev" in ev and any(re.search(r"\b%s\b" % w, msg) for w in words):
                 return ev
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.05)
+    try:
+        return wait_for(mention, timeout)
+    except ControlError:
+        return None
 
 
 def test_oversized_publish_ends_the_connection_and_says_why(hostile):

@@ -7,9 +7,8 @@ import os
 
 from broker import MqttClient
 import fakebroker as fbk
-from modemsim import FINAL_RE
-from test_mqtt import (check, err, fake, ok, pdp_up, prompt, pub_prompt, quiet, rig,  # noqa: F401
-                       up, urc, urcs_any_order)
+from modemsim_harness.at import check, err, ok, pdp_up, prompt, quiet, upload, urc
+from test_mqtt import fake, pub_prompt, rig, up, urcs_any_order  # noqa: F401 (fixtures)
 
 
 def m95_with_embedded_broker(modemsim):
@@ -68,15 +67,6 @@ def test_note_5_1_without_ssl(modemsim):
         other.close()
 
 
-def secwrite(t, name, data):
-    line = 'AT+QSECWRITE="%s",%d,100' % (name, len(data))
-    t.write(line.encode() + b"\r")
-    t.expect(line.encode() + b"\r\r\nCONNECT\r\n")
-    t.write(data)
-    out = t.read_until(FINAL_RE, timeout=10)
-    assert out.startswith(b"\r\n+QSECWRITE: %d," % len(data)) and out.endswith(b"\r\nOK\r\n")
-
-
 def test_note_5_2_with_ssl(modemsim):
     """§5.2 unchanged against the embedded broker's TLS listener (8883), with the embedded
     PKI's CA, client certificate and key: the QSECWRITE uploads, QSSLCFG with "0xFFFF"
@@ -95,7 +85,7 @@ def test_note_5_2_with_ssl(modemsim):
         for name, path in (("RAM:cacert.pem", "ca.pem"), ("RAM:client.pem", "client-rsa.pem"),
                            ("RAM:user_key.pem", "client-rsa.key")):
             with open(os.path.join(certs, path), "rb") as f:
-                secwrite(t, name, f.read())
+                upload(t, name, f.read(), timeout=100)
         note_line(t, 'AT+QSSLCFG="cacert",2,"RAM:cacert.pem"')
         note_line(t, 'AT+QSSLCFG="clientcert",2,"RAM:client.pem"')
         note_line(t, 'AT+QSSLCFG="clientkey",2,"RAM:user_key.pem"')

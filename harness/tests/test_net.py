@@ -6,11 +6,11 @@ import signal
 import socket
 import ssl
 import subprocess
-import time
 
 import pytest
 
 from modemsim import BINARY, ModemSim
+from control import ControlError, wait_for
 
 # MQTT 3.1.1 CONNECT, clean session, keep-alive 60, client id "h7" (MQTT 3.1.1 3.1), and the
 # CONNACK a broker answers it with: session present 0, return code 0 (3.2).
@@ -92,12 +92,10 @@ def running(pid):
 
 
 def wait_gone(pid, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while running(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+    try:
+        return wait_for(lambda: not running(pid), timeout)
+    except ControlError:
+        return False
 
 
 def test_broker_line_comes_before_the_modems(modemsim):
@@ -207,10 +205,7 @@ def test_broker_death_is_reported_and_modems_go_on(modemsim):
     tty = sim.open()
     (pid,) = mosquitto_children(sim)
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while b"DIED" not in sim.stderr():
-        assert time.monotonic() < deadline, sim.stderr()
-        time.sleep(0.02)
+    wait_for(lambda: b"DIED" in sim.stderr(), what=lambda: "no DIED in %r" % sim.stderr())
     assert b"mosquitto (pid %d) DIED" % pid in sim.stderr()
     assert tty.cmd("AT") == b"AT\r\r\nOK\r\n"
 

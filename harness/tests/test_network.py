@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+from modemsim_harness.at import err, ok, quiet
 
 EC25_BOOT = (b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n"
              b"\r\n+QIND: SMS DONE\r\n\r\n+QIND: PB DONE\r\n")
@@ -13,20 +14,6 @@ M95_BOOT = b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\nCall Ready\r\n\r
 
 EC25_LOC = b',"2B44","1A2D101",7'
 M95_LOC = b',"2B44","0C5F"'
-
-
-def ok(cmd, *lines):
-    """The exact bytes of cmd echoed, its information lines and OK."""
-    body = b"\r\n" + b"".join(l + b"\r\n" for l in lines) if lines else b""
-    return cmd.encode() + b"\r" + body + b"\r\nOK\r\n"
-
-
-def err(cmd, final=b"ERROR"):
-    return cmd.encode() + b"\r\r\n" + final + b"\r\n"
-
-
-def quiet(t):
-    assert t.drain(0.15) == b""
 
 
 def cclk_utc(text):

@@ -17,25 +17,12 @@ HARNESS = os.path.join(ROOT, "harness")
 REFUSES = os.path.join(ROOT, "scenarios", "broker-refuses-twice.scn")
 
 
-def mqtt_up(modem, client_id):
-    """PDP and an MQTT session, every answer checked (reference §4b and §6 sequences)."""
-    if modem.model == "m95":
-        for line in ("AT+QIFGCNT=0", 'AT+QICSGP=1,"CMNET"', "AT+QIREGAPP", "AT+QIACT"):
-            modem.ok(line)
-    else:
-        modem.ok("AT+QIACT=1")
-    modem.ok('AT+QMTOPEN=0,"%s",1883' % modem.host)
-    assert modem.urc("+QMTOPEN: 0,0") == "+QMTOPEN: 0,0"
-    modem.ok('AT+QMTCONN=0,"%s"' % client_id)
-    assert modem.urc(re.compile(r"^\+QMTCONN: 0,0,0$")) == "+QMTCONN: 0,0,0"
-
-
 @pytest.mark.parametrize("modem", ["ec25", "m95"], indirect=True)
 def test_publish_reaches_the_subscriber(modem, subscriber, broker):
     """The modem fixture's connections go to the broker fixture: what it publishes is what
     the subscriber receives, byte for byte, and the broker's log names the client."""
     sub = subscriber("plugin/#")
-    mqtt_up(modem, "plugin-" + modem.model)
+    modem.mqtt_up(cid="plugin-" + modem.model)
     assert modem.prompt('AT+QMTPUB=0,1,1,0,"plugin/%s"' % modem.model).endswith(b"\r\n> ")
     r = modem.data(b"\x00\x01bin\xff")
     assert (r.lines, r.final) == (["\x00\x01bin\xff"], "OK")  # the payload is echoed (ATE1)
@@ -101,7 +88,7 @@ def test_embedded_broker_and_realistic_timing(modem):
     """broker="embedded": modemsim's own broker (its faults need it); modem.subscriber
     watches it. Realistic timing: +QMTOPEN comes 0.2-1.5 s after OK (README)."""
     sub = modem.subscriber("emb/#")
-    mqtt_up(modem, "plugin-emb")
+    modem.mqtt_up(cid="plugin-emb")
     modem.prompt('AT+QMTPUB=0,0,0,0,"emb/x"')
     modem.data("e")
     assert sub.wait_for(lambda m: m.topic == "emb/x").payload == b"e"

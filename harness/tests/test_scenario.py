@@ -15,28 +15,9 @@ import pytest
 
 from control import Control, ControlError, socket_mode, wait_for
 from modemsim import BINARY
+from modemsim_harness.at import b, mqtt_up, ok, pause, quiet, urc
 
 HOST = "broker.example"
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def urc(t, text, timeout=5.0):
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
-
-
-def quiet(t, seconds=0.15):
-    got = t.drain(seconds)
-    assert got == b"", "unexpected bytes: %r" % got
 
 
 def write(tmp_path, text, name="s.scn"):
@@ -84,16 +65,6 @@ def ctl_sim(modemsim, tmp_path):
     yield make
     for c in clients:
         c.close()
-
-
-def mqtt_up(t, idx=0):
-    t.cmd("AT+QIACT=1")
-    line = 'AT+QMTOPEN=%d,"%s",1883' % (idx, HOST)
-    assert t.cmd(line) == ok(line)
-    urc(t, "+QMTOPEN: %d,0" % idx)
-    line = 'AT+QMTCONN=%d,"scn-%d"' % (idx, idx)
-    assert t.cmd(line) == ok(line)
-    urc(t, "+QMTCONN: %d,0,0" % idx)
 
 
 # ---------------------------------------------------------------- --check
@@ -326,7 +297,7 @@ def test_windows_from_until(scn):
     assert t.cmd("AT+CGMI") == b"AT+CGMI\r\r\n+CME ERROR: 3\r\n"
     assert t.cmd("AT+CGMM") == ok("AT+CGMM", "EC25")
     assert time.monotonic() - t0 < 0.4
-    time.sleep(0.6)  # the window's own time, not a reply wait
+    pause(0.6)  # the window's own time (the stimulus), not a reply wait
     assert t.cmd("AT+CGMI") == ok("AT+CGMI", "Quectel")
     assert t.cmd("AT+CGMM") == b"AT+CGMM\r\r\n+CME ERROR: 4\r\n"
 
@@ -335,7 +306,7 @@ def test_window_when_state(scn):
     t = scn('on "AT+CSQ" when mqtt-connected client 0 error 30\n'
             'on "AT+CGMI" when pdp-active error 31\n', broker=True)
     assert t.cmd("AT+CGMI") == ok("AT+CGMI", "Quectel")
-    mqtt_up(t)
+    mqtt_up(t, host=HOST, cid="scn-0")
     assert t.cmd("AT+CGMI") == b"AT+CGMI\r\r\n+CME ERROR: 31\r\n"
     assert t.cmd("AT+CSQ") == b"AT+CSQ\r\r\n+CME ERROR: 30\r\n"
     assert t.cmd("AT+QMTDISC=0") == ok("AT+QMTDISC=0")
@@ -448,7 +419,7 @@ def test_after_mqtt_connected_and_closed(scn):
     t = scn('after mqtt-connected client 0 urc "+CONNECTED"\n'
             'after mqtt-closed urc "+CLOSED"\n'
             'after publish 2 urc "+PUB2"\n', broker=True)
-    mqtt_up(t)
+    mqtt_up(t, host=HOST, cid="scn-0")
     urc(t, "+CONNECTED")
     for i in range(2):
         t.write(b'AT+QMTPUB=0,0,0,0,"t/x"\r')
@@ -478,8 +449,9 @@ def test_after_upload(scn):
 # ---------------------------------------------------------------- control socket
 
 
-def test_control_statements_apply_live(ctl_sim):
-    t, c = ctl_sim("--broker", "none")
+@pytest.mark.modem(broker="none")
+def test_control_statements_apply_live(modem, control):
+    t, c = modem.tty, control
     assert socket_mode(c.path) == 0o600
     assert t.cmd("AT+CSQ") == ok("AT+CSQ", "+CSQ: 25,99")
     c.ok('on "AT+CSQ" reply "+CSQ: 1,0"')
@@ -496,8 +468,9 @@ def test_control_statements_apply_live(ctl_sim):
     urc(t, "+LATER", timeout=2)
 
 
-def test_control_queries(ctl_sim):
-    t, c = ctl_sim()
+@pytest.mark.modem(broker="embedded")
+def test_control_queries(modem, control):
+    t, c = modem.tty, control
     q = c.query("modem")
     assert [m["modem"] for m in q["modems"]] == [0]
     m = q["modems"][0]
@@ -512,7 +485,7 @@ def test_control_queries(ctl_sim):
     assert {"drive": "RAM", "name": "ca.pem", "size": 5} == {
         k: files[0][k] for k in ("drive", "name", "size")}
     assert len(files[0]["checksum"]) <= 4
-    mqtt_up(t)
+    mqtt_up(t, host=HOST, cid="scn-0")
     m = c.query("modem")["modems"][0]
     assert m["pdp"][0]["cid"] == 1 and m["mqtt"] == [{"client": 0, "state": "connected"}]
     cl = c.query("mqtt")["modems"][0]["clients"][0]
@@ -523,9 +496,10 @@ def test_control_queries(ctl_sim):
     assert c.query("faults") == {"ok": True, "faults": []}
 
 
-def test_control_fault_is_fired_and_recorded(ctl_sim):
-    t, c = ctl_sim()
-    mqtt_up(t)
+@pytest.mark.modem(broker="embedded")
+def test_control_fault_is_fired_and_recorded(modem, control):
+    t, c = modem.tty, control
+    mqtt_up(t, host=HOST, cid="scn-0")
     c.ok("at 0ms fault link.close client 0")
     urc(t, "+QMTSTAT: 0,1", timeout=3)
     faults = wait_for(lambda: c.query("faults")["faults"])
@@ -533,8 +507,9 @@ def test_control_fault_is_fired_and_recorded(ctl_sim):
     assert faults[0]["modem"] == 0
 
 
-def test_control_bad_input(ctl_sim):
-    t, c = ctl_sim("--broker", "none")
+@pytest.mark.modem(broker="none")
+def test_control_bad_input(modem, control):
+    t, c = modem.tty, control
     assert c.send("hello") == {"ok": False, "error": "1:1: expected a statement (a setting, on, "
                                                        "at, after or query), got 'hello'"}
     assert c.send("at 5 urc \"x\"") == {
@@ -557,8 +532,9 @@ def test_control_bad_input(ctl_sim):
     assert t.cmd("AT") == ok("AT")
 
 
-def test_control_many_clients_flood_and_disconnect(ctl_sim):
-    t, c = ctl_sim("--broker", "none")
+@pytest.mark.modem(broker="none")
+def test_control_many_clients_flood_and_disconnect(modem, control):
+    t, c = modem.tty, control
     others = [Control(c.path) for _ in range(4)]
     # half a line, then gone: nothing applied, nobody harmed
     others[0].write(b'on "AT+CSQ" error')

@@ -5,25 +5,14 @@ import time
 
 import pytest
 
-from modemsim import BOOT_LAST, FINAL_RE
 from modemsim import xor16_hex as xor16
+from modemsim_harness.at import connect, qsecwrite, reboot
 
 
 def pem_like(n, seed):
     """n bytes of PEM-looking text with LF line ends (our own bytes, not the note's)."""
     body = b"".join(bytes([65 + (i * 13 + seed) % 26]) for i in range(n))
     return bytes(b if i % 65 != 64 else 10 for i, b in enumerate(body))
-
-
-def connect(t, line):
-    t.write(line.encode() + b"\r")
-    t.expect(line.encode() + b"\r\r\nCONNECT\r\n")
-
-
-def secwrite(t, name, data, size=None, timeout=100):
-    connect(t, 'AT+QSECWRITE="%s",%d,%d' % (name, len(data) if size is None else size, timeout))
-    t.write(data)
-    return t.read_until(FINAL_RE, timeout=10)
 
 
 def written(data):
@@ -59,7 +48,7 @@ def test_example_3_1_ram(m95):
     files = [("RAM:ca_cert.pem", pem_like(1614, 1)), ("RAM:client_cert.pem", pem_like(1419, 2)),
              ("RAM:client_key.pem", pem_like(1679, 3))]
     for name, data in files:
-        assert secwrite(m95, name, data) == written(data)
+        assert qsecwrite(m95, name, data) == written(data)
     for name, data in files:
         assert secread(m95, name) == read_ok(name, data)
     for name, _ in files:
@@ -73,7 +62,7 @@ def test_example_3_2_nvram(m95):
     files = [("NVRAM:CA0", pem_like(1614, 4)), ("NVRAM:CC0", pem_like(1419, 5)),
              ("NVRAM:CK0", pem_like(1679, 6))]
     for name, data in files:
-        assert secwrite(m95, name, data) == written(data)
+        assert qsecwrite(m95, name, data) == written(data)
     for name, data in files:
         assert secread(m95, name) == read_ok(name, data)
 
@@ -87,19 +76,19 @@ def test_checksum_of_a_real_certificate(m95):
     if len(data) != 1188:
         pytest.skip("%s is %d bytes, not 1188" % (path, len(data)))
     # reference §2: the M95 mqtt.c driver waits for exactly this string
-    assert secwrite(m95, "RAM:cacert.pem", data) == b"\r\n+QSECWRITE: 1188,2d13\r\n\r\nOK\r\n"
+    assert qsecwrite(m95, "RAM:cacert.pem", data) == b"\r\n+QSECWRITE: 1188,2d13\r\n\r\nOK\r\n"
     assert secread(m95, "RAM:cacert.pem").endswith(b"\r\n+QSECREAD: 1,2d13\r\n\r\nOK\r\n")
 
 
 def test_existing_file_must_be_deleted_first(m95):
-    assert secwrite(m95, "RAM:a.pem", b"first") == written(b"first")
+    assert qsecwrite(m95, "RAM:a.pem", b"first") == written(b"first")
     assert m95.cmd('AT+QSECWRITE="RAM:a.pem",6,100') == b'AT+QSECWRITE="RAM:a.pem",6,100\r\r\nERROR\r\n'
     m95.cmd("AT+CMEE=1")
     assert m95.cmd('AT+QSECWRITE="RAM:a.pem",6').endswith(b"\r\n+CME ERROR: 3\r\n")
     assert m95.cmd('AT+QSECREAD="RAM:none"').endswith(b"\r\n+CME ERROR: 22\r\n")
     assert m95.cmd('AT+QSECDEL="RAM:none"').endswith(b"\r\n+CME ERROR: 22\r\n")
     assert m95.cmd('AT+QSECDEL="RAM:a.pem"').endswith(b"\r\nOK\r\n")
-    assert secwrite(m95, "RAM:a.pem", b"second") == written(b"second")
+    assert qsecwrite(m95, "RAM:a.pem", b"second") == written(b"second")
     assert secread(m95, "RAM:a.pem") == read_ok("RAM:a.pem", b"second")
 
 
@@ -134,9 +123,9 @@ def test_bad_input_with_cmee_1_is_50(m95):
 
 
 def test_size_limits_accept_the_maximum(m95):
-    assert secwrite(m95, "NVRAM:CA0", pem_like(2017, 7)) == written(pem_like(2017, 7))
+    assert qsecwrite(m95, "NVRAM:CA0", pem_like(2017, 7)) == written(pem_like(2017, 7))
     big = pem_like(32768, 8)
-    assert secwrite(m95, "RAM:big.pem", big) == written(big)
+    assert qsecwrite(m95, "RAM:big.pem", big) == written(big)
     assert secread(m95, "RAM:big.pem") == read_ok("RAM:big.pem", big)
 
 
@@ -161,15 +150,10 @@ def test_escape_ends_the_upload(m95):
     assert secread(m95, "RAM:esc.pem") == read_ok("RAM:esc.pem", data)
 
 
-def reboot(t):
-    assert t.cmd("AT+CFUN=1,1") == b"AT+CFUN=1,1\r\r\nOK\r\n"
-    t.read_until(BOOT_LAST["m95"], timeout=15)
-
-
 def test_nvram_survives_reboot_ram_does_not(m95):
     ca, key = pem_like(1500, 11), pem_like(900, 12)
-    secwrite(m95, "NVRAM:CA0", ca)
-    secwrite(m95, "RAM:key.pem", key)
+    qsecwrite(m95, "NVRAM:CA0", ca)
+    qsecwrite(m95, "RAM:key.pem", key)
     reboot(m95)
     assert secread(m95, "NVRAM:CA0") == read_ok("NVRAM:CA0", ca)
     assert secread(m95, "RAM:key.pem") == b'AT+QSECREAD="RAM:key.pem"\r\r\nERROR\r\n'
@@ -180,8 +164,8 @@ def test_nvram_survives_restart_with_state(modemsim, tmp_path):
     cc = pem_like(1419, 13)
     sim = modemsim(model="m95", state=state)
     t = sim.open()
-    assert secwrite(t, "NVRAM:CC0", cc) == written(cc)
-    secwrite(t, "RAM:gone.pem", b"gone")
+    assert qsecwrite(t, "NVRAM:CC0", cc) == written(cc)
+    qsecwrite(t, "RAM:gone.pem", b"gone")
     assert sim.stop() == 0
     mine = os.path.join(state, "0")  # the modem's own directory; RAM: leaves nothing there
     files = sorted(os.path.relpath(os.path.join(d, f), mine)

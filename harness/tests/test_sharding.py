@@ -5,16 +5,7 @@ and each one's publish reaches the broker under its own client id."""
 import re
 
 from modemsim import ModemSim  # noqa: F401  (the fixture's type)
-
-
-def cmd_ok(t, line):
-    got = t.cmd(line)
-    assert got.endswith(b"\r\nOK\r\n"), (line, got)
-    return got
-
-
-def urc(t, text, timeout=10.0):
-    t.read_until(b"\r\n" + text.encode() + b"\r\n", timeout=timeout)
+from modemsim_harness.at import final_ok, mqtt_up
 
 
 def test_two_shards_one_external_broker(modemsim, broker, subscriber):
@@ -27,16 +18,12 @@ def test_two_shards_one_external_broker(modemsim, broker, subscriber):
     for sim in shards:
         for i in range(2):
             t = sim.open(i)
-            imei = re.search(rb"\r\n(\d{15})\r\n", cmd_ok(t, "AT+CGSN")).group(1).decode()
+            imei = re.search(rb"\r\n(\d{15})\r\n", final_ok(t, "AT+CGSN")).group(1).decode()
             imeis.append(imei)
-            cmd_ok(t, "AT+QIACT=1")
-            cmd_ok(t, 'AT+QMTOPEN=0,"127.0.0.1",1883')
-            urc(t, "+QMTOPEN: 0,0")
-            cmd_ok(t, 'AT+QMTCONN=0,"dev-%s"' % imei)
-            urc(t, "+QMTCONN: 0,0,0")
-            cmd_ok(t, 'AT+QMTPUB=0,0,0,0,"shard/%s","up"' % imei)
+            mqtt_up(t, host="127.0.0.1", cid="dev-%s" % imei)
+            final_ok(t, 'AT+QMTPUB=0,0,0,0,"shard/%s","up"' % imei)
     # the shards' modems are the one-process fleet's modems 0-3
-    assert imeis == [re.search(rb"\r\n(\d{15})\r\n", cmd_ok(one.open(i), "AT+CGSN")).group(1)
+    assert imeis == [re.search(rb"\r\n(\d{15})\r\n", final_ok(one.open(i), "AT+CGSN")).group(1)
                      .decode() for i in range(4)]
     assert len(set(imeis)) == 4, imeis
     for imei in imeis:

@@ -4,51 +4,25 @@ runs this file against the ASan + UBSan build, whose LeakSanitizer reports what 
 
 The same holds for a reboot (AT+CFUN=1,1 typed is impossible mid-phase, so a scenario event
 reboots the modem) in the middle of a publish prompt: the modem comes back and works."""
-import re
 import signal
 
 import pytest
 
 from modemsim import ModemSim
+from modemsim_harness.at import final_ok, mqtt_up, read_urc
 
 HOST = "broker.modemsim.test"  # the embedded broker answers every name
 
 
-def ok(t, line, timeout=10.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got.endswith(b"\r\nOK\r\n"), "%s: %r" % (line, got)
-    return got
-
-
-def urc(t, pattern, timeout=10.0):
-    return t.read_until(re.compile(pattern), timeout=timeout)
-
-
-def pdp_up(t, model):
-    if model == "m95":  # the GSM stack's steps (reference §4b)
-        for line in ("AT+QIFGCNT=0", 'AT+QICSGP=1,"CMNET"', "AT+QIREGAPP", "AT+QIACT"):
-            ok(t, line)
-    else:
-        ok(t, "AT+QIACT=1")
-
-
-def mqtt_up(t, model="ec25"):
-    pdp_up(t, model)
-    ok(t, 'AT+QMTOPEN=0,"%s",1883' % HOST)
-    urc(t, rb"\+QMTOPEN: 0,0\r\n")
-    ok(t, 'AT+QMTCONN=0,"shutdown-test"')
-    urc(t, rb"\+QMTCONN: 0,0,0\r\n")
-
-
-def phase_qmtpub(t, model="ec25"):
-    mqtt_up(t, model)
+def phase_qmtpub(t):
+    mqtt_up(t, cid="shutdown-test")
     t.write(b'AT+QMTPUB=0,1,1,0,"shutdown/topic"\r')
     t.read_until(b"> ", timeout=5)
     t.write(b"half a payload")
 
 
 def phase_qmtpub_fixed(t):
-    mqtt_up(t)
+    mqtt_up(t, cid="shutdown-test")
     t.write(b'AT+QMTPUB=0,1,1,0,"shutdown/topic",100\r')
     t.read_until(b"> ", timeout=5)
     t.write(b"x" * 40)
@@ -61,17 +35,17 @@ def phase_qfupl(t):
 
 
 def phase_qsslsend(t):
-    ok(t, "AT+QIACT=1")
-    ok(t, 'AT+QSSLCFG="seclevel",1,0')
-    ok(t, 'AT+QSSLOPEN=1,1,0,"%s",8883,0' % HOST)
-    urc(t, rb"\+QSSLOPEN: 0,0\r\n")
+    final_ok(t, "AT+QIACT=1")
+    final_ok(t, 'AT+QSSLCFG="seclevel",1,0')
+    final_ok(t, 'AT+QSSLOPEN=1,1,0,"%s",8883,0' % HOST)
+    read_urc(t, "+QSSLOPEN: 0,0")
     t.write(b"AT+QSSLSEND=0\r")
     t.read_until(b"> ", timeout=5)
     t.write(b"\x10\x0c\x00\x04MQTT")
 
 
 def phase_transparent(t):
-    ok(t, "AT+QIACT=1")
+    final_ok(t, "AT+QIACT=1")
     t.write(b'AT+QIOPEN=1,0,"TCP","%s",1883,0,2\r' % HOST.encode())
     t.read_until(b"CONNECT\r\n", timeout=10)
     t.write(b"\x10\x0c\x00\x04MQTT")
@@ -102,10 +76,7 @@ def test_sigterm_during_a_data_phase_exits_cleanly(tmp_path, model, phase):
     sim = ModemSim(model=model, workdir=str(tmp_path))
     try:
         t = sim.open()
-        if phase is phase_qmtpub:
-            phase(t, model)
-        else:
-            phase(t)
+        phase(t)  # t.model: the dialect
         # the modem holds the phase: what was sent so far is in its buffers
         assert sim.proc.poll() is None
         rc = sim.stop()  # SIGTERM; asserts no sanitizer report in stderr
@@ -141,11 +112,11 @@ def test_reboot_during_a_publish_prompt_frees_it_and_the_modem_works(tmp_path):
             c.ok("at 0ms fault modem.reboot")
         t.read_until(b"RDY\r\n", timeout=10)
         t.read_until(b"+QIND: PB DONE\r\n", timeout=10)
-        mqtt_up(t)
+        mqtt_up(t, cid="shutdown-test")
         t.write(b'AT+QMTPUB=0,1,1,0,"shutdown/topic",5\r')
         t.read_until(b"> ", timeout=5)
         t.write(b"hello")
-        urc(t, rb"\+QMTPUB: 0,1,0\r\n")
+        read_urc(t, "+QMTPUB: 0,1,0")
         assert sim.stop() == 0
     finally:
         sim.kill()

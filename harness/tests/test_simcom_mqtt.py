@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from broker import MqttClient
 from control import Control
 from fakebroker import FakeBroker, PUBLISH, CONNECT, publish as fb_publish
+from modemsim_harness.at import certdown, check, cmqtt_connect, cmqtt_start, pause, quiet, urc
 
 SEED3_HOST = "a1b2c3d4e5f6g7-ats.iot.us-west-2.amazonaws.com"  # seed 003's endpoint form
 SEED3_TOPIC = b"aws/things/SOMETOPIC/"
@@ -34,41 +34,12 @@ def e0(t):
     return t
 
 
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == want, "%s:\n got  %r\n want %r" % (line, got, want)
-
-
-def urc(t, text, timeout=5.0):
-    t.expect(b"\r\n" + text + b"\r\n", timeout)
-
-
-def quiet(t, seconds=0.15):
-    got = t.drain(seconds)
-    assert got == b"", "unexpected bytes: %r" % got
-
-
-def prompt(t, line, data, want=OK):
+def length_cmd(t, line, data, want=OK):
     """A length command: `\\r\\n>`, exactly the data, then its answer."""
     t.write(line + b"\r")
     t.expect(b"\r\n>")
     t.write(data)
     t.expect(want)
-
-
-def start(t):
-    if t.model == "sim7600":
-        check(t, "AT+CMQTTSTART", info(b"+CMQTTSTART: 0") + OK)
-    else:
-        check(t, "AT+CMQTTSTART", OK)
-        urc(t, b"+CMQTTSTART: 0")
-
-
-def connect(t, idx=0, url="tcp://broker.modemsim.test:1883", extra="", err=0, cid="simcom01",
-            server_type=0):
-    check(t, 'AT+CMQTTACCQ=%d,"%s",%d' % (idx, cid, server_type), OK)
-    check(t, 'AT+CMQTTCONNECT=%d,"%s",60,1%s' % (idx, url, extra), OK)
-    urc(t, b"+CMQTTCONNECT: %d,%d" % (idx, err), timeout=10)
 
 
 def rx_block(idx, topic, payload):
@@ -90,22 +61,6 @@ def sim(modemsim):
         t.sim, t.model = s, model
         return t
     return make
-
-
-@pytest.fixture
-def watcher_factory():
-    made = []
-
-    def make(t, topics=(), qos=2):
-        c = MqttClient("127.0.0.1", t.sim.broker["plain"], "watcher%d" % len(made))
-        assert c.connect() == 0
-        made.append(c)
-        for topic in topics:
-            c.subscribe(topic, qos=qos)
-        return c
-    yield make
-    for c in made:
-        c.close()
 
 
 @pytest.fixture
@@ -184,7 +139,7 @@ def test_sim7600_start_stop_and_state_errors(sim):
     check(t, "AT+CMQTTSSLCFG=0,1", OK)
     check(t, 'AT+CMQTTCONNECT=0,"tcp://broker.modemsim.test:1883",60,1',
           failed(b"+CMQTTCONNECT: 0,12"))
-    start(t)
+    cmqtt_start(t)
     check(t, "AT+CMQTTSTART", failed(b"+CMQTTSTART: 23"))
     check(t, "AT+CMQTTSSLCFG?", info(b"+CMQTTSSLCFG: 0,1", b"+CMQTTSSLCFG: 1,") + OK)
     check(t, "AT+CMQTTREL=0", failed(b"+CMQTTREL: 0,20"))
@@ -229,7 +184,7 @@ def test_a76xx_start_order_and_second_start(sim, model):
 
 def test_out_of_range_and_malformed_parameters(sim):
     t = sim("sim7600")
-    start(t)
+    cmqtt_start(t)
     check(t, 'AT+CMQTTACCQ=2,"c"', ERROR)
     check(t, 'AT+CMQTTACCQ=0,""', ERROR)
     check(t, 'AT+CMQTTACCQ=0,"%s"' % ("x" * 129), ERROR)
@@ -255,10 +210,10 @@ def test_out_of_range_and_malformed_parameters(sim):
 # ---------------------------------------------------------------- real MQTT, plain TCP
 
 
-def test_publish_qos_0_1_2_reaches_the_broker(sim, watcher_factory):
+def test_publish_qos_0_1_2_reaches_the_broker(sim, sim_subscriber):
     t = sim("sim7600")
-    w = watcher_factory(t, ["simcom/#"])
-    start(t)
+    w = sim_subscriber(t.sim, ["simcom/#"], qos=2)
+    cmqtt_start(t)
     check(t, 'AT+CMQTTACCQ=0,"simcom01"', OK)
     check(t, 'AT+CMQTTCFG="checkUTF8",0,0', OK)  # binary payloads (reference §3.12)
     check(t, 'AT+CMQTTCONNECT=0,"tcp://broker.modemsim.test:1883",60,1', OK)
@@ -274,8 +229,8 @@ def test_publish_qos_0_1_2_reaches_the_broker(sim, watcher_factory):
         topic = b"simcom/q%d" % qos
         payload = b"payload \x00\xff at QoS %d" % qos
         check(t, 'AT+CMQTTCFG="checkUTF8",0,0', failed(b"+CMQTTCFG: 0,13"))
-        prompt(t, b"AT+CMQTTTOPIC=0,%d" % len(topic), topic)
-        prompt(t, b"AT+CMQTTPAYLOAD=0,%d" % len(payload), payload)
+        length_cmd(t, b"AT+CMQTTTOPIC=0,%d" % len(topic), topic)
+        length_cmd(t, b"AT+CMQTTPAYLOAD=0,%d" % len(payload), payload)
         check(t, "AT+CMQTTPUB=0,%d,60" % qos, OK)
         urc(t, b"+CMQTTPUB: 0,0")
         m = w.wait_for(lambda m: m.topic == topic.decode())
@@ -292,13 +247,13 @@ def test_publish_qos_0_1_2_reaches_the_broker(sim, watcher_factory):
 
 
 @pytest.mark.parametrize("model", ["sim7600", "a7670"])
-def test_broker_message_arrives_as_the_rx_block(sim, watcher_factory, model):
+def test_broker_message_arrives_as_the_rx_block(sim, sim_subscriber, model):
     t = sim(model)
-    w = watcher_factory(t)
-    start(t)
-    connect(t, idx=1, cid="rx-client")
-    prompt(t, b"AT+CMQTTSUBTOPIC=1,9,1", b"simcom/rx")
-    prompt(t, b"AT+CMQTTSUBTOPIC=1,10,0", b"simcom/big")
+    w = sim_subscriber(t.sim, qos=2)
+    cmqtt_start(t)
+    cmqtt_connect(t, idx=1, cid="rx-client")
+    length_cmd(t, b"AT+CMQTTSUBTOPIC=1,9,1", b"simcom/rx")
+    length_cmd(t, b"AT+CMQTTSUBTOPIC=1,10,0", b"simcom/big")
     check(t, "AT+CMQTTSUB=1", OK)
     urc(t, b"+CMQTTSUB: 1,0")
     check(t, "AT+CMQTTSUB=1", failed(b"+CMQTTSUB: 1,18"))  # the cache was cleared
@@ -312,27 +267,27 @@ def test_broker_message_arrives_as_the_rx_block(sim, watcher_factory, model):
     w.publish("simcom/rx", b"", qos=1)
     t.expect(rx_block(1, b"simcom/rx", b""))
     # the one-shot form, then unsubscribe both ways
-    prompt(t, b"AT+CMQTTSUB=1,11,2", b"simcom/one/")
+    length_cmd(t, b"AT+CMQTTSUB=1,11,2", b"simcom/one/")
     urc(t, b"+CMQTTSUB: 1,0")
     w.publish("simcom/one/", b"x", qos=2)
     t.expect(rx_block(1, b"simcom/one/", b"x"))
-    prompt(t, b"AT+CMQTTUNSUBTOPIC=1,9", b"simcom/rx")
+    length_cmd(t, b"AT+CMQTTUNSUBTOPIC=1,9", b"simcom/rx")
     check(t, "AT+CMQTTUNSUB=1,0", OK)
     urc(t, b"+CMQTTUNSUB: 1,0")
-    prompt(t, b"AT+CMQTTUNSUB=1,11,0", b"simcom/one/")
+    length_cmd(t, b"AT+CMQTTUNSUB=1,11,0", b"simcom/one/")
     urc(t, b"+CMQTTUNSUB: 1,0")
     w.publish("simcom/rx", b"not for the modem", qos=1)
     w.publish("simcom/one/", b"nor this", qos=1)
     quiet(t, 0.3)
 
 
-def test_will_message_reaches_the_broker_when_the_modem_resets(sim, watcher_factory):
+def test_will_message_reaches_the_broker_when_the_modem_resets(sim, sim_subscriber):
     t = sim("sim7600")
-    w = watcher_factory(t, ["esp32/will"])
-    start(t)
+    w = sim_subscriber(t.sim, ["esp32/will"], qos=2)
+    cmqtt_start(t)
     check(t, 'AT+CMQTTACCQ=0,"SIMCom_client01",0', OK)
-    prompt(t, b"AT+CMQTTWILLTOPIC=0,10", b"esp32/will")  # seed 003, first log
-    prompt(t, b"AT+CMQTTWILLMSG=0,4,1", b"test")
+    length_cmd(t, b"AT+CMQTTWILLTOPIC=0,10", b"esp32/will")  # seed 003, first log
+    length_cmd(t, b"AT+CMQTTWILLMSG=0,4,1", b"test")
     check(t, 'AT+CMQTTCONNECT=0,"tcp://test.mosquitto.org:1883",60,1', OK)
     urc(t, b"+CMQTTCONNECT: 0,0")
     check(t, "AT+CMQTTWILLTOPIC=0,3", failed(b"+CMQTTWILLTOPIC: 0,13"))
@@ -349,9 +304,9 @@ def test_connlost_and_pub_result_6_when_the_broker_closes(fake):
     """[LOG-AWS]: a policy close after PUB gives `+CMQTTPUB: 0,6` then
     `+CMQTTCONNLOST: 0,1`; CONNLOST is not a DISC: DISC then answers 11."""
     t, fb = fake("sim7600", close_after=1)
-    start(t)
-    connect(t)
-    prompt(t, b"AT+CMQTTTOPIC=0,5", b"a/b/c")
+    cmqtt_start(t)
+    cmqtt_connect(t)
+    length_cmd(t, b"AT+CMQTTTOPIC=0,5", b"a/b/c")
     check(t, "AT+CMQTTPUB=0,1,60", OK)
     urc(t, b"+CMQTTPUB: 0,6")
     urc(t, b"+CMQTTCONNLOST: 0,1")
@@ -364,7 +319,7 @@ def test_busy_14_while_connect_is_outstanding_as_seed_003(fake):
     """Seed 003: `+CMQTTSUBTOPIC: 0,14` right after CONNECT's OK, while the client's CONNECT is
     still outstanding (here: a broker that never answers CONNECT)."""
     t, fb = fake("sim7600", connack=None)
-    start(t)
+    cmqtt_start(t)
     check(t, 'AT+CMQTTACCQ=0,"SIMCom_client01",0', OK)
     check(t, 'AT+CMQTTCONNECT=0,"tcp://test.mosquitto.org:1883",60,1', OK)
     fb.wait_packet(lambda p: p.type == CONNECT)
@@ -379,9 +334,9 @@ def test_busy_14_while_connect_is_outstanding_as_seed_003(fake):
 
 def test_pub_timeout_17_when_no_puback(fake):
     t, fb = fake("a7670", puback=False)
-    start(t)
-    connect(t)
-    prompt(t, b"AT+CMQTTTOPIC=0,1", b"t")
+    cmqtt_start(t)
+    cmqtt_connect(t)
+    length_cmd(t, b"AT+CMQTTTOPIC=0,1", b"t")
     check(t, "AT+CMQTTPUB=0,1,1", OK)
     # one operation at a time: busy before "no topic"
     check(t, "AT+CMQTTPUB=0,1,1", failed(b"+CMQTTPUB: 0,14"))
@@ -391,8 +346,8 @@ def test_pub_timeout_17_when_no_puback(fake):
 @pytest.mark.parametrize("connack,err", [(1, 27), (2, 28), (4, 30), (5, 31)])
 def test_connack_refusals(fake, connack, err):
     t, fb = fake("sim7600", connack=connack)
-    start(t)
-    connect(t, err=err)
+    cmqtt_start(t)
+    cmqtt_connect(t, err=err)
     check(t, "AT+CMQTTDISC?", info(b"+CMQTTDISC: 0,1", b"+CMQTTDISC: 1,1") + OK)
     quiet(t)
 
@@ -401,8 +356,8 @@ def test_sim7670g_default_is_mqtt_31_until_version_4(fake):
     """Seed 002: the SIM7670G speaks MQTT 3.1 ("MQIsdp", level 3) unless the host sends
     AT+CMQTTCFG="version",0,4; the SIM7600 and the A7670 default per their profiles."""
     t, fb = fake("sim7670g")
-    start(t)
-    connect(t, cid="dev1")
+    cmqtt_start(t)
+    cmqtt_connect(t, cid="dev1")
     p = fb.wait_packet(lambda p: p.type == CONNECT)
     assert (p.connect["protocol"], p.connect["level"]) == ("MQIsdp", 3)
     check(t, "AT+CMQTTDISC=0,0", OK)
@@ -420,8 +375,8 @@ def test_sim7670g_default_is_mqtt_31_until_version_4(fake):
 
 def test_sim7670g_broker_refusing_31_gives_27(fake):
     t, fb = fake("sim7670g", connack=1)
-    start(t)
-    connect(t, err=27)
+    cmqtt_start(t)
+    cmqtt_connect(t, err=27)
 
 
 # ---------------------------------------------------------------- bad input
@@ -431,8 +386,8 @@ def test_extra_bytes_after_the_length_are_a_command_line(sim):
     """[ELEMENTZ]: a 13-byte topic for a 9-byte SUBTOPIC: the modem takes 9, the rest is a
     garbage command line that gets ERROR (reference §1.4)."""
     t = sim("sim7600")
-    start(t)
-    connect(t)
+    cmqtt_start(t)
+    cmqtt_connect(t)
     t.write(b"AT+CMQTTSUBTOPIC=0,9,1\r")
     t.expect(b"\r\n>")
     t.write(b"simcomtestxyz\r")
@@ -443,7 +398,7 @@ def test_extra_bytes_after_the_length_are_a_command_line(sim):
     t.write(b"AT+CMQTTTOPIC=0,4\rabcd")
     t.expect(b"\r\n>" + OK)
     # a topic with invalid UTF-8 while checkUTF8 is on
-    prompt(t, b"AT+CMQTTTOPIC=0,2", b"\xc3\x28", failed(b"+CMQTTTOPIC: 0,2"))
+    length_cmd(t, b"AT+CMQTTTOPIC=0,2", b"\xc3\x28", failed(b"+CMQTTTOPIC: 0,2"))
     quiet(t)
 
 
@@ -452,8 +407,8 @@ def test_data_abandoned_by_reboot_completes_nothing(sim, tmp_path):
     t = sim("a7670", "--control", path)
     ctl = Control(path)
     try:
-        start(t)
-        connect(t)
+        cmqtt_start(t)
+        cmqtt_connect(t)
         t.write(b"AT+CMQTTPAYLOAD=0,100\r")
         t.expect(b"\r\n>")
         t.write(b"half of it")
@@ -461,7 +416,7 @@ def test_data_abandoned_by_reboot_completes_nothing(sim, tmp_path):
         out = t.read_until(b"+CGEV: EPS PDN ACT 1\r\n", timeout=20)
         assert b"OK" not in out and b"ERROR" not in out, out
         check(t, "ATE0", b"ATE0\r\r\nOK\r\n")
-        start(t)
+        cmqtt_start(t)
         check(t, 'AT+CMQTTACCQ=0,"again"', OK)
     finally:
         ctl.close()
@@ -474,8 +429,8 @@ def test_network_loss_gives_connlost_3_then_nonet(sim, tmp_path):
     try:
         check(t, "AT+NETOPEN", OK)
         urc(t, b"+NETOPEN: 0")
-        start(t)
-        connect(t)
+        cmqtt_start(t)
+        cmqtt_connect(t)
         ctl.ok("at 0ms fault pdp.deact cid 1")
         # reference simcom.md §2 item 6; no Quectel +QIURC: "pdpdeact" before it
         t.expect(b"\r\n+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY\r\n"
@@ -489,12 +444,8 @@ def test_network_loss_gives_connlost_3_then_nonet(sim, tmp_path):
 # ---------------------------------------------------------------- TLS: seed 003 byte for byte
 
 
-def certdown(t, name, data):
-    prompt(t, b'AT+CCERTDOWN="%s",%d' % (name, len(data)), data)
-
-
 @pytest.mark.parametrize("case", ["as-noted", "no-client-cert"])
-def test_seed_003_flow_over_tls_with_the_production_host(sim, watcher_factory, case):
+def test_seed_003_flow_over_tls_with_the_production_host(sim, sim_subscriber, case):
     """Seed 003's working flow (cmendes0101's notes: CCERTDOWN x3, CSSLCFG x5, NETOPEN,
     CMQTTSTART, ACCQ, SSLCFG, CONNECT, SUBTOPIC/SUB, TOPIC/PAYLOAD/PUB, UNSUB, DISC, REL, STOP,
     NETCLOSE) with its AWS IoT host name, through --route 8883=@mutual: the embedded broker
@@ -503,7 +454,7 @@ def test_seed_003_flow_over_tls_with_the_production_host(sim, watcher_factory, c
     +CMQTTCONNECT: 0,32 (the SIM7600's handshake failure)."""
     t = sim("sim7600", "--route", "8883=@mutual")
     certs = os.path.dirname(t.sim.broker["ca"])
-    w = watcher_factory(t, [SEED3_TOPIC.decode()])
+    w = sim_subscriber(t.sim, [SEED3_TOPIC.decode()], qos=2)
     files = [(b"clientcert.pem", "client-rsa.pem"), (b"clientkey.pem", "client-rsa.key"),
              (b"cacert.pem", "ca.pem")]
     if case == "no-client-cert":
@@ -520,7 +471,7 @@ def test_seed_003_flow_over_tls_with_the_production_host(sim, watcher_factory, c
     check(t, "AT+NETOPEN", OK)
     urc(t, b"+NETOPEN: 0")
     assert re.fullmatch(rb"\r\n\+IPADDR: [0-9.]+\r\n\r\nOK\r\n", t.cmd("AT+IPADDR"))
-    start(t)
+    cmqtt_start(t)
     check(t, 'AT+CMQTTACCQ=0,"SIMCom_client01",1', OK)
     check(t, "AT+CMQTTSSLCFG=0,0", OK)
     check(t, 'AT+CMQTTCONNECT=0,"tcp://%s:8883",60,1' % SEED3_HOST, OK)
@@ -530,14 +481,14 @@ def test_seed_003_flow_over_tls_with_the_production_host(sim, watcher_factory, c
         check(t, "AT+CMQTTSSLCFG?", info(b"+CMQTTSSLCFG: 0,", b"+CMQTTSSLCFG: 1,") + OK)
         return
     urc(t, b"+CMQTTCONNECT: 0,0", timeout=10)
-    prompt(t, b"AT+CMQTTSUBTOPIC=0,21,1", SEED3_TOPIC)
+    length_cmd(t, b"AT+CMQTTSUBTOPIC=0,21,1", SEED3_TOPIC)
     check(t, "AT+CMQTTSUB=0", OK)
     urc(t, b"+CMQTTSUB: 0,0")
     console = b'{\n   "message": "Hello from AWS IoT console"\n}'
     w.publish(SEED3_TOPIC.decode(), console, qos=1)
     t.expect(rx_block(0, SEED3_TOPIC, console))
-    prompt(t, b"AT+CMQTTTOPIC=0,21", SEED3_TOPIC)
-    prompt(t, b"AT+CMQTTPAYLOAD=0,38", SEED3_PAYLOAD)
+    length_cmd(t, b"AT+CMQTTTOPIC=0,21", SEED3_TOPIC)
+    length_cmd(t, b"AT+CMQTTPAYLOAD=0,38", SEED3_PAYLOAD)
     check(t, "AT+CMQTTPUB=0,1,60", OK)
     # the module is subscribed to its own topic: its message comes back ([LOG-AWS]); the
     # broker decides whether PUBACK or the PUBLISH comes first
@@ -546,7 +497,7 @@ def test_seed_003_flow_over_tls_with_the_production_host(sim, watcher_factory, c
     assert got in (res + rx, rx + res), got
     m = w.wait_for(lambda m: m.payload == SEED3_PAYLOAD)
     assert m.qos == 1
-    prompt(t, b"AT+CMQTTUNSUB=0,21,1", SEED3_TOPIC)
+    length_cmd(t, b"AT+CMQTTUNSUB=0,21,1", SEED3_TOPIC)
     urc(t, b"+CMQTTUNSUB: 0,0")
     check(t, "AT+CMQTTDISC=0,120", OK)
     urc(t, b"+CMQTTDISC: 0,0")
@@ -558,23 +509,23 @@ def test_seed_003_flow_over_tls_with_the_production_host(sim, watcher_factory, c
     quiet(t)
 
 
-def test_a7670_ssl_url_and_missing_certificate(sim, watcher_factory):
+def test_a7670_ssl_url_and_missing_certificate(sim, sim_subscriber):
     """A76XX takes ssl:// (seed 002's form); authmode 1 without a cacert is err 33."""
     t = sim("a7670")
     certs = os.path.dirname(t.sim.broker["ca"])
-    start(t)
+    cmqtt_start(t)
     check(t, 'AT+CSSLCFG="authmode",0,1', OK)
     check(t, "AT+CMQTTSSLCFG=0,0", OK)
-    connect(t, url="ssl://broker.modemsim.test:8883", err=33)
+    cmqtt_connect(t, url="ssl://broker.modemsim.test:8883", err=33)
     check(t, "AT+CMQTTREL=0", OK)
     with open(os.path.join(certs, "ca.pem"), "rb") as f:
         certdown(t, b"ca_cert.pem", f.read())
     check(t, 'AT+CSSLCFG="cacert",0,"ca_cert.pem"', OK)
     check(t, "AT+CMQTTSSLCFG=0,0", OK)
-    w = watcher_factory(t, ["tls/#"])
-    connect(t, url="ssl://broker.modemsim.test:8883")
-    prompt(t, b"AT+CMQTTTOPIC=0,5", b"tls/a")
-    prompt(t, b"AT+CMQTTPAYLOAD=0,3", b"abc")
+    w = sim_subscriber(t.sim, ["tls/#"], qos=2)
+    cmqtt_connect(t, url="ssl://broker.modemsim.test:8883")
+    length_cmd(t, b"AT+CMQTTTOPIC=0,5", b"tls/a")
+    length_cmd(t, b"AT+CMQTTPAYLOAD=0,3", b"abc")
     check(t, "AT+CMQTTPUB=0,2,1", OK)
     urc(t, b"+CMQTTPUB: 0,0")
     assert w.wait_for(lambda m: m.topic == "tls/a").payload == b"abc"
@@ -594,12 +545,12 @@ def test_host_not_reading_holds_messages_and_drops_none(fake):
     Quectel dialect does), and then every message reaches the host once, in order."""
     n = 4000
     t, fb = fake("sim7600")
-    start(t)
-    connect(t)
-    prompt(t, b"AT+CMQTTSUB=0,5,1", b"flood")
+    cmqtt_start(t)
+    cmqtt_connect(t)
+    length_cmd(t, b"AT+CMQTTSUB=0,5,1", b"flood")
     urc(t, b"+CMQTTSUB: 0,0")
     fl = fb.flood(n, qos=1, size=100)
-    time.sleep(2.0)
+    pause(2.0)  # the point: a host that does not read for 2 s
     _, acked_during, _ = fl.snapshot()
     assert acked_during < 2000, acked_during
     data = b""
@@ -625,7 +576,7 @@ def test_findings_clean_session_none_and_this_dialects_mistakes(fake):
     TOPIC before +CMQTTCONNECT: 0,0 is not-connected; a command after +CMQTTCONNLOST
     without a new CONNECT is the ignored loss (qmtstat-ignored)."""
     t, fb = fake("sim7600", connack=None)
-    start(t)
+    cmqtt_start(t)
     check(t, 'AT+CMQTTACCQ=0,"c1"', OK)
     check(t, 'AT+CMQTTCONNECT=0,"tcp://broker.modemsim.test:1883",60,1', OK)
     fb.wait_packet(lambda p: p.type == CONNECT)
@@ -638,7 +589,7 @@ def test_findings_clean_session_none_and_this_dialects_mistakes(fake):
     urc(t, b"+CMQTTCONNECT: 0,26")
     check(t, 'AT+CMQTTCONNECT=0,"tcp://broker.modemsim.test:1883",60,1', OK)
     urc(t, b"+CMQTTCONNECT: 0,0")
-    prompt(t, b"AT+CMQTTTOPIC=0,3", b"a/b")
+    length_cmd(t, b"AT+CMQTTTOPIC=0,3", b"a/b")
     assert len(findings(t.sim)) == 1
     fb.close()
     urc(t, b"+CMQTTCONNLOST: 0,1")
@@ -652,8 +603,8 @@ def test_no_shutdown_finding_names_the_simcom_commands(sim, model):
     """A client left connected at exit: the finding names what a SIMCom host sends
     (AT+CMQTTDISC, REL, STOP), not Quectel's AT+QMTDISC."""
     t = sim(model)
-    start(t)
-    connect(t)
+    cmqtt_start(t)
+    cmqtt_connect(t)
     assert t.sim.stop() == 0
     got = [e for e in t.sim.trace() if e.get("ev") == "finding" and e["kind"] == "no-shutdown"]
     assert len(got) == 1, got

@@ -8,9 +8,9 @@ import ssl
 import pytest
 
 from fakebroker import FakeBroker, CONNECT, connack
-from test_bundled_scenarios import scenario, trace_text, wait_trace
-from test_simcom_mqtt import (OK, ERROR, info, failed, e0, check, urc, quiet, prompt, start,
-                              certdown)
+from test_bundled_scenarios import scenario, wait_trace
+from modemsim_harness.at import certdown, check, cmqtt_start, quiet, upload_file, urc
+from test_simcom_mqtt import OK, ERROR, info, failed, e0, length_cmd
 
 AWS_HOST = "a1b2c3d4e5f6g7-ats.iot.us-west-2.amazonaws.com"  # seed 003's endpoint form
 AZURE_HOST = "IOTHUB.azure-devices.net"  # seed 002's
@@ -35,26 +35,21 @@ def pki_path(t, name):
     return os.path.join(os.path.dirname(t.sim.broker["ca"]), name)
 
 
-def download(t, name, path):
-    with open(path, "rb") as f:
-        certdown(t, name, f.read())
-
-
 # ---------------------------------------------------------------- seed 003: 14 and 11
 
 
 def test_sim7600_busy_14_right_after_connect(modemsim):
     t = run(modemsim, "sim7600-busy-after-connect.scn", "sim7600")
-    start(t)
+    cmqtt_start(t)
     # the first log: SUBTOPIC right after CONNECT's OK, while the CONNECT is on its way
     check(t, 'AT+CMQTTACCQ=0,"SIMCom_client01",0', OK)
-    prompt(t, b"AT+CMQTTWILLTOPIC=0,10", b"esp32/will")
-    prompt(t, b"AT+CMQTTWILLMSG=0,4,1", b"test")
+    length_cmd(t, b"AT+CMQTTWILLTOPIC=0,10", b"esp32/will")
+    length_cmd(t, b"AT+CMQTTWILLMSG=0,4,1", b"test")
     check(t, 'AT+CMQTTCONNECT=0,"tcp://test.mosquitto.org:1883",60,1', OK)
     check(t, "AT+CMQTTSUBTOPIC=0,10,1", failed(b"+CMQTTSUBTOPIC: 0,14"))
     # the header's recovery: wait for the result, then subscribe
     urc(t, b"+CMQTTCONNECT: 0,0", timeout=15)
-    prompt(t, b"AT+CMQTTSUBTOPIC=0,10,1", b"esp32/test")
+    length_cmd(t, b"AT+CMQTTSUBTOPIC=0,10,1", b"esp32/test")
     check(t, "AT+CMQTTSUB=0", OK)
     urc(t, b"+CMQTTSUB: 0,0", timeout=10)
     check(t, "AT+CMQTTDISC=0,120", OK)
@@ -67,8 +62,8 @@ def test_sim7600_topic_11_after_a_connect_that_failed_unread(modemsim):
     """The second log: AWS, no client certificate configured: the CONNECT fails, the host
     reads nothing of it, asks CONNECT? and sends TOPIC."""
     t = run(modemsim, "sim7600-topic-no-connection.scn", "sim7600")
-    start(t)
-    download(t, b"cacert.pem", pki_path(t, "ca.pem"))
+    cmqtt_start(t)
+    upload_file(t, b"cacert.pem", pki_path(t, "ca.pem"))
     for line in ('AT+CSSLCFG="authmode",0,1', 'AT+CSSLCFG="cacert",0,"cacert.pem"'):
         check(t, line, OK)
     check(t, 'AT+CMQTTACCQ=0,"SIMCom_client01",1', OK)
@@ -76,7 +71,7 @@ def test_sim7600_topic_11_after_a_connect_that_failed_unread(modemsim):
     check(t, 'AT+CMQTTCONNECT=0,"tcp://%s:8883",60,1' % AWS_HOST, OK)
     out = t.read_until(b"+CMQTTCONNECT: 0,", timeout=15)
     out += t.read_until(b"\r\n", timeout=5)
-    assert out == b"\r\n+CMQTTCONNECT: 0,32\r\n", (out, trace_text(t.sim))
+    assert out == b"\r\n+CMQTTCONNECT: 0,32\r\n", (out, t.sim.trace_text())
     wait_trace(t.sim, "client certificate required")
     check(t, "AT+CMQTTCONNECT?", info(b"+CMQTTCONNECT: 0", b"+CMQTTCONNECT: 1") + OK)
     check(t, "AT+CMQTTTOPIC=0,10", failed(b"+CMQTTTOPIC: 0,11"))
@@ -143,7 +138,7 @@ def test_sim7670g_azure_needs_sni_and_mqtt_311(azure, pki):
     for line in ('AT+CSSLCFG="sslversion",0,4', 'AT+CSSLCFG="authmode",0,1',
                  'AT+CSSLCFG="cacert",0,"cacert.pem"'):
         check(t, line, OK)
-    start(t)
+    cmqtt_start(t)
     # the module's defaults: no SNI, the server refuses the handshake
     azure_connect(t, 34)
     assert fb.server_names == [None] and fb.packets == []
@@ -187,7 +182,7 @@ def test_sim7670g_cmqttstart_error_after_cchstart_then_12(modemsim):
     # the header's recovery: stop CCH, then the MQTT service starts
     check(t, "AT+CCHSTOP", OK)
     urc(t, b"+CCHSTOP: 0")
-    start(t)
+    cmqtt_start(t)
     check(t, 'AT+CMQTTACCQ=0,"DEVICE",1', OK)
     quiet(t)
 
@@ -198,12 +193,12 @@ def test_sim7670g_cmqttstart_error_after_cchstart_then_12(modemsim):
 def provision_aws(t):
     for name, path in ((b"clientcert.pem", "client-rsa.pem"), (b"clientkey.pem", "client-rsa.key"),
                        (b"cacert.pem", "ca.pem")):
-        download(t, name, pki_path(t, path))
+        upload_file(t, name, pki_path(t, path))
     for line in ('AT+CSSLCFG="authmode",0,2', 'AT+CSSLCFG="cacert",0,"cacert.pem"',
                  'AT+CSSLCFG="clientcert",0,"clientcert.pem"',
                  'AT+CSSLCFG="clientkey",0,"clientkey.pem"'):
         check(t, line, OK)
-    start(t)
+    cmqtt_start(t)
     check(t, 'AT+CMQTTACCQ=0,"SIMCom_client01",1', OK)
     check(t, "AT+CMQTTSSLCFG=0,0", OK)
 
@@ -242,7 +237,7 @@ def test_aws_untrusted_ca_is_a_handshake_failure(modemsim, model, err):
     check(t, 'AT+CMQTTCONNECT=0,"%s",60,1' % aws_url(t), OK)
     out = t.read_until(b"+CMQTTCONNECT: 0,%d\r\n" % err, timeout=15)
     assert out == b"\r\n+CMQTTCONNECT: 0,%d\r\n" % err, out
-    assert "unknown CA" in trace_text(t.sim), trace_text(t.sim)
+    assert "unknown CA" in t.sim.trace_text(), t.sim.trace_text()
     quiet(t)
 
 

@@ -3,21 +3,14 @@ CIPCLOSE as TinyGSM's SIM7600 and A76xx clients drive them (reference §7.2), an
 socket service AT+CCH* (reference §7.3) with real TLS from the CSSLCFG contexts and the test
 PKI. The peers are real listeners on loopback started by each test (test_sock_ec25.Peer)."""
 import socket
-import time
 
 import pytest
 
 from test_sock_ec25 import PEER_HOST, Peer, echo
+from control import wait_for
+from modemsim_harness.at import b, certdown, escape, urc
 
 MODELS = ["sim7600", "a7670"]
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def urc(t, text, timeout=5.0):
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
 
 
 def net(modemsim, model="sim7600", *extra):
@@ -210,8 +203,10 @@ def test_cip_send_abandoned_by_reboot(modemsim, peer, tmp_path):
         cip_open(t, 0, p.port)
         t.write(b"AT+CIPSEND=0,10\r")
         t.expect(b"\r\n>")
+        n = ctl.query("counters")["modems"][0]["bytes_in"]
         t.write(b"abc")
-        time.sleep(0.2)
+        wait_for(lambda: ctl.query("counters")["modems"][0]["bytes_in"] >= n + 3,
+                 what="the modem to take the 3 bytes")
         ctl.ok("at 0ms fault modem.reboot")
         t.read_until(b"PB DONE\r\n", timeout=20)
         t.cmd("ATE0")
@@ -236,9 +231,7 @@ def test_cip_transparent_mode(modemsim, peer):
                  timeout=10) == b"\r\nCONNECT 115200\r\n"
     t.write(b"ping")
     t.expect(b"ping")
-    time.sleep(1.2)
-    t.write(b"+++")
-    t.expect(b"\r\nOK\r\n", timeout=5)
+    escape(t, 1.2)
     assert t.cmd("AT+CIPCLOSE=0") == b"\r\nOK\r\n"
     t.expect(b"\r\nCLOSED\r\n\r\n+CIPCLOSE: 0,0\r\n")
 
@@ -279,13 +272,6 @@ def cch_send(t, s, data, report=True):
     t.expect(b"\r\nOK\r\n" + (b"\r\n+CCHSEND: %d,0\r\n" % s if report else b""))
 
 
-def certdown(t, name, data):
-    t.write(b'AT+CCERTDOWN="%s",%d\r' % (b(name), len(data)))
-    t.expect(b"\r\n>")
-    t.write(data)
-    t.expect(b"\r\nOK\r\n")
-
-
 @pytest.mark.parametrize("model", MODELS)
 def test_cch_tcp_manual_receive(modemsim, peer, model):
     p = peer()
@@ -299,10 +285,8 @@ def test_cch_tcp_manual_receive(modemsim, peer, model):
                                     b"\r\nOK\r\n" % (PEER_HOST.encode(), p.port))
     cch_send(t, 0, b"0123456789" * 150)
     urc(t, "+CCHEVENT: 0,RECV EVENT")
-    deadline = time.monotonic() + 5
-    while t.cmd("AT+CCHRECV?") != b"\r\n+CCHRECV: LEN,1500,0\r\n\r\nOK\r\n":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(lambda: t.cmd("AT+CCHRECV?") == b"\r\n+CCHRECV: LEN,1500,0\r\n\r\nOK\r\n",
+             what="1500 bytes buffered")
     t.write(b"AT+CCHRECV=0,1400\r")
     t.expect(b"\r\nOK\r\n\r\n+CCHRECV: DATA,0,1024\r\n" + (b"0123456789" * 150)[:1024] +
              b"\r\n+CCHRECV: DATA,0,376\r\n" + (b"0123456789" * 150)[1024:1400] +
@@ -420,8 +404,10 @@ def test_cch_send_abandoned_by_reboot(modemsim, peer, tmp_path):
         urc(t, "+CCHOPEN: 0,0", timeout=10)
         t.write(b"AT+CCHSEND=0,10\r")
         t.expect(b"\r\n>")
+        n = ctl.query("counters")["modems"][0]["bytes_in"]
         t.write(b"abc")
-        time.sleep(0.2)
+        wait_for(lambda: ctl.query("counters")["modems"][0]["bytes_in"] >= n + 3,
+                 what="the modem to take the 3 bytes")
         ctl.ok("at 0ms fault modem.reboot")
         t.read_until(b"+CGEV: EPS PDN ACT 1\r\n", timeout=20)
         t.cmd("ATE0")

@@ -23,7 +23,8 @@ import pytest
 from broker import MqttClient
 import fakebroker as fbk
 from modemsim import FINAL_RE
-from modemsim import xor16_hex as xor16
+from control import wait_for
+from modemsim_harness.at import b, check, err, escape, ok, pause, upload, urc
 
 MiB = 1 << 20
 PEER_HOST = "peer.modemsim.test"  # --resolve *=127.0.0.1; a name the PKI's certificates carry
@@ -32,48 +33,6 @@ READ_CHUNK = 16 * 1024  # net/conn.c reads at most this much at once
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    """Echo, information lines, blank line, OK (reference §1)."""
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def err(line, text="ERROR"):
-    return b(line) + b"\r\r\n" + b(text) + b"\r\n"
-
-
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == want, "%s:\n got  %r\n want %r" % (line, got, want)
-
-
-def urc(t, text, timeout=5.0):
-    """The next bytes are exactly this URC."""
-    t.expect(b"\r\n" + b(text) + b"\r\n", timeout)
-
-
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("no %s within %.1f s" % (what, timeout))
-        time.sleep(0.02)
-
-
-def upload(t, name, data):
-    line = 'AT+QFUPL="%s",%d,5' % (name, len(data))
-    t.write(b(line) + b"\r")
-    t.expect(b(line) + b"\r\r\nCONNECT\r\n")
-    t.write(data)
-    t.expect(b"+QFUPL: %d,%s\r\n\r\nOK\r\n" % (len(data), xor16(data)))
 
 
 def sha(data):
@@ -346,7 +305,7 @@ def test_buffer_mode_every_form(rig):
     urc(t, '+QIURC: "recv",3')
     # more data before the host reads: no second URC (BG96 TCP/IP AN 2.3.8)
     send(t, False, 3, b" world")
-    wait_until(lambda: len(peer.received[0]) == 11, 5, "echo")
+    wait_for(lambda: len(peer.received[0]) == 11, 5, what="echo")
     line = "AT+QIRD=3,0"
     deadline = time.monotonic() + 5
     while t.cmd(line) != ok(line, "+QIRD: 11,0,11"):
@@ -428,14 +387,14 @@ def test_send_payload_starting_with_lf_after_the_prompt(rig):
     t.expect(b"\nabc\r\nSEND OK\r\n")
     urc(t, '+QIURC: "recv",0')
     check(t, "AT", ok("AT"))
-    wait_until(lambda: peer.received[0] == b"\nabc", 5, "the 4 bytes at the peer")
+    wait_for(lambda: peer.received[0] == b"\nabc", 5, what="the 4 bytes at the peer")
     # Ctrl+Z form, and the line's own CR LF before a payload that starts with LF
     t.write(b"AT+QISEND=0\r")
     t.expect(b"AT+QISEND=0\r\r\n> ")
     t.write(b"\nz\x1a")
     t.expect(b"\nz\r\nSEND OK\r\n")
     send(t, False, 0, b"\nxyz")
-    wait_until(lambda: peer.received[0] == b"\nabc\nz\nxyz", 5, "every byte at the peer")
+    wait_for(lambda: peer.received[0] == b"\nabc\nz\nxyz", 5, what="every byte at the peer")
     peer.close()
 
 
@@ -512,7 +471,7 @@ def test_receive_buffer_limit_stops_reading_the_peer(rig):
         deadline = time.monotonic() + 10
         while stable < 5:
             assert time.monotonic() < deadline, "peer never stalled"
-            time.sleep(0.05)
+            pause(0.05)  # sampling: a stall is no progress over 5 samples
             stable = stable + 1 if peer.sent[0] == last else 0
             last = peer.sent[0]
         return last
@@ -610,7 +569,7 @@ def test_one_mib_each_way(rig, pki, tls, mode):
         else:
             got = read_pushed(t, tls, 0, MiB)
             urc(t, '%s: "closed",0' % name, timeout=10)
-    wait_until(lambda: 0 in peer.finished, 10, "peer done")
+    wait_for(lambda: 0 in peer.finished, 10, what="peer done")
     assert not peer.errors, peer.errors
     assert sha(peer.received[0]) == sha(up)
     assert sha(got) == sha(down)
@@ -662,9 +621,7 @@ def test_transparent_escape_ato_and_peer_close(rig):
     sopen(t, False, 0, 2, peer.port)
     t.write(b"AT+QISTATE?\r")  # data now, not a command
     t.expect(b"AT+QISTATE?\r")
-    time.sleep(1.1)
-    t.write(b"+++")
-    t.expect(b"\r\nOK\r\n", timeout=3)
+    escape(t, 1.1, timeout=3)
     assert peer.received[0] == b"AT+QISTATE?\r"
     state = '+QISTATE: 0,"TCP","127.0.0.1",%d,0,2,1,0,2,"uart1"' % peer.port
     check(t, "AT+QISTATE?", ok("AT+QISTATE?", state))
@@ -691,10 +648,8 @@ def test_transparent_peer_closes_while_escaped(rig):
     peer = Peer(echo)
     t = rig()
     sopen(t, False, 0, 2, peer.port)
-    time.sleep(1.1)
-    t.write(b"+++")
-    t.expect(b"\r\nOK\r\n", timeout=3)
-    wait_until(lambda: peer.conns, 5, "accept")
+    escape(t, 1.1, timeout=3)
+    wait_for(lambda: peer.conns, 5, what="accept")
     peer.conns[0].sendall(b"tail")
     peer.conns[0].shutdown(socket.SHUT_RDWR)
     urc(t, '+QIURC: "closed",0')
@@ -747,7 +702,7 @@ def test_ssl_buffer_mode_every_form(rig, pki):
     check(t, "AT+QISTATE?", ok("AT+QISTATE?"))  # TCP/UDP only
     send(t, True, 4, b"0123456789ABCDEF")
     urc(t, '+QSSLURC: "recv",4')
-    wait_until(lambda: len(peer.received[0]) == 16, 5, "echo")
+    wait_for(lambda: len(peer.received[0]) == 16, 5, what="echo")
     check(t, "AT+QSSLRECV=4,10", ok("AT+QSSLRECV=4,10", "+QSSLRECV: 10", "0123456789"))
     check(t, "AT+QSSLRECV=4,0", ok("AT+QSSLRECV=4,0", "+QSSLRECV: 16,10,6"))
     check(t, "AT+QSSLRECV=4,1500", ok("AT+QSSLRECV=4,1500", "+QSSLRECV: 6", "ABCDEF"))
@@ -778,9 +733,7 @@ def test_ssl_push_and_transparent(rig, pki):
     sopen(t, True, 2, 2, peer.port)
     t.write(b"through TLS")
     t.expect(b"through TLS")
-    time.sleep(1.1)
-    t.write(b"+++")
-    t.expect(b"\r\nOK\r\n", timeout=3)
+    escape(t, 1.1, timeout=3)
     check(t, "AT+QSSLSTATE=2",
           ok("AT+QSSLSTATE=2",
              '+QSSLSTATE: 2,"SSLClient","127.0.0.1",%d,0,2,1,2,2,"uart1",0' % peer.port))
@@ -865,12 +818,12 @@ def test_host_deactivation_and_reboot_close_sockets(rig):
     sopen(t, False, 0, 0, peer.port)
     check(t, "AT+QIDEACT=1", ok("AT+QIDEACT=1"))
     check(t, "AT+QISTATE?", ok("AT+QISTATE?"))
-    wait_until(lambda: 0 in peer.finished, 5, "peer sees the close")
+    wait_for(lambda: 0 in peer.finished, 5, what="peer sees the close")
     check(t, "AT+QIACT=1", ok("AT+QIACT=1"))
     sopen(t, False, 0, 1, peer.port)
     check(t, "AT+CFUN=1,1", ok("AT+CFUN=1,1"))
     t.read_until(b"+QIND: PB DONE\r\n", timeout=15)
-    wait_until(lambda: 1 in peer.finished, 5, "peer sees the reset")
+    wait_for(lambda: 1 in peer.finished, 5, what="peer sees the reset")
     check(t, "AT+QISTATE?", ok("AT+QISTATE?"))
     peer.close()
 
@@ -917,15 +870,6 @@ def test_network_drops_the_context(modemsim, tmp_path):
 # ---------------------------------------------------------------- MQTT through a TLS socket
 
 
-def mqtt_connect(client_id):
-    body = fbk.mqtt_str("MQTT") + b"\x04\x02\x00\x3c" + fbk.mqtt_str(client_id)
-    return fbk.packet(0x10, body)
-
-
-def mqtt_subscribe(pid, topic, qos):
-    return fbk.packet(0x82, pid.to_bytes(2, "big") + fbk.mqtt_str(topic) + bytes([qos]))
-
-
 def ssl_read(t, cid, want, timeout=10.0):
     """QSSLRECV until want bytes (after a +QSSLURC recv)."""
     got = bytearray()
@@ -966,10 +910,10 @@ def test_host_mqtt_session_through_an_ec25_tls_socket(modemsim):
         line = 'AT+QSSLOPEN=1,1,0,"broker.modemsim.test",8883,0'
         check(t, line, ok(line))
         urc(t, "+QSSLOPEN: 0,0", timeout=10)
-        send(t, True, 0, mqtt_connect("ec25-socket"))
+        send(t, True, 0, fbk.connect_packet("ec25-socket"))
         urc(t, '+QSSLURC: "recv",0')
         assert ssl_read(t, 0, 4) == fbk.connack(0)
-        send(t, True, 0, mqtt_subscribe(1, "sock/down", 1))
+        send(t, True, 0, fbk.subscribe_packet(1, [("sock/down", 1)]))
         urc(t, '+QSSLURC: "recv",0')
         assert ssl_read(t, 0, 5) == fbk.suback(1, [1])
         send(t, True, 0, fbk.publish("sock/up", b"from the host \x00\xff"))

@@ -17,6 +17,7 @@ import pytest
 from broker import Broker
 from modemsim import BOOT_LAST
 from modemsim import xor16_hex as xor16
+from modemsim_harness.at import b, check, err, ok, pdp_up, upload
 
 HOST = "broker.modemsim.test"
 # The field log of seed 000 (an EC25 against AWS IoT): its production-looking endpoint. The test
@@ -30,56 +31,9 @@ QMTOPEN_URC = re.compile(rb"\r\n\+QMTOPEN: \d+,-?\d+\r\n")
 # ---------------------------------------------------------------- helpers
 
 
-def b(x):
-    return x.encode() if isinstance(x, str) else x
-
-
-def ok(line, *info):
-    """Echo, information lines, blank line, OK (reference §1)."""
-    out = b(line) + b"\r"
-    if info:
-        out += b"\r\n" + b"".join(b(i) + b"\r\n" for i in info)
-    return out + b"\r\nOK\r\n"
-
-
-def err(line):
-    return b(line) + b"\r\r\nERROR\r\n"
-
-
-def check(t, line, want, timeout=5.0):
-    got = t.cmd(line, timeout=timeout)
-    assert got == want, "%s:\n got  %r\n want %r" % (line, got, want)
-
-
 def read(path):
     with open(path, "rb") as f:
         return f.read()
-
-
-def upload(t, name, data, size=None, timeout=5):
-    """Put a file into the modem as a host does: AT+QFUPL on the EC25, AT+QSECWRITE on the M95.
-    size larger than data: the upload ends on the inactivity timeout (reference §3)."""
-    size = len(data) if size is None else size
-    if t.model == "m95":
-        line = 'AT+QSECWRITE="%s",%d,%d' % (name, size, max(timeout, 3))
-        head, tail = b"\r\n+QSECWRITE: ", b"\r\n\r\nOK\r\n"
-    else:
-        line = 'AT+QFUPL="%s",%d,%d' % (name, size, timeout)
-        head, tail = b"+QFUPL: ", b"\r\n\r\nOK\r\n"
-    t.write(b(line) + b"\r")
-    t.expect(b(line) + b"\r\r\nCONNECT\r\n")
-    t.write(data)
-    stored = data[:size]
-    t.expect(head + b"%d,%s" % (len(stored), xor16(stored)) + tail, timeout=timeout + 5)
-
-
-def pdp_up(t):
-    if t.model == "m95":
-        # GSM SSL AN 1.2 steps 2-3, as every M95 driver does it (reference §4b)
-        for line in ("AT+QIFGCNT=0", 'AT+QICSGP=1,"CMNET"', "AT+QIREGAPP", "AT+QIACT"):
-            check(t, line, ok(line))
-    else:
-        check(t, "AT+QIACT=1", ok("AT+QIACT=1"))
 
 
 def configure(t, ctx, **keys):

@@ -14,23 +14,7 @@ import subprocess
 import pytest
 
 from modemsim import BINARY, FINAL_RE
-
-
-def connect(t, line):
-    t.write(line.encode() + b"\r")
-    t.expect(line.encode() + b"\r\r\nCONNECT\r\n")
-
-
-def upload(t, name, data):
-    connect(t, 'AT+QFUPL="%s",%d' % (name, len(data)))
-    t.write(data)
-    return t.read_until(FINAL_RE, timeout=10)
-
-
-def secwrite(t, name, data):
-    connect(t, 'AT+QSECWRITE="%s",%d,100' % (name, len(data)))
-    t.write(data)
-    return t.read_until(FINAL_RE, timeout=10)
+from modemsim_harness.at import connect, qfupl, qsecwrite
 
 
 def tree(path):
@@ -97,7 +81,7 @@ def test_link_for_a_drive_the_model_lacks_is_ignored(modemsim, tmp_path, outside
     (state / "0" / "NVRAM").symlink_to(outside)
     sim = modemsim(model="ec25", state=str(state))
     t = sim.open()
-    assert upload(t, "x.txt", b"x").startswith(b"+QFUPL: 1,")
+    assert qfupl(t, "x.txt", b"x").startswith(b"+QFUPL: 1,")
     assert tree(str(outside)) == ["a.txt"]
 
 
@@ -113,13 +97,13 @@ def test_ufs_link_made_later_fails_every_disk_write(modemsim, tmp_path, outside)
     state = tmp_path / "state"
     sim = modemsim(model="ec25", state=str(state))
     t = sim.open()
-    assert upload(t, "a.txt", b"mine").startswith(b"+QFUPL: 4,")
+    assert qfupl(t, "a.txt", b"mine").startswith(b"+QFUPL: 4,")
     assert t.cmd('AT+QFOPEN="a.txt"') == b'AT+QFOPEN="a.txt"\r\r\n+QFOPEN: 1024\r\n\r\nOK\r\n'
     link = state / "0" / "UFS"
     swap_for_link(link, outside)
 
     # +QFUPL: the bytes arrive, the store refuses them as it refuses a failed disk write
-    assert upload(t, "b.txt", b"escape") == b"\r\n+CME ERROR: 409\r\n"
+    assert qfupl(t, "b.txt", b"escape") == b"\r\n+CME ERROR: 409\r\n"
     # +QFWRITE into the open file
     connect(t, "AT+QFWRITE=1024,3")
     t.write(b"bad")
@@ -133,7 +117,7 @@ def test_ufs_link_made_later_fails_every_disk_write(modemsim, tmp_path, outside)
     # the store is as it was
     assert t.cmd("AT+QFLST") == b'AT+QFLST\r\r\n+QFLST: "UFS:a.txt",4\r\n\r\nOK\r\n'
     # RAM: is memory only and unaffected
-    assert upload(t, "RAM:r.txt", b"ram").startswith(b"+QFUPL: 3,")
+    assert qfupl(t, "RAM:r.txt", b"ram").startswith(b"+QFUPL: 3,")
 
     assert tree(str(outside)) == ["a.txt"]
     assert (outside / "a.txt").read_bytes() == b"keep"
@@ -143,7 +127,7 @@ def test_ufs_link_made_later_fails_every_disk_write(modemsim, tmp_path, outside)
     # a real directory again: writes go through again (the check is made at every write)
     os.unlink(str(link))
     os.rename(str(link) + ".moved", str(link))
-    assert upload(t, "d.txt", b"back").startswith(b"+QFUPL: 4,")
+    assert qfupl(t, "d.txt", b"back").startswith(b"+QFUPL: 4,")
     assert sorted(os.listdir(str(link))) == ["a.txt", "d.txt"]
     assert tree(str(outside)) == ["a.txt"]
 
@@ -153,10 +137,10 @@ def test_root_or_tmp_link_made_later_fails_uploads(modemsim, tmp_path, outside, 
     state = tmp_path / "state"
     sim = modemsim(model="ec25", state=str(state))
     t = sim.open()
-    assert upload(t, "a.txt", b"mine").startswith(b"+QFUPL: 4,")
+    assert qfupl(t, "a.txt", b"mine").startswith(b"+QFUPL: 4,")
     link = state / rel
     swap_for_link(link, outside)
-    assert upload(t, "b.txt", b"escape") == b"\r\n+CME ERROR: 409\r\n"
+    assert qfupl(t, "b.txt", b"escape") == b"\r\n+CME ERROR: 409\r\n"
     assert tree(str(outside)) == ["a.txt"]
     assert (outside / "a.txt").read_bytes() == b"keep"
     err = sim.stderr().decode()
@@ -170,7 +154,7 @@ def test_ufs_link_made_before_first_write(modemsim, tmp_path, outside):
     t = sim.open()
     (state / "0").mkdir(parents=True)
     (state / "0" / "UFS").symlink_to(outside)
-    assert upload(t, "b.txt", b"escape") == b"\r\n+CME ERROR: 409\r\n"
+    assert qfupl(t, "b.txt", b"escape") == b"\r\n+CME ERROR: 409\r\n"
     assert tree(str(outside)) == ["a.txt"]
 
 
@@ -179,13 +163,13 @@ def test_m95_nvram_link_made_later(modemsim, tmp_path, outside):
     sim = modemsim(model="m95", state=str(state))
     t = sim.open()
     assert t.cmd("AT+CMEE=1") == b"AT+CMEE=1\r\r\nOK\r\n"
-    assert secwrite(t, "NVRAM:CA0", b"ca").startswith(b"\r\n+QSECWRITE: 2,")
+    assert qsecwrite(t, "NVRAM:CA0", b"ca").startswith(b"\r\n+QSECWRITE: 2,")
     link = state / "0" / "NVRAM"
     swap_for_link(link, outside)
-    assert secwrite(t, "NVRAM:CC0", b"cc") == b"\r\n+CME ERROR: 23\r\n"
+    assert qsecwrite(t, "NVRAM:CC0", b"cc") == b"\r\n+CME ERROR: 23\r\n"
     assert t.cmd('AT+QSECDEL="NVRAM:CA0"') == \
         b'AT+QSECDEL="NVRAM:CA0"\r\r\n+CME ERROR: 23\r\n'
-    assert secwrite(t, "RAM:r.pem", b"ram").startswith(b"\r\n+QSECWRITE: 3,")
+    assert qsecwrite(t, "RAM:r.pem", b"ram").startswith(b"\r\n+QSECWRITE: 3,")
     assert tree(str(outside)) == ["a.txt"]
     err = sim.stderr().decode()
     assert str(link) in err and "symbolic link" in err, err

@@ -14,7 +14,7 @@ from modemsim import BINARY, BOOT_LAST, TcpTty, Timeout
 CGSN_RE = re.compile(rb"\AAT\+CGSN\r\r\n(\d{15})\r\n\r\nOK\r\n\Z")
 
 
-def connect(addr):
+def tcp_tty(addr):
     return TcpTty(socket.create_connection(addr, timeout=5))
 
 
@@ -66,7 +66,7 @@ def test_listen_three_modems_one_port_each(modemsim):
     assert len({p for _, p in addrs}) == 3
     seen = set()
     for i in range(3):
-        t = connect(addrs[i])
+        t = tcp_tty(addrs[i])
         # the boot URCs waited for the first host, as in the pty's buffer
         boot = t.read_until(BOOT_LAST["ec25"], timeout=10)
         assert boot.startswith(b"\r\nRDY\r\n"), boot
@@ -103,11 +103,11 @@ def test_listen_disconnect_keeps_state_and_accepts_again(modemsim):
     assert t.cmd("AT") == b"\r\nOK\r\n"
     t.close()
     # as a tty closed and opened again: no reboot, ATE0 holds
-    t = connect(addr)
+    t = tcp_tty(addr)
     assert t.cmd("AT") == b"\r\nOK\r\n"
     assert t.cmd("AT+CGSN").startswith(b"\r\n")
     t.close()
-    t = connect(addr)
+    t = tcp_tty(addr)
     assert t.cmd("ATE1") == b"\r\nOK\r\n"
     assert t.cmd("AT") == b"AT\r\r\nOK\r\n"
     t.close()
@@ -130,7 +130,7 @@ def test_listen_fixed_ports(modemsim):
                 s.close()
     sim = modemsim("--serial", "tcp-listen:127.0.0.1:%d" % base, count=3)
     assert [m[2] for m in sim.modems] == ["tcp:127.0.0.1:%d" % (base + k) for k in range(3)]
-    t = connect(("127.0.0.1", base + 2))
+    t = tcp_tty(("127.0.0.1", base + 2))
     t.read_until(BOOT_LAST["ec25"], timeout=10)
     assert t.cmd("AT") == b"AT\r\r\nOK\r\n"
     t.close()
