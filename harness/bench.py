@@ -23,8 +23,9 @@ libmosquitto-dev is installed; without it the rows say the reference is missing)
          trips (ptypeer's p50, measured in the same run) and one broker round trip (mqttpub's
          QoS 1 p50); of the inline form one pty round trip and one broker round trip.
 --recv   receive rate: mosquitto_pub -l publishes --msgs QoS 0 messages at the broker; the
-         time until the modem printed every +QMTRECV on its tty, against mosquitto_sub
-         receiving the same stream from the same broker.
+         time from the first line given to a connected mosquitto_pub until the modem printed
+         the last +QMTRECV on its tty, against mosquitto_sub receiving the same stream from the
+         same broker (both bounded by mosquitto_pub's rate too).
 --start  start-up: exec to modemsim's "ready" line with --count N (--start-counts, pty) and
          RSS then, against ptypeer opening N ptys; and N over --serial tcp-listen
          (--start-tcp, PORT --tcp-port and up) where kernel.pty.max is too small for N ptys.
@@ -71,6 +72,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from modemsim_harness import fleet as fl
@@ -467,13 +469,34 @@ def pub_main(a):
 RX_TOPIC = "bench/rx"
 
 
-def publish_stream(port, k):
-    """mosquitto_pub -l: k QoS 0 lines "m<i>" to RX_TOPIC, as fast as it sends them."""
-    p = subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", RX_TOPIC,
-                          "-l", "-q", "0"], stdin=subprocess.PIPE)
-    p.stdin.write(b"".join(b"m%d\n" % i for i in range(k)))
-    p.stdin.close()
-    return p
+class Stream:
+    """mosquitto_pub -l, connected (its CONNACK seen) and waiting for lines; send(k) writes k
+    QoS 0 lines "m<i>" to RX_TOPIC at once, which it publishes as fast as it reads them."""
+
+    def __init__(self, port):
+        self.proc = subprocess.Popen(["stdbuf", "-oL", "mosquitto_pub", "-h", "127.0.0.1", "-p",
+                                      str(port), "-t", RX_TOPIC, "-l", "-q", "0", "-d"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        fd = self.proc.stdout.fileno()
+        buf = b""
+        deadline = time.monotonic() + 10
+        while b"CONNACK" not in buf:
+            r, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+            if not r:
+                raise Timeout("mosquitto_pub: no CONNACK")
+            buf += os.read(fd, 65536)
+        # its debug lines, one per message, must not fill the pipe
+        self.drain = threading.Thread(target=self.proc.stdout.read, daemon=True)
+        self.drain.start()
+
+    def send(self, k):
+        self.proc.stdin.write(b"".join(b"m%d\n" % i for i in range(k)))
+        self.proc.stdin.close()
+
+    def wait(self):
+        self.proc.wait(timeout=30)
+        self.drain.join(timeout=10)
+        self.proc.stdout.close()
 
 
 def recv_modem(sim, k, timeout):
@@ -482,37 +505,44 @@ def recv_modem(sim, k, timeout):
     os.write(ln.fd, ('AT+QMTSUB=0,1,"%s",0\r' % RX_TOPIC).encode())
     ln.until(b"+QMTSUB: 0,1,0,0\r\n")
     ln.buf = b""
+    pub = Stream(sim.broker["plain"])
     t0 = time.perf_counter()
-    pub = publish_stream(sim.broker["plain"], k)
+    pub.send(k)
     got, last = 0, t0
     deadline = time.monotonic() + timeout
+    tail = b""
     while got < k and time.monotonic() < deadline:
         if ln.poll.poll(1000):
-            chunk = os.read(ln.fd, 65536)
+            chunk = tail + os.read(ln.fd, 65536)
             n = chunk.count(b"+QMTRECV:")
+            tail = chunk[-8:]  # a marker split between two reads (9 bytes: never in tail)
             if n:
                 got += n
                 last = time.perf_counter()
-    pub.wait(timeout=30)
+    pub.wait()
     return last - t0, got
 
 
 def recv_sub(port, k, timeout):
-    """The same for mosquitto_sub -C k."""
-    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", RX_TOPIC,
-                            "-q", "0", "-C", str(k), "-d"], stdout=subprocess.PIPE)
+    """The same for mosquitto_sub (its stdout line-buffered with stdbuf: a pipe); it is
+    subscribed once a probe message published after it started reaches it."""
+    sub = subprocess.Popen(["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port),
+                            "-t", RX_TOPIC, "-q", "0"], stdout=subprocess.PIPE)
     try:
         fd = sub.stdout.fileno()
         buf = b""
         deadline = time.monotonic() + 10
-        while b"SUBACK" not in buf:
-            r, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
-            if not r:
-                raise Timeout("mosquitto_sub: no SUBACK")
-            buf += os.read(fd, 65536)
+        while b"probe\n" not in buf:
+            if time.monotonic() > deadline:
+                raise Timeout("mosquitto_sub: no probe message within 10 s")
+            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", RX_TOPIC,
+                            "-m", "probe"], check=True, timeout=10)
+            while select.select([fd], [], [], 0.1)[0]:
+                buf += os.read(fd, 65536)
+        pub = Stream(port)
         t0 = time.perf_counter()
-        pub = publish_stream(port, k)
-        got, last = 0, t0
+        pub.send(k)
+        got, last, part = 0, t0, b""
         deadline = time.monotonic() + timeout
         while got < k and time.monotonic() < deadline:
             r, _, _ = select.select([fd], [], [], 1.0)
@@ -520,15 +550,15 @@ def recv_sub(port, k, timeout):
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     break
-                n = len(re.findall(rb"(?m)^m\d+$", chunk))
+                *lines, part = (part + chunk).split(b"\n")
+                n = sum(1 for x in lines if x.startswith(b"m"))
                 if n:
                     got += n
                     last = time.perf_counter()
-        pub.wait(timeout=30)
+        pub.wait()
         return last - t0, got
     finally:
-        if sub.poll() is None:
-            sub.kill()
+        sub.kill()
         sub.wait(timeout=10)
         sub.stdout.close()
 
