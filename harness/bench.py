@@ -664,12 +664,13 @@ def fleet_run(n, tls, timeout, window=0, binary=None, serial=None):
     f = None
     try:
         pid = sim.proc.pid
-        f = fl.Fleet(sim, n)
-        f.boot(timeout)
-        rss_idle, _ = fl.proc_status(pid)
+        # before the fleet's descriptors: paho's loop uses select(), which takes fds < 1024
         sub = MqttClient("127.0.0.1", sim.broker["plain"], "fleet-bench-sub")
         assert sub.connect() == 0
         sub.subscribe("fleet/#", qos=1)
+        f = fl.Fleet(sim, n)
+        f.boot(timeout)
+        rss_idle, _ = fl.proc_status(pid)
         with open(sim.broker["ca"], "rb") as fh:
             ca = fh.read()
         setup = fl.tls_setup(ca) if tls else [fl.cmd("AT+QIACT=1")]
@@ -700,8 +701,24 @@ FIGURES = (("rss_idle_kb", "rss/idle KiB"), ("rss_conn_kb", "rss/conn KiB"),
            ("overflows", "listen ovf"))
 
 
+def fleet_fit(n, nofile):
+    """The largest fleet up to n whose modemsim fits in nofile descriptors over TCP serial
+    ports (3 a modem: listener, host, broker connection; 64 for the rest), and why not n."""
+    fit = min(n, (nofile - 64) // 3)
+    if fit == n:
+        return n, None
+    return fit, ("N=%d over TCP serial ports needs %d descriptors in modemsim (3 a modem: its "
+                 "listener, the host's connection, the broker connection); RLIMIT_NOFILE is %d "
+                 "and its hard limit cannot be raised here: N=%d instead" %
+                 (n, 3 * n + 64, nofile, fit))
+
+
 def fleet_main(a, serial=None):
     kind = "tls" if a.tls else "plain"
+    if serial:
+        a.fleet, why = fleet_fit(a.fleet, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        if why:
+            print(why)
     ours = ms.BINARY
     runs, ref_runs = [], []
     for _ in range(a.runs):
@@ -739,11 +756,18 @@ def fleet_main(a, serial=None):
 
 
 def raise_nofile():
-    """Soft RLIMIT_NOFILE up to the hard limit, for this process and what it starts."""
+    """RLIMIT_NOFILE for this process and what it starts (modemsim, its broker): 65536 where
+    the hard limit may be raised (CAP_SYS_RESOURCE), else the hard limit. A fleet of N over
+    TCP serial ports takes 3N descriptors in modemsim (listener, host, broker connection), N
+    here and N in the broker."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
+    for want in (max(hard, 65536), hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):
+            pass
+    return soft
 
 
 def part(name, fn, *args):
