@@ -738,7 +738,7 @@ def fleet_run(n, tls, timeout, window=0, binary=None, serial=None, shards=1, por
         missing = fl.wait_topics(sub, ["fleet/%d" % i for i in range(n)], timeout)
         return {"n": n, "tls": tls, "rss_idle_kb": rss_idle / n, "rss_conn_kb": (rss1 - rss0) / n,
                 "cpu_conn_ms": (cpu1 - cpu0) * 1000 / n,
-                "conn_per_s": n / (cpu1 - cpu0) if cpu1 > cpu0 else float("inf"),
+                "conn_per_s": n / (cpu1 - cpu0) if cpu1 > cpu0 else None,  # < 1 tick
                 "wall_s": wall, "overflows": overflows, "missing": len(missing)}
     finally:
         if sub:
@@ -789,9 +789,9 @@ def fleet_main(a, serial=None):
                               a.tcp_port))
     for label, rs in (("reference run", ref_runs), ("run", runs)):
         for r in rs:
-            print("%s: " % label + " ".join("%s=%.3f" % (k, r[k]) for k, _ in FIGURES) +
+            print("%s: " % label + " ".join("%s=%s" % (k, r[k]) for k, _ in FIGURES) +
                   " missing=%d" % r["missing"], file=sys.stderr)
-    fig = {k: statistics.median(r[k] for r in runs) for k, _ in FIGURES}
+    fig = {k: med(r[k] for r in runs) for k, _ in FIGURES}
     fig["missing"] = max(r["missing"] for r in runs)
     ref_all = REFERENCE
     if a.reference:
@@ -804,7 +804,7 @@ def fleet_main(a, serial=None):
         ref = ref_all[kind][near]
         ref_note = "reference: N=%s over ptys (wall s is not per modem)" % near
     if ref_runs:
-        ref = {k: statistics.median(r[k] for r in ref_runs) for k, _ in FIGURES}
+        ref = {k: med(r[k] for r in ref_runs) for k, _ in FIGURES}
     if a.save_reference:
         data = {}
         if os.path.exists(a.save_reference):
