@@ -54,7 +54,9 @@ def test_publish_rows():
     rows(out, "QoS 0 prompt publishes/s", "QoS 0 inline publishes/s", "QoS 1 prompt publishes/s",
          "QoS 1 inline publishes/s", ref=have_ref)
     if have_ref:
-        rows(out, "QoS 1 prompt vs physical limit (/s)", "QoS 1 inline vs physical limit (/s)")
+        rows(out, "QoS 1 prompt 1/p50 vs physical limit (/s)",
+             "QoS 1 inline 1/p50 vs physical limit (/s)")
+        assert re.search(r'^  QoS 1 prompt form, p50 of its waits: "> " \d', out, re.M), out
     else:
         assert "reference missing" in out, out
 
