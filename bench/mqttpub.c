@@ -47,8 +47,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Publish one message at qos and, with wait, loop until its PUBACK; 0 or -1. */
-static int publish(struct mosquitto *m, const char *topic, const char *payload, int qos,
-		   bool wait)
+static int publish(struct mosquitto *m, const char *topic, const char *payload, int qos, bool wait)
 {
 	int mid = 0;
 	int rc = mosquitto_publish(m, &mid, topic, (int)strlen(payload), payload, qos, false);
@@ -59,7 +58,8 @@ static int publish(struct mosquitto *m, const char *topic, const char *payload, 
 	while (wait && acked_mid != mid) {
 		rc = mosquitto_loop(m, 5000, 1);
 		if (rc != MOSQ_ERR_SUCCESS) {
-			fprintf(stderr, "mqttpub: waiting for PUBACK: %s\n", mosquitto_strerror(rc));
+			fprintf(stderr, "mqttpub: waiting for PUBACK: %s\n",
+			        mosquitto_strerror(rc));
 			return -1;
 		}
 	}
@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 		rc = mosquitto_loop(m, 100, 1);
 	if (!connected) {
 		fprintf(stderr, "mqttpub: no CONNACK from %s:%d: %s\n", argv[1], port,
-			mosquitto_strerror(rc));
+		        mosquitto_strerror(rc));
 		return 1;
 	}
 	double start = now_us();

@@ -28,7 +28,8 @@ libmosquitto-dev is installed; without it the rows say the reference is missing)
          same broker (both bounded by mosquitto_pub's rate too).
 --start  start-up: exec to modemsim's "ready" line with --count N (--start-counts, pty) and
          RSS then, against ptypeer opening N ptys; and N over --serial tcp-listen
-         (--start-tcp, PORT --tcp-port and up) where kernel.pty.max is too small for N ptys.
+         (--start-tcp, PORT --tcp-port and up) where kernel.pty.max is too small for N ptys,
+         against ptypeer listening on N ports.
 --fleet N  one modemsim with --count N and the embedded broker brings every modem through
          AT+QFUPL of the broker's CA, AT+QIACT, AT+QMTOPEN (over TLS with --tls, port 8883;
          plain MQTT on 1883 without), AT+QMTCONN and one QoS 1 AT+QMTPUB, all modems at once,
@@ -636,8 +637,10 @@ def start_main(a):
         sims, peers = [], []
         for _ in range(a.runs):
             sims.append(start_once(argv, a.timeout))
-            if kind == "pty":
-                peers.append(start_once([ref_program("ptypeer"), str(n)], a.timeout))
+            peer = [ref_program("ptypeer"), str(n)]
+            if kind == "tcp":
+                peer.append("tcp:%d" % a.tcp_port)
+            peers.append(start_once(peer, a.timeout))
         bad = [r for r in sims + peers if isinstance(r, str)]
         if bad:
             print("N=%d %s: failed: %s" % (n, kind, bad[0]))
@@ -649,7 +652,7 @@ def start_main(a):
             ref_t * 1000 if ref_t else None)
         row("RSS at ready N=%d %s, per modem (KiB)" % (n, kind), med(r[1] for r in sims) / n,
             ref_m / n if ref_m else None)
-    print("  (reference for tcp: none; kernel.pty.max %s, ptys in use %s)" %
+    print("  (kernel.pty.max %s, ptys in use %s)" %
           (sysctl("kernel/pty/max"), sysctl("kernel/pty/nr")))
     return status
 
