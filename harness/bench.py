@@ -34,8 +34,10 @@ libmosquitto-dev is installed; without it the rows say the reference is missing)
          AT+QFUPL of the broker's CA, AT+QIACT, AT+QMTOPEN (over TLS with --tls, port 8883;
          plain MQTT on 1883 without), AT+QMTCONN and one QoS 1 AT+QMTPUB, all modems at once,
          with a barrier between the phases (harness/modemsim_harness/fleet.py). A subscriber on
-         the broker must get every message. --fleet-tcp also runs the modems' serial ports
-         over TCP (--serial tcp-listen), for N beyond the ptys. The figures:
+         the broker must get every message. --fleet-tcp runs the modems' serial ports over
+         TCP (--serial tcp-listen, ports --tcp-port and up), for N beyond the ptys; a fleet
+         that one modemsim cannot hold in RLIMIT_NOFILE (3 descriptors a modem) runs as shards
+         (--index-base) against one mosquitto the bench starts (plain MQTT only). The figures:
 
   rss/idle      VmRSS of modemsim after every modem booted, / N (the process's base included)
   rss/conn      VmRSS growth from before the first AT+QMTOPEN to all connected, / N
@@ -276,40 +278,41 @@ def at_once(k, pinned):
 
 def strace_calls(pid, tty, k):
     """System calls of process pid (all threads) per round trip over k "AT" round trips on tty
-    (strace -c -f -p): {name: calls / k}, or None without strace."""
+    (strace -c -f -p): {name: calls / k}, or None without strace or its attach."""
     if not shutil.which("strace"):
         return None
-    out = tempfile.NamedTemporaryFile(prefix="bench-strace-", delete=False).name
+    fd, out = tempfile.mkstemp(prefix="bench-strace-")
+    os.close(fd)
     st = subprocess.Popen(["strace", "-c", "-f", "-p", str(pid), "-o", out],
                           stderr=subprocess.PIPE)
     try:
-        # strace says "attached" for each thread on stderr once it traces them
+        # "strace: Process N attached [with M threads]": every thread is traced from then on
         deadline = time.monotonic() + 10
         err = b""
         while b"attached" not in err:
             r, _, _ = select.select([st.stderr], [], [], max(deadline - time.monotonic(), 0))
-            if not r:
-                return None
-            chunk = os.read(st.stderr.fileno(), 4096)
+            chunk = os.read(st.stderr.fileno(), 4096) if r else b""
             if not chunk:
                 return None
             err += chunk
-        time.sleep(0.2)  # the other threads' attach lines; nothing on the reply path waits
         ln = Line(tty)
         ln.round_trips(b"AT\r", b"\r\nOK\r\n", k)
         tty.buf = ln.buf
-    finally:
         st.send_signal(signal.SIGINT)
         st.wait(timeout=10)
+        calls = {}
+        with open(out) as f:
+            for line in f:
+                m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
+                if m and m.group(2) != "total":
+                    calls[m.group(2)] = int(m.group(1)) / k
+        return calls
+    finally:
+        if st.poll() is None:
+            st.kill()
+            st.wait(timeout=10)
         st.stderr.close()
-    calls = {}
-    with open(out) as f:
-        for line in f:
-            m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
-            if m and m.group(2) != "total":
-                calls[m.group(2)] = int(m.group(1)) / k
-    os.unlink(out)
-    return calls
+        os.unlink(out)
 
 
 def at_syscalls(k):
@@ -348,7 +351,7 @@ def at_main(a):
     if not two_cpus():
         print("(one CPU: no pinned figures)")
     calls = at_syscalls(a.rt)
-    if calls["sim"] is None:
+    if calls["sim"] is None or calls["peer"] is None:
         print("syscalls per round trip: strace missing or not permitted")
     else:
         row("syscalls per AT round trip", sum(calls["sim"].values()),
@@ -718,6 +721,9 @@ def fleet_run(n, tls, timeout, window=0, binary=None, serial=None, shards=1, por
     if binary:
         ms.BINARY = binary
     if shards > 1:
+        if tls:
+            raise ValueError("a sharded fleet is plain MQTT only (the bench's mosquitto is "
+                             "routed for port 1883)")
         sim = Shards(n, shards, port)
         pids, host = sim.pids, "127.0.0.1"
     else:
