@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -138,6 +139,30 @@ static const char *revision; /* --revision */
 /* The profile with --revision in place of its default revision (every modem's). */
 static struct model_profile revised;
 static struct scn_control *control;
+
+/* Descriptors: a modem holds two (a pty's master and slave; with tcp-listen its listener and
+ * its host's connection) and one more per open socket or MQTT connection. The soft
+ * RLIMIT_NOFILE goes up to the hard one (the embedded broker inherits it); when even that is
+ * short of three per modem, say so now: past the limit libuv accepts a host's connection and
+ * closes it at once, without an error to report. */
+static void fd_budget(int count)
+{
+	struct rlimit rl;
+	long need = 3L * count + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < need)
+		log_msg(LOG_WARN,
+		        "%d modems may need %ld descriptors (2 per modem, 1 per connection): "
+		        "RLIMIT_NOFILE is %ld; raise ulimit -n (hard limit), or modems past it "
+		        "lose their hosts or connections",
+		        count, need, (long)rl.rlim_cur);
+}
 
 static void die_usage(const char *fmt, const char *arg)
 {
@@ -690,6 +715,7 @@ int main(int argc, char **argv)
 			log_msg(LOG_WARN, "going on without the embedded broker "
 			                  "(--broker none: without the warning)");
 	}
+	fd_budget(sim.opt.count);
 	sim.modems = calloc((size_t)sim.opt.count, sizeof(*sim.modems));
 	if (serial_tcp)
 		tports = calloc((size_t)sim.opt.count, sizeof(*tports));

@@ -392,10 +392,13 @@ class Broker:
     crashes (SIGSEGV) on SIGTERM, seen here with two listeners or more; so it is global.
     server_cert/server_key: the pair the tls, mtls and mtls_id listeners present (names in the
     PKI), e.g. "server-expired.pem" to show a client an expired certificate.
-    ciphers/tls_version: mosquitto's options of those names for every TLS listener."""
+    ciphers/tls_version: mosquitto's options of those names for every TLS listener.
+    max_queued_messages: mosquitto's queue per client beyond the messages in flight (default
+    1000: a subscriber of a fleet's burst loses the rest, acknowledged to the publishers)."""
 
     def __init__(self, pki, workdir=None, *, allow_anonymous=True, server_cert="server.pem",
-                 server_key="server.key", ciphers=None, tls_version=None):
+                 server_key="server.key", ciphers=None, tls_version=None,
+                 max_queued_messages=None):
         self.pki = pki
         self._own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="modemsim-broker-")
@@ -405,6 +408,7 @@ class Broker:
         self.server_key = pki[server_key]
         self.ciphers = ciphers
         self.tls_version = tls_version
+        self.max_queued_messages = max_queued_messages
         self.ports = {}
         self.proc = None
         self._clients = []
@@ -492,6 +496,8 @@ class Broker:
             "log_type all",
             "connection_messages true",
         ]
+        if self.max_queued_messages is not None:
+            conf += ["max_queued_messages %d" % self.max_queued_messages, "max_queued_bytes 0"]
         conf += listener("plain")
         conf += listener("tls", *tls(self.server_cert, self.server_key))
         conf += listener("tls_ec", *tls(self.pki["server-ec.pem"], self.pki["server-ec.key"]))

@@ -11,9 +11,10 @@ them. Every wait has a deadline.
 import os
 import re
 import select
+import socket
 import time
 
-from .modemsim import BOOT_LAST, Timeout, Tty
+from .modemsim import BOOT_LAST, TcpTty, Timeout, Tty, tcp_address
 
 HOST = "broker.modemsim.test"  # every name resolves to the embedded broker, 8883 to its TLS
 
@@ -89,13 +90,20 @@ class Fleet:
 
     def __init__(self, sim, count):
         self.sim = sim
-        self.ttys = [Tty(sim.path(i)) for i in range(count)]
+        self.ttys = [self._open(sim.path(i)) for i in range(count)]
         self.poll = select.poll()
         self.by_fd = {}
         for i, t in enumerate(self.ttys):
             self.poll.register(t.fd, select.POLLIN)
             self.by_fd[t.fd] = i
         self.done_at = [None] * count  # monotonic time each modem finished the last phase
+
+    @staticmethod
+    def _open(path):
+        """A pty, or with --serial tcp-listen a connection to the modem's port."""
+        if path.startswith("tcp:"):
+            return TcpTty(socket.create_connection(tcp_address(path), timeout=30))
+        return Tty(path)
 
     def close(self):
         for t in self.ttys:
