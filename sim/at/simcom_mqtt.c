@@ -889,9 +889,11 @@ static int cmd_rel(struct at_call *c)
 	q = client_of(c);
 	if (!q->acquired)
 		return fail(c, idx_of(q), E_NOT_ACQUIRED, "the client is not acquired");
-	if (q->connected || q->op != OP_NONE || q->cl->state != MQTT_S_IDLE)
+	if (q->connected || q->op != OP_NONE)
 		/* choice: the manual only says "after DISC" */
 		return fail(c, idx_of(q), E_BUSY, "the client is connected: AT+CMQTTDISC first");
+	/* a refused CONNACK's connection may linger until the broker closes it (its URC is out
+	 * already): the release ends it, as a new CONNECT would */
 	mqtt_client_drop(q->cl, true);
 	client_reset(m, q);
 	return AT_OK;
