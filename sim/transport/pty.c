@@ -336,7 +336,12 @@ static int make_link(struct pty_port *p, const char *link)
 		log_msg(LOG_ERROR, "--link %s: cannot create symlink: %s", link, strerror(errno));
 		return -ERR_SYS;
 	}
-	snprintf(p->link, sizeof(p->link), "%s", link);
+	p->link = strdup(link);
+	if (!p->link) {
+		unlink(link);
+		log_msg(LOG_ERROR, "--link %s: out of memory", link);
+		return -ERR_NOMEM;
+	}
 	return 0;
 }
 
@@ -447,9 +452,10 @@ void pty_close(struct pty_port *p)
 		buf_consume(&p->out, (size_t)w);
 	}
 	buf_free(&p->out);
-	if (p->link[0])
+	if (p->link)
 		unlink(p->link);
-	p->link[0] = 0;
+	free(p->link);
+	p->link = NULL;
 	p->m->port.write = NULL;
 	p->m->port.set_pace = NULL;
 	if (p->pace_init)

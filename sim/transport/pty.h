@@ -17,8 +17,8 @@ struct pty_port {
 	struct modem *m;
 	int master;
 	int slave;
-	char path[PATH_MAX]; /* /dev/pts/N */
-	char link[PATH_MAX]; /* symlink we made, "" if none */
+	char path[32]; /* /dev/pts/N (ptsname_r fails if it does not fit) */
+	char *link; /* symlink we made (heap), NULL if none */
 	uv_poll_t poll;
 	bool polling;
 	int poll_events; /* UV_READABLE | UV_WRITABLE while polling */
