@@ -721,14 +721,6 @@ static void settings_reset(struct g3_state *st, bool keep_tz)
 	st->qsclk = 0;
 }
 
-/* Nothing up front: state_of() allocates on first use. */
-static int g3_init(struct modem *m, const struct at_family *f)
-{
-	(void)m;
-	(void)f;
-	return 0;
-}
-
 /* Which of this file's families the modem's profile carries (reboot and close are not told). */
 static void **slot_of(struct modem *m, const struct at_family **f)
 {
@@ -850,7 +842,6 @@ const struct at_family at_family_3gpp_lte = {
         .name = "3gpp-quectel",
         .cmds = lte_cmds,
         .data = &lte_dialect,
-        .init = g3_init,
         .reboot = g3_reboot,
         .close = g3_close,
 };
@@ -890,7 +881,6 @@ const struct at_family at_family_3gpp_simcom = {
         .name = "3gpp-simcom",
         .cmds = simcom_cmds,
         .data = &lte_dialect,
-        .init = g3_init,
         .reboot = g3_reboot,
         .close = g3_close,
 };
@@ -929,7 +919,6 @@ const struct at_family at_family_3gpp_gsm = {
         .name = "3gpp-quectel-gsm",
         .cmds = gsm_cmds,
         .data = &gsm_dialect,
-        .init = g3_init,
         .reboot = g3_reboot,
         .close = g3_close,
 };

@@ -1072,14 +1072,14 @@ static void client_defaults(struct qmt_client *q)
 	slots_clear(q);
 }
 
-static int qmt_init(struct modem *m, const struct at_family *f);
+static void qmt_close(struct modem *m);
 
 static struct qmt_state *qmt_alloc(struct modem *m)
 {
 	const struct at_family *const *f = m->model->families;
 	struct qmt_state *s;
 
-	while (*f && (*f)->init != qmt_init)
+	while (*f && (*f)->close != qmt_close) /* this file's families */
 		f++;
 	s = modem_area_alloc(m, sizeof(*s), "AT+QMT*");
 	s->d = (*f)->data; /* st() is reached only through this family's commands and hooks */
@@ -1099,14 +1099,6 @@ static struct qmt_state *qmt_alloc(struct modem *m)
 		client_defaults(q);
 	}
 	return s;
-}
-
-/* Nothing up front: st() allocates on first use. */
-static int qmt_init(struct modem *m, const struct at_family *f)
-{
-	(void)m;
-	(void)f;
-	return 0;
 }
 
 /* Power cycle: every client is gone without a URC (the host asked for it), the settings go
@@ -1250,7 +1242,6 @@ const struct at_family at_family_mqtt_ec25 = {
         .name = "mqtt-quectel",
         .cmds = ec25_cmds,
         .data = &ec25_dialect,
-        .init = qmt_init,
         .reboot = qmt_reboot,
         .close = qmt_close,
         .pdp_down = qmt_pdp_down,
@@ -1295,7 +1286,6 @@ const struct at_family at_family_mqtt_m95 = {
         .name = "mqtt-quectel-gsm",
         .cmds = m95_cmds,
         .data = &m95_dialect,
-        .init = qmt_init,
         .reboot = qmt_reboot,
         .close = qmt_close,
         .pdp_down = qmt_pdp_down,
@@ -1347,7 +1337,6 @@ const struct at_family at_family_mqtt_bg96 = {
         .name = "mqtt-quectel-bg96",
         .cmds = bg96_cmds,
         .data = &bg96_dialect,
-        .init = qmt_init,
         .reboot = qmt_reboot,
         .close = qmt_close,
         .pdp_down = qmt_pdp_down,

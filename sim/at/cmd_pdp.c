@@ -383,7 +383,6 @@ static int ec25_qidnsgip(struct at_call *c)
 
 static int dns_ec25_init(struct modem *m, const struct at_family *f)
 {
-	pdp_init(m);
 	return dns_init(m, f);
 }
 
@@ -402,7 +401,6 @@ static void dns_ec25_close(struct modem *m)
 		free(*slot);
 		*slot = NULL;
 	}
-	pdp_free(m);
 }
 
 #define PDP_CID AT_NUM(1, PDP_EC25_CIDS)
@@ -706,7 +704,6 @@ static void dns_m95_close(struct modem *m)
 		free(*slot);
 		*slot = NULL;
 	}
-	pdp_free(m);
 }
 
 #define RWT (AT_REQ_READ | AT_REQ_WRITE | AT_REQ_TEST)

@@ -557,13 +557,6 @@ static int cmd_o(struct at_call *c)
 
 #define W_T (AT_REQ_WRITE | AT_REQ_TEST)
 
-static int sock_init_family(struct modem *m, const struct at_family *f)
-{
-	(void)f;
-	sock_init(m);
-	return 0;
-}
-
 static const struct at_cmd sock_ec25_cmds[] = {
         {"+QIOPEN", W_T, 5, 7,
          AT_SPEC(AT_NUM(1, PDP_EC25_CIDS), SOCK_ID, AT_STR(15), AT_STR(SOCK_HOST_MAX - 1),
@@ -600,7 +593,6 @@ static const struct at_cmd sock_ec25_cmds[] = {
 const struct at_family at_family_sock_ec25 = {
         .name = "sock-quectel",
         .cmds = sock_ec25_cmds,
-        .init = sock_init_family,
         .reboot = sock_reboot,
         .close = sock_free,
         .pdp_down = sock_pdp_down,

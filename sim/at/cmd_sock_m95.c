@@ -806,13 +806,6 @@ static int cmd_o(struct at_call *c)
 #define RWT (AT_REQ_READ | AT_REQ_WRITE | AT_REQ_TEST)
 #define SSID AT_NUM(0, M95_SOCKS - 1)
 
-static int sock_init_family(struct modem *m, const struct at_family *f)
-{
-	(void)f;
-	sock_init(m);
-	return 0;
-}
-
 static const struct at_cmd sock_m95_cmds[] = {
         {"+QIOPEN", AT_REQ_WRITE | AT_REQ_TEST, 3, 4, NULL, 0, NULL, 0, 0, cmd_qiopen},
         {"+QISEND", ALL, 1, 2, NULL, 0, NULL, 0, 0, cmd_qisend},
@@ -847,7 +840,6 @@ static const struct at_cmd sock_m95_cmds[] = {
 const struct at_family at_family_sock_m95 = {
         .name = "sock-quectel-gsm",
         .cmds = sock_m95_cmds,
-        .init = sock_init_family,
         .reboot = sock_reboot,
         .close = sock_free,
         .pdp_down = sock_pdp_down,

@@ -372,13 +372,6 @@ static int cmd_qsslcfg(struct at_call *c)
 	return set_key(c, k, (int)ctx);
 }
 
-static int ssl_init_family(struct modem *m, const struct at_family *f)
-{
-	(void)f;
-	ssl_init(m);
-	return 0;
-}
-
 static const struct at_cmd ctx_cmds[] = {
         {"+QSSLCFG", AT_REQ_WRITE | AT_REQ_TEST, 2, 4, AT_SPEC(AT_TEXT(32)), NULL, 0, 0,
          cmd_qsslcfg},
@@ -391,7 +384,6 @@ const struct at_family at_family_ssl_ec25 = {
         .name = "ssl-quectel",
         .cmds = ctx_cmds,
         .data = &ec25_dialect,
-        .init = ssl_init_family,
         .reboot = ssl_init,
 };
 
@@ -401,7 +393,6 @@ const struct at_family at_family_ssl_bg96 = {
         .name = "ssl-quectel-bg96",
         .cmds = ctx_cmds,
         .data = &bg96_dialect,
-        .init = ssl_init_family,
         .reboot = ssl_init,
 };
 
@@ -417,6 +408,5 @@ const struct at_family at_family_ssl_m95 = {
         .name = "ssl-quectel-gsm",
         .cmds = m95_cmds,
         .data = &m95_dialect,
-        .init = ssl_init_family,
         .reboot = ssl_init,
 };

@@ -685,10 +685,6 @@ static int cch_init(struct modem *m, const struct at_family *f)
 		return -ERR_NOMEM;
 	state_defaults(st);
 	*slot = st;
-	/* the socket core is the modem's, shared with at/simcom_cip.c: whichever family comes
-	 * first sets it up */
-	if (modem_sock(m)->s[0].m != m)
-		sock_init(m);
 	return 0;
 }
 

@@ -609,9 +609,6 @@ static int cip_init(struct modem *m, const struct at_family *f)
 		return -ERR_NOMEM;
 	defaults(st);
 	*slot = st;
-	/* the core is shared with at/simcom_cch.c: whichever family comes first sets it up */
-	if (modem_sock(m)->s[0].m != m)
-		sock_init(m);
 	rc = simcom_net_observe(m, cip_net_event, NULL);
 	return rc == -ERR_INVAL ? 0 : rc;
 }

@@ -235,13 +235,6 @@ static int cmd_csslcfg(struct at_call *c)
 	return AT_ERROR;
 }
 
-static int ssl_simcom_init(struct modem *m, const struct at_family *f)
-{
-	(void)f;
-	ssl_init(m);
-	return 0;
-}
-
 static const struct at_cmd ssl_simcom_cmds[] = {
         {"+CSSLCFG", AT_REQ_READ | AT_REQ_WRITE | AT_REQ_TEST | AT_REQ_EXEC, 1, 3, NULL, 0, NULL, 0,
          0, cmd_csslcfg},
@@ -251,6 +244,5 @@ static const struct at_cmd ssl_simcom_cmds[] = {
 const struct at_family at_family_ssl_simcom = {
         .name = "ssl-simcom",
         .cmds = ssl_simcom_cmds,
-        .init = ssl_simcom_init,
         .reboot = ssl_init,
 };

@@ -886,8 +886,10 @@ void findings_close(struct modem *m)
 	const char *disc = m->model->mqtt_shutdown[0], *net_close = m->model->mqtt_shutdown[1];
 	struct findings *f;
 
-	for (int i = 0; i < MQTT_CLIENTS_MAX; i++) {
-		const struct mqtt_client *c = &modem_mqtt(m)->c[i];
+	/* m->mqtt, not modem_mqtt(): clients never used were never connected (and exit need
+	 * not allocate them) */
+	for (int i = 0; m->mqtt && i < MQTT_CLIENTS_MAX; i++) {
+		const struct mqtt_client *c = &m->mqtt->c[i];
 
 		switch (c->state) {
 		case MQTT_S_CONNECTING:

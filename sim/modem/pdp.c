@@ -67,12 +67,6 @@ struct pdp_state *modem_pdp(const struct modem *cm)
 	return s;
 }
 
-/* Nothing up front: modem_pdp() sets the defaults on first use. */
-void pdp_init(struct modem *m)
-{
-	(void)m;
-}
-
 /* Decision: on the EC25 the +QICSGP configuration survives a reboot. The EC25 is a Qualcomm
  * platform whose context profiles (shared with +CGDCONT) are stored in non-volatile memory, and
  * the field log (seeds/000) shows AT+QICSGP=1 answering an APN the log never set. The EC200U
@@ -95,11 +89,6 @@ void pdp_reboot(struct modem *m)
 	}
 	s->last_err = 0;
 	m95_reset(&s->m95);
-}
-
-void pdp_free(struct modem *m)
-{
-	(void)m; /* the area itself: modem_release */
 }
 
 /* ---- queries ---- */

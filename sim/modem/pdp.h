@@ -98,10 +98,8 @@ extern const struct pdp_style pdp_style_legacy;
 
 /* The modem's PDP state, allocated with its defaults on first use (modem_area_alloc). */
 struct pdp_state *modem_pdp(const struct modem *m);
-void pdp_init(struct modem *m);
 /* AT+CFUN=1,1: every context is deactivated (no URC: the host asked for the reboot). */
 void pdp_reboot(struct modem *m);
-void pdp_free(struct modem *m);
 
 /* Is the context active? EC25: contextID 1-16; M95: the single foreground context (cid is
  * ignored), active from IP GPRSACT on. */

@@ -115,12 +115,6 @@ struct sock_state *modem_sock(const struct modem *cm)
 	return st;
 }
 
-/* Nothing up front: modem_sock() allocates on first use. */
-void sock_init(struct modem *m)
-{
-	(void)m;
-}
-
 struct sock *sock_get(struct modem *m, int id)
 {
 	if (id < 0 || id >= SOCK_MAX)

@@ -191,7 +191,6 @@ void sock_send_prompt(struct modem *m, int id, size_t fixed_len, size_t min, siz
 
 /* The modem's sockets, allocated on first use (modem_area_alloc); freed by modem_release. */
 struct sock_state *modem_sock(const struct modem *m);
-void sock_init(struct modem *m);
 /* AT+CFUN=1,1 and shutdown: every socket goes at once (reset), with no callback. */
 void sock_reboot(struct modem *m);
 void sock_free(struct modem *m);
